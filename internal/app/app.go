@@ -1,0 +1,128 @@
+// Package app wires a function app's durable-task pieces together: it
+// reads the settings and host.json options, opens the storage account,
+// and builds the task hub, the worker and the management client.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/config"
+	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/worker"
+)
+
+// Config is what an App is built from.
+type Config struct {
+	Settings *config.Settings
+	Durable  config.DurableOptions
+	Registry *durable.Registry
+	Logger   *slog.Logger
+	// Policies are added to every storage client's pipeline, e.g. a
+	// request counter.
+	Policies []policy.Policy
+	// WorkerID overrides the generated lease owner name.
+	WorkerID string
+	// ShutdownGrace bounds how long Stop lets activities finish.
+	ShutdownGrace time.Duration
+}
+
+// App is a task hub with its worker and client.
+type App struct {
+	Hub    *azstore.Hub
+	Worker *worker.Worker
+	Client *client.Client
+	log    *slog.Logger
+}
+
+// OpenHub opens the storage account named by the connection setting and
+// returns the task hub, without creating anything. The CLI uses it alone.
+func OpenHub(settings *config.Settings, opts config.DurableOptions, logger *slog.Logger, extra ...policy.Policy) (*azstore.Hub, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	st, err := config.OpenStorage(settings, opts.ConnectionName, config.ClientOptions{
+		PerCallPolicies: append(azstore.Policies(), extra...),
+		Transport:       newTransport(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	hub, err := azstore.Open(azstore.Clients{Tables: st.Tables, Queues: st.Queues, Blobs: st.Blobs},
+		azstore.Options{HubName: opts.HubName, PartitionCount: opts.PartitionCount, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return hub, nil
+}
+
+// New builds an App; Start starts its worker.
+func New(cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := cfg.Durable.Validate(); err != nil {
+		return nil, err
+	}
+	hub, err := OpenHub(cfg.Settings, cfg.Durable, cfg.Logger, cfg.Policies...)
+	if err != nil {
+		return nil, err
+	}
+	d := cfg.Durable
+	w, err := worker.New(worker.Options{
+		Hub: hub, Registry: cfg.Registry, Logger: cfg.Logger, WorkerID: cfg.WorkerID,
+		MaxQueuePollingInterval:        d.MaxQueuePollingInterval,
+		ControlQueueBatchSize:          d.ControlQueueBatchSize,
+		ControlQueueVisibilityTimeout:  d.ControlQueueVisibilityTimeout,
+		WorkItemQueueVisibilityTimeout: d.WorkItemQueueVisibilityTimeout,
+		MaxConcurrentActivities:        d.MaxConcurrentActivityFunctions,
+		MaxConcurrentOrchestrations:    d.MaxConcurrentOrchestratorFunctions,
+		LocalActivityBacklog:           d.LocalActivityBacklog(),
+		LeaseDuration:                  d.PartitionLeaseDuration,
+		LeaseRenewInterval:             d.PartitionLeaseRenewInterval,
+		ShutdownGrace:                  cfg.ShutdownGrace,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := client.New(hub, client.Options{Notifier: w, Logger: cfg.Logger, IsOrchestrator: func(name string) bool {
+		_, ok := cfg.Registry.Orchestrator(name)
+		return ok
+	}})
+	return &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger}, nil
+}
+
+// Start creates the hub if needed and starts processing.
+func (a *App) Start(ctx context.Context) error {
+	if err := a.Worker.Start(ctx); err != nil {
+		return fmt.Errorf("start durable worker: %w", err)
+	}
+	return nil
+}
+
+// Stop drains the worker (see worker.Worker.Stop).
+func (a *App) Stop(ctx context.Context) error { return a.Worker.Stop(ctx) }
+
+// newTransport keeps enough idle connections for the worker's concurrent
+// requests to one storage host; Go's default keeps two, and re-dialing
+// costs more than the request on a local emulator.
+func newTransport() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}}
+}

@@ -1,0 +1,245 @@
+// Package azstore is the Azure Storage backend of the durable-task engine:
+// one Hub per task hub, holding the Instances, History and Partitions
+// tables, the control and work-item queues and the large-message container,
+// laid out as internal/layout describes.
+//
+// It knows storage, not orchestration semantics: the worker and the
+// management client decide what to write, and this package writes it with
+// the fewest requests it can.
+package azstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+
+	"github.com/durable-go/durable/internal/layout"
+)
+
+// Errors callers tell apart with errors.Is.
+var (
+	// ErrNotFound means the instance (or row) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a conditional write lost: another writer got there
+	// first (an existing instance, or another worker's checkpoint).
+	ErrConflict = errors.New("conflict")
+)
+
+// Clients are the service clients a Hub is built on. The table client's
+// pipeline must include Policies() so checkpoints can read batch ETags.
+type Clients struct {
+	Tables *aztables.ServiceClient
+	Queues *azqueue.ServiceClient
+	Blobs  *azblob.Client
+}
+
+// Options configure a Hub.
+type Options struct {
+	// HubName is the task hub name (validated).
+	HubName string
+	// PartitionCount is used when the hub is created; an existing hub keeps
+	// the count recorded in its taskhub.json.
+	PartitionCount int
+	// Logger receives storage-level warnings.
+	Logger *slog.Logger
+}
+
+// Hub is one task hub in one storage account. It is safe for concurrent use.
+type Hub struct {
+	name       string
+	partitions int
+	clients    Clients
+	instances  *aztables.Client
+	history    *aztables.Client
+	leases     *aztables.Client
+	control    []*azqueue.QueueClient
+	workItems  *azqueue.QueueClient
+	poison     *azqueue.QueueClient
+	blobs      *blobStore
+	logger     *slog.Logger
+	seq        sequence
+}
+
+// Open returns a Hub without touching storage; call CreateIfNotExists (the
+// worker does) before using queues.
+func Open(c Clients, o Options) (*Hub, error) {
+	if err := layout.ValidateHubName(o.HubName); err != nil {
+		return nil, fmt.Errorf("open task hub: %w", err)
+	}
+	if o.PartitionCount == 0 {
+		o.PartitionCount = 4
+	}
+	if o.PartitionCount < 1 || o.PartitionCount > 16 {
+		return nil, fmt.Errorf("open task hub %q: partition count %d is out of range 1..16", o.HubName, o.PartitionCount)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	h := &Hub{name: o.HubName, clients: c, logger: o.Logger,
+		instances: c.Tables.NewClient(layout.InstancesTable(o.HubName)),
+		history:   c.Tables.NewClient(layout.HistoryTable(o.HubName)),
+		leases:    c.Tables.NewClient(layout.PartitionsTable(o.HubName)),
+		workItems: c.Queues.NewQueueClient(layout.WorkItemQueue(o.HubName)),
+		poison:    c.Queues.NewQueueClient(layout.PoisonQueue(o.HubName)),
+		blobs:     &blobStore{client: c.Blobs, container: layout.LargeMessagesContainer(o.HubName)},
+	}
+	h.setPartitions(o.PartitionCount)
+	return h, nil
+}
+
+func (h *Hub) setPartitions(n int) {
+	h.partitions = n
+	h.control = make([]*azqueue.QueueClient, n)
+	for i := range h.control {
+		h.control[i] = h.clients.Queues.NewQueueClient(layout.ControlQueue(h.name, i))
+	}
+}
+
+// Name is the task hub name.
+func (h *Hub) Name() string { return h.name }
+
+// PartitionCount is the number of control queues.
+func (h *Hub) PartitionCount() int { return h.partitions }
+
+// PartitionOf maps an instance ID to its control-queue partition.
+func (h *Hub) PartitionOf(instanceID string) int { return layout.PartitionIndex(instanceID, h.partitions) }
+
+// Blobs is the large-message store, for encoders.
+func (h *Hub) Blobs() layout.BlobStore { return h.blobs }
+
+type taskHubInfo struct {
+	TaskHubName    string    `json:"TaskHubName"`
+	CreatedAt      time.Time `json:"CreatedAt"`
+	PartitionCount int       `json:"PartitionCount"`
+}
+
+// CreateIfNotExists creates every table, queue and container of the hub.
+// An existing hub's recorded partition count wins over the configured one,
+// because instances are already spread over its queues.
+func (h *Hub) CreateIfNotExists(ctx context.Context) error {
+	leases := layout.LeasesContainer(h.name)
+	for _, c := range []string{layout.LargeMessagesContainer(h.name), leases} {
+		if _, err := h.clients.Blobs.CreateContainer(ctx, c, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+			return fmt.Errorf("create container %s: %w", c, err)
+		}
+	}
+	info := taskHubInfo{TaskHubName: h.name, CreatedAt: time.Now().UTC(), PartitionCount: h.partitions}
+	body, _ := json.Marshal(info)
+	anyETag := azcore.ETagAny
+	_, err := h.clients.Blobs.UploadBuffer(ctx, leases, "taskhub.json", body, &azblob.UploadBufferOptions{
+		AccessConditions: &azblob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &anyETag}}})
+	if err != nil {
+		if !bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) {
+			return fmt.Errorf("write %s/taskhub.json: %w", leases, err)
+		}
+		existing, err := h.readTaskHubInfo(ctx)
+		if err != nil {
+			return err
+		}
+		if existing.PartitionCount != h.partitions && existing.PartitionCount >= 1 && existing.PartitionCount <= 16 {
+			h.logger.Warn("task hub already exists with another partition count; using it",
+				"hub", h.name, "configured", h.partitions, "existing", existing.PartitionCount)
+			h.setPartitions(existing.PartitionCount)
+		}
+	}
+	for _, t := range []string{layout.InstancesTable(h.name), layout.HistoryTable(h.name), layout.PartitionsTable(h.name)} {
+		if _, err := h.clients.Tables.CreateTable(ctx, t, nil); err != nil && !hasTableCode(err, aztables.TableAlreadyExists) {
+			return fmt.Errorf("create table %s: %w", t, err)
+		}
+	}
+	queues := append([]*azqueue.QueueClient{h.workItems, h.poison}, h.control...)
+	for _, q := range queues {
+		if _, err := q.Create(ctx, nil); err != nil && !isQueueExists(err) {
+			return fmt.Errorf("create queue %s: %w", q.URL(), err)
+		}
+	}
+	return nil
+}
+
+func (h *Hub) readTaskHubInfo(ctx context.Context) (*taskHubInfo, error) {
+	leases := layout.LeasesContainer(h.name)
+	resp, err := h.clients.Blobs.DownloadStream(ctx, leases, "taskhub.json", nil)
+	if err != nil {
+		return nil, fmt.Errorf("read %s/taskhub.json: %w", leases, err)
+	}
+	defer resp.Body.Close()
+	var info taskHubInfo
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		return nil, fmt.Errorf("decode %s/taskhub.json: %w", leases, err)
+	}
+	return &info, nil
+}
+
+// Exists reports whether the hub has been created in this account.
+func (h *Hub) Exists(ctx context.Context) (bool, error) {
+	_, err := h.readTaskHubInfo(ctx)
+	if err == nil {
+		return true, nil
+	}
+	if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
+		return false, nil
+	}
+	return false, err
+}
+
+// Delete removes every table, queue and container of the hub. Missing
+// artifacts are not an error, so a half-deleted hub can be deleted again.
+func (h *Hub) Delete(ctx context.Context) error {
+	var errs []error
+	for _, t := range []string{layout.InstancesTable(h.name), layout.HistoryTable(h.name), layout.PartitionsTable(h.name)} {
+		if _, err := h.clients.Tables.DeleteTable(ctx, t, nil); err != nil && !hasTableCode(err, aztables.ResourceNotFound, aztables.TableNotFound) && !isStatus(err, http.StatusNotFound) {
+			errs = append(errs, fmt.Errorf("delete table %s: %w", t, err))
+		}
+	}
+	queues := append([]*azqueue.QueueClient{h.workItems, h.poison}, h.control...)
+	for _, q := range queues {
+		if _, err := q.Delete(ctx, nil); err != nil && !isStatus(err, http.StatusNotFound) {
+			errs = append(errs, fmt.Errorf("delete queue %s: %w", q.URL(), err))
+		}
+	}
+	for _, c := range []string{layout.LargeMessagesContainer(h.name), layout.LeasesContainer(h.name)} {
+		if _, err := h.clients.Blobs.DeleteContainer(ctx, c, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerNotFound) {
+			errs = append(errs, fmt.Errorf("delete container %s: %w", c, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isStatus(err error, code int) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == code
+}
+
+func hasTableCode(err error, codes ...aztables.TableErrorCode) bool {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return false
+	}
+	for _, c := range codes {
+		if re.ErrorCode == string(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func isQueueExists(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && (re.ErrorCode == "QueueAlreadyExists" || re.StatusCode == http.StatusConflict)
+}
+
+// isConflict reports a lost conditional write: 409 (exists) or 412 (ETag).
+func isConflict(err error) bool {
+	return isStatus(err, http.StatusConflict) || isStatus(err, http.StatusPreconditionFailed)
+}

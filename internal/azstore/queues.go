@@ -1,0 +1,198 @@
+package azstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+	"github.com/google/uuid"
+
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
+)
+
+// MaxVisibilityDelay is the longest a queue message can stay hidden; a
+// later timer is delivered early and sent again for the rest of its wait.
+const MaxVisibilityDelay = 7*24*time.Hour - time.Minute
+
+// Message is a dequeued message with what is needed to settle it.
+type Message struct {
+	queue        *azqueue.QueueClient
+	ID           string
+	PopReceipt   string
+	DequeueCount int64
+	Inserted     time.Time
+	Data         layout.MessageData
+	// text is the body as stored; an update must send it back, since the
+	// service replaces the body on every update.
+	text string
+	// Partition is the control queue's index, or -1 for the work-item queue.
+	Partition int
+}
+
+// Event is the message's history event.
+func (m *Message) Event() history.Event { return m.Data.TaskMessage.Event }
+
+// InstanceID is the instance the message is addressed to.
+func (m *Message) InstanceID() string { return m.Data.TaskMessage.OrchestrationInstance.InstanceID }
+
+// sequence numbers messages sent by this process, like the provider's
+// SequenceNumber, to help reading traces.
+type sequence struct{ n atomic.Int64 }
+
+func (s *sequence) next() int64 { return s.n.Add(1) }
+
+// SendToInstance puts a message on the control queue of the instance it is
+// addressed to, hidden until visibleAt when that is in the future.
+func (h *Hub) SendToInstance(ctx context.Context, tm history.TaskMessage, visibleAt time.Time) error {
+	p := h.PartitionOf(tm.OrchestrationInstance.InstanceID)
+	return h.send(ctx, h.control[p], tm, visibleAt)
+}
+
+// SendToWorkItems puts an activity message on the shared work-item queue.
+func (h *Hub) SendToWorkItems(ctx context.Context, tm history.TaskMessage) error {
+	return h.send(ctx, h.workItems, tm, time.Time{})
+}
+
+func (h *Hub) send(ctx context.Context, q *azqueue.QueueClient, tm history.TaskMessage, visibleAt time.Time) error {
+	tm.SequenceNumber = h.seq.next()
+	md := layout.MessageData{ActivityID: uuid.NewString(), TaskMessage: tm, SequenceNumber: tm.SequenceNumber}
+	text, err := layout.EncodeMessage(ctx, h.blobs, md)
+	if err != nil {
+		return fmt.Errorf("encode %s message for %q: %w", tm.Event.Type, tm.OrchestrationInstance.InstanceID, err)
+	}
+	ttl := int32(-1)
+	opts := &azqueue.EnqueueMessageOptions{TimeToLive: &ttl}
+	if d := time.Until(visibleAt); d > 0 {
+		opts.VisibilityTimeout = seconds(min(d, MaxVisibilityDelay), true)
+	}
+	if _, err := q.EnqueueMessage(ctx, text, opts); err != nil {
+		return fmt.Errorf("send %s message for %q to %s: %w", tm.Event.Type, tm.OrchestrationInstance.InstanceID, q.URL(), err)
+	}
+	return nil
+}
+
+// seconds converts to the queue service's whole seconds; rounding up keeps
+// a timer from firing before its time.
+func seconds(d time.Duration, roundUp bool) *int32 {
+	s := d.Seconds()
+	if roundUp {
+		s = math.Ceil(s)
+	}
+	v := int32(max(s, 0))
+	return &v
+}
+
+// Dequeued is the result of one dequeue: decoded messages, and raw ones
+// that could not be decoded and were moved to the poison queue.
+type Dequeued struct {
+	Messages []*Message
+	Poisoned int
+}
+
+// DequeueControl takes up to n messages from a control queue, hiding them
+// for visibility.
+func (h *Hub) DequeueControl(ctx context.Context, partition, n int, visibility time.Duration) (*Dequeued, error) {
+	return h.dequeue(ctx, h.control[partition], partition, n, visibility)
+}
+
+// DequeueWorkItems takes up to n activity messages.
+func (h *Hub) DequeueWorkItems(ctx context.Context, n int, visibility time.Duration) (*Dequeued, error) {
+	return h.dequeue(ctx, h.workItems, -1, n, visibility)
+}
+
+func (h *Hub) dequeue(ctx context.Context, q *azqueue.QueueClient, partition, n int, visibility time.Duration) (*Dequeued, error) {
+	count := int32(min(max(n, 1), 32))
+	resp, err := q.DequeueMessages(ctx, &azqueue.DequeueMessagesOptions{NumberOfMessages: &count, VisibilityTimeout: seconds(visibility, true)})
+	if err != nil {
+		return nil, fmt.Errorf("dequeue from %s: %w", q.URL(), err)
+	}
+	out := &Dequeued{}
+	for _, dm := range resp.Messages {
+		if dm == nil || dm.MessageID == nil || dm.PopReceipt == nil {
+			continue
+		}
+		m := &Message{queue: q, ID: *dm.MessageID, PopReceipt: *dm.PopReceipt, Partition: partition}
+		if dm.DequeueCount != nil {
+			m.DequeueCount = *dm.DequeueCount
+		}
+		if dm.InsertionTime != nil {
+			m.Inserted = *dm.InsertionTime
+		}
+		text := ""
+		if dm.MessageText != nil {
+			text = *dm.MessageText
+		}
+		md, derr := layout.DecodeMessage(ctx, h.blobs, text)
+		if derr != nil {
+			// A message nobody can read would come back forever; park it
+			// where an operator can look at it.
+			h.logger.Error("moving unreadable message to the poison queue", "queue", q.URL(), "messageId", m.ID, "error", derr)
+			if err := h.poisonRaw(ctx, m, text, derr.Error()); err != nil {
+				return nil, err
+			}
+			out.Poisoned++
+			continue
+		}
+		m.Data, m.text = md, text
+		out.Messages = append(out.Messages, m)
+	}
+	return out, nil
+}
+
+// DeleteMessage removes a processed message. A message already gone (its pop
+// receipt expired and someone else took it) is reported as ErrConflict.
+func (h *Hub) DeleteMessage(ctx context.Context, m *Message) error {
+	if _, err := m.queue.DeleteMessage(ctx, m.ID, m.PopReceipt, nil); err != nil {
+		if isStatus(err, 404) {
+			return fmt.Errorf("delete message %s: %w", m.ID, ErrConflict)
+		}
+		return fmt.Errorf("delete message %s from %s: %w", m.ID, m.queue.URL(), err)
+	}
+	return nil
+}
+
+// Abandon makes a message visible again after delay, for a later retry.
+func (h *Hub) Abandon(ctx context.Context, m *Message, delay time.Duration) error {
+	resp, err := m.queue.UpdateMessage(ctx, m.ID, m.PopReceipt, m.text, &azqueue.UpdateMessageOptions{VisibilityTimeout: seconds(delay, false)})
+	if err != nil {
+		if isStatus(err, 404) {
+			return fmt.Errorf("abandon message %s: %w", m.ID, ErrConflict)
+		}
+		return fmt.Errorf("abandon message %s on %s: %w", m.ID, m.queue.URL(), err)
+	}
+	if resp.PopReceipt != nil {
+		m.PopReceipt = *resp.PopReceipt
+	}
+	return nil
+}
+
+// Poison moves a message that keeps failing to the poison queue, with the
+// reason, and deletes it from its queue.
+func (h *Hub) Poison(ctx context.Context, m *Message, reason string) error {
+	text, err := layout.EncodeMessage(ctx, h.blobs, m.Data)
+	if err != nil {
+		return fmt.Errorf("poison message %s: %w", m.ID, err)
+	}
+	return h.poisonRaw(ctx, m, text, reason)
+}
+
+func (h *Hub) poisonRaw(ctx context.Context, m *Message, text, reason string) error {
+	ttl := int32(-1)
+	// A queue message holds 64 KiB; keep enough of the original to diagnose.
+	if len(text) > 32<<10 {
+		text = text[:32<<10] + "…(truncated)"
+	}
+	body := fmt.Sprintf(`{"Queue":%q,"MessageId":%q,"DequeueCount":%d,"Reason":%q,"Message":%q}`,
+		m.queue.URL(), m.ID, m.DequeueCount, reason, text)
+	if _, err := h.poison.EnqueueMessage(ctx, body, &azqueue.EnqueueMessageOptions{TimeToLive: &ttl}); err != nil {
+		return fmt.Errorf("move message %s to poison queue: %w", m.ID, err)
+	}
+	if _, err := m.queue.DeleteMessage(ctx, m.ID, m.PopReceipt, nil); err != nil && !isStatus(err, 404) {
+		return fmt.Errorf("delete poisoned message %s: %w", m.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+// Package client is the management client of a task hub: it starts,
+// queries, signals and cleans up orchestration instances by writing to the
+// hub's storage, whether or not a worker is running.
+//
+// It depends on internal/azstore only, never on the replay engine: what it
+// needs to know about orchestrations is in the Instances and History tables.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
+)
+
+// Outcomes a caller can tell apart with errors.Is. Anything else is a
+// storage or connection failure.
+var (
+	// ErrNotFound: no such instance.
+	ErrNotFound = errors.New("instance not found")
+	// ErrWrongState: the instance exists but its status forbids the
+	// operation, e.g. terminating a finished instance.
+	ErrWrongState = errors.New("instance is in the wrong state for this operation")
+	// ErrBadArgument: the request itself is invalid.
+	ErrBadArgument = errors.New("bad argument")
+)
+
+// Notifier lets a client in the same process as a worker wake it and wait
+// on it instead of polling storage. worker.Worker implements it.
+type Notifier interface {
+	Notify(instanceID string)
+	Subscribe(instanceID string) (done <-chan struct{}, cancel func())
+}
+
+// Options configure a Client.
+type Options struct {
+	// Notifier is the in-process worker, if any.
+	Notifier Notifier
+	// IsOrchestrator, when set, rejects starts of unknown orchestrators.
+	IsOrchestrator func(name string) bool
+	Logger         *slog.Logger
+}
+
+// Client manages instances of one task hub. It is safe for concurrent use.
+type Client struct {
+	hub  *azstore.Hub
+	opts Options
+}
+
+// New returns a Client for hub.
+func New(hub *azstore.Hub, opts Options) *Client {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Client{hub: hub, opts: opts}
+}
+
+// Hub is the task hub the client manages.
+func (c *Client) Hub() *azstore.Hub { return c.hub }
+
+func (c *Client) notify(id string) {
+	if c.opts.Notifier != nil {
+		c.opts.Notifier.Notify(id)
+	}
+}
+
+// StartOptions adjust StartNew.
+type StartOptions struct {
+	// InstanceID is the ID to use; a random one when empty.
+	InstanceID string
+	// StartAt delays the start until then.
+	StartAt time.Time
+	// Version is recorded with the instance.
+	Version string
+}
+
+// EncodeInput turns a Go value into the JSON text stored as input: nil
+// stays empty, json.RawMessage and []byte must already be valid JSON.
+func EncodeInput(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case json.RawMessage:
+		if !json.Valid(x) {
+			return "", fmt.Errorf("%w: input is not valid JSON", ErrBadArgument)
+		}
+		return string(x), nil
+	case []byte:
+		if !json.Valid(x) {
+			return "", fmt.Errorf("%w: input is not valid JSON", ErrBadArgument)
+		}
+		return string(x), nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("%w: encode input: %v", ErrBadArgument, err)
+	}
+	return string(b), nil
+}
+
+// StartNew schedules a new instance of orchestrator name and returns its
+// ID. An existing instance with that ID is replaced only if it finished;
+// otherwise the start fails with ErrWrongState.
+func (c *Client) StartNew(ctx context.Context, name string, input any, o StartOptions) (string, error) {
+	if strings.TrimSpace(name) == "" {
+		return "", fmt.Errorf("%w: orchestrator name is required", ErrBadArgument)
+	}
+	if c.opts.IsOrchestrator != nil && !c.opts.IsOrchestrator(name) {
+		return "", fmt.Errorf("%w: orchestrator %q is not registered in this app", ErrBadArgument, name)
+	}
+	id := o.InstanceID
+	if id == "" {
+		id = layout.NewInstanceID()
+	} else if err := layout.ValidateInstanceID(id); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadArgument, err)
+	}
+	in, err := EncodeInput(input)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	row := &layout.InstanceRow{InstanceID: id, Name: name, Version: o.Version, ExecutionID: strings.ReplaceAll(uuid.NewString(), "-", ""),
+		RuntimeStatus: history.StatusPending, CreatedTime: now, LastUpdatedTime: now, Input: in, TaskHubName: c.hub.Name()}
+	if !o.StartAt.IsZero() {
+		at := o.StartAt.UTC()
+		row.ScheduledStartTime = &at
+	}
+	if err := c.hub.InsertInstance(ctx, row); err != nil {
+		if !errors.Is(err, azstore.ErrConflict) {
+			return "", fmt.Errorf("start %q: %w", id, err)
+		}
+		existing, err := c.hub.GetInstance(ctx, id)
+		if err != nil {
+			return "", fmt.Errorf("start %q: %w", id, err)
+		}
+		if !existing.RuntimeStatus.IsTerminal() {
+			return "", fmt.Errorf("%w: an instance with ID %q already exists and is %s", ErrWrongState, id, existing.RuntimeStatus)
+		}
+		row.Generation = existing.Generation + 1
+		if err := c.hub.ReplaceInstance(ctx, row, existing.ETag); err != nil {
+			if errors.Is(err, azstore.ErrConflict) {
+				return "", fmt.Errorf("%w: instance %q was changed while being replaced; try again", ErrWrongState, id)
+			}
+			return "", fmt.Errorf("start %q: %w", id, err)
+		}
+	}
+	ev := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: now, Name: name, Version: o.Version, Input: in,
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: id, ExecutionID: row.ExecutionID},
+		ScheduledStartTime:    row.ScheduledStartTime, Generation: row.Generation}
+	tm := history.TaskMessage{OrchestrationInstance: *ev.OrchestrationInstance, Event: ev}
+	if err := c.hub.SendToInstance(ctx, tm, o.StartAt); err != nil {
+		return "", fmt.Errorf("start %q: %w", id, err)
+	}
+	c.notify(id)
+	return id, nil
+}
+
+// instance reads an instance row, mapping absence to ErrNotFound.
+func (c *Client) instance(ctx context.Context, id string) (*layout.InstanceRow, error) {
+	if err := layout.ValidateInstanceID(id); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadArgument, err)
+	}
+	row, err := c.hub.GetInstance(ctx, id)
+	if err != nil {
+		if errors.Is(err, azstore.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+		}
+		return nil, err
+	}
+	return row, nil
+}
+
+// RaiseEvent sends an event to a running or pending instance. An event
+// for an instance that is not waiting yet is kept until it waits.
+func (c *Client) RaiseEvent(ctx context.Context, id, eventName string, data any) error {
+	if strings.TrimSpace(eventName) == "" {
+		return fmt.Errorf("%w: event name is required", ErrBadArgument)
+	}
+	in, err := EncodeInput(data)
+	if err != nil {
+		return err
+	}
+	row, err := c.instance(ctx, id)
+	if err != nil {
+		return err
+	}
+	if row.RuntimeStatus.IsTerminal() {
+		return fmt.Errorf("%w: instance %q is %s and cannot receive events", ErrWrongState, id, row.RuntimeStatus)
+	}
+	ev := history.Event{Type: history.EventRaised, EventID: -1, Timestamp: time.Now().UTC(), Name: eventName, Input: in}
+	if err := c.hub.SendToInstance(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: id}, Event: ev}, time.Time{}); err != nil {
+		return fmt.Errorf("raise event %q on %q: %w", eventName, id, err)
+	}
+	c.notify(id)
+	return nil
+}
+
+// Terminate asks a running, pending or suspended instance to end as
+// Terminated with reason as its output. It takes effect asynchronously.
+func (c *Client) Terminate(ctx context.Context, id, reason string) error {
+	row, err := c.instance(ctx, id)
+	if err != nil {
+		return err
+	}
+	if row.RuntimeStatus.IsTerminal() {
+		return fmt.Errorf("%w: instance %q is already %s", ErrWrongState, id, row.RuntimeStatus)
+	}
+	r, _ := json.Marshal(reason)
+	ev := history.Event{Type: history.ExecutionTerminated, EventID: -1, Timestamp: time.Now().UTC(), Input: string(r)}
+	if err := c.hub.SendToInstance(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: id}, Event: ev}, time.Time{}); err != nil {
+		return fmt.Errorf("terminate %q: %w", id, err)
+	}
+	c.notify(id)
+	return nil
+}

@@ -1,0 +1,112 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
+)
+
+// Status is an instance's state as Durable Functions reports it.
+type Status struct {
+	Name            string
+	InstanceID      string
+	RuntimeStatus   history.RuntimeStatus
+	Input           json.RawMessage
+	CustomStatus    json.RawMessage
+	Output          json.RawMessage
+	CreatedTime     time.Time
+	LastUpdatedTime time.Time
+	ExecutionID     string
+	// History is set only when asked for.
+	History []history.Event
+}
+
+// StatusOptions choose what GetStatus reads.
+type StatusOptions struct {
+	ShowHistory       bool
+	ShowHistoryOutput bool
+	// HideInput leaves Input out (the API's showInput=false).
+	HideInput bool
+}
+
+func rawJSON(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	if !json.Valid([]byte(s)) {
+		// Keep whatever was stored readable rather than failing the query.
+		b, _ := json.Marshal(s)
+		return b
+	}
+	return json.RawMessage(s)
+}
+
+func statusFromRow(row *layout.InstanceRow, showInput bool) *Status {
+	st := &Status{Name: row.Name, InstanceID: row.InstanceID, RuntimeStatus: row.RuntimeStatus,
+		CustomStatus: rawJSON(row.CustomStatus), Output: rawJSON(row.Output), CreatedTime: row.CreatedTime,
+		LastUpdatedTime: row.LastUpdatedTime, ExecutionID: row.ExecutionID}
+	if showInput {
+		st.Input = rawJSON(row.Input)
+	}
+	return st
+}
+
+// GetStatus reads an instance's status; ErrNotFound when it does not exist.
+func (c *Client) GetStatus(ctx context.Context, id string, o StatusOptions) (*Status, error) {
+	row, err := c.instance(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := statusFromRow(row, !o.HideInput)
+	if o.ShowHistory {
+		hs, err := c.hub.LoadHistory(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("status of %q: %w", id, err)
+		}
+		st.History = hs.Events
+		if !o.ShowHistoryOutput {
+			for i := range st.History {
+				st.History[i].Result = ""
+			}
+		}
+	}
+	return st, nil
+}
+
+// WaitForCompletion waits until the instance reaches a terminal status or
+// ctx ends, checking storage every poll interval (default 1 s) and at once
+// when an in-process worker reports completion.
+func (c *Client) WaitForCompletion(ctx context.Context, id string, poll time.Duration) (*Status, error) {
+	if poll <= 0 {
+		poll = time.Second
+	}
+	var done <-chan struct{}
+	if c.opts.Notifier != nil {
+		ch, cancel := c.opts.Notifier.Subscribe(id)
+		defer cancel()
+		done = ch
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-done:
+			done = nil
+		case <-t.C:
+		}
+		st, err := c.GetStatus(ctx, id, StatusOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if st.RuntimeStatus.IsTerminal() {
+			return st, nil
+		}
+		t.Reset(poll)
+	}
+}

@@ -1,0 +1,531 @@
+package durable
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/durable-go/durable/internal/history"
+)
+
+// Episode is the input of one orchestration run.
+type Episode struct {
+	// InstanceID is the orchestration instance.
+	InstanceID string
+	// Past is the current execution's committed history, oldest first.
+	Past []history.Event
+	// New are events delivered since the last checkpoint (messages), not yet
+	// in history. Duplicates and stale results among them are dropped.
+	New []history.Event
+	// Now stamps this episode's OrchestratorStarted event.
+	Now time.Time
+}
+
+// OutboundKind says where an outbound message goes.
+type OutboundKind int
+
+const (
+	// ToActivity is a TaskScheduled message for an activity worker.
+	ToActivity OutboundKind = iota
+	// ToOrchestration is a message for an orchestration's control queue:
+	// a timer, a sub-orchestration start, an event, a completion.
+	ToOrchestration
+)
+
+// Outbound is a message an episode sends.
+type Outbound struct {
+	Kind    OutboundKind
+	Message history.TaskMessage
+	// VisibleAt delays delivery (timers); zero means at once.
+	VisibleAt time.Time
+}
+
+// Result is the outcome of one episode.
+type Result struct {
+	// Appended are the events to append to the current execution's history.
+	Appended []history.Event
+	// Outbound are the messages to send.
+	Outbound []Outbound
+	// Status is the runtime status after the episode.
+	Status history.RuntimeStatus
+	// Output is the JSON output when Status is terminal: the result, the
+	// failure details, or the termination reason.
+	Output string
+	// Failure is set when Status is Failed.
+	Failure *history.FailureDetails
+	// CustomStatus is the custom status JSON ("" when never set).
+	CustomStatus string
+	// ContinueAsNew, when set, asks the caller to start a new execution.
+	ContinueAsNew *ContinueAsNew
+	// Name, Version, ExecutionID and Parent describe the execution.
+	Name, Version, ExecutionID string
+	Parent                     *history.ParentInstance
+	// Dropped counts new events dropped as duplicates or stale.
+	Dropped int
+}
+
+// ContinueAsNew describes the next execution after a continue-as-new.
+type ContinueAsNew struct {
+	Input     string
+	CarryOver []history.Event
+}
+
+// IsDone reports whether the execution ended (a continue-as-new counts).
+func (r *Result) IsDone() bool { return r.Status.IsTerminal() || r.ContinueAsNew != nil }
+
+// NewExecutionEvents builds the events that open the execution following a
+// continue-as-new: the caller appends them to an empty history.
+func NewExecutionEvents(prev *Result, instanceID, executionID string, now time.Time) []history.Event {
+	evs := []history.Event{{
+		Type: history.ExecutionStarted, EventID: -1, Timestamp: now,
+		Name: prev.Name, Version: prev.Version, Input: prev.ContinueAsNew.Input,
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: instanceID, ExecutionID: executionID},
+		ParentInstance:        prev.Parent,
+	}}
+	return append(evs, prev.ContinueAsNew.CarryOver...)
+}
+
+// execution is the state of one Execute call. It is touched by the
+// orchestrator goroutine while that runs and by Execute otherwise, never by
+// both at once.
+type execution struct {
+	reg         *Registry
+	instanceID  string
+	executionID string
+	name        string
+	version     string
+	input       string
+	parent      *history.ParentInstance
+	logger      *slog.Logger
+
+	events []history.Event // past, then OrchestratorStarted, then accepted new events
+	past   []history.Event
+	cursor int // events consumed
+	now    time.Time
+
+	seq          int
+	actions      map[int]*action
+	actionOrder  []*action
+	waiters      map[string][]*task
+	buffered     map[string][]history.Event
+	bufferOrder  []history.Event
+	suspended    bool
+	deferred     []history.Event
+	customStatus string
+	guidCounter  int
+
+	continueAsNew *string
+	finished      bool
+	output        string
+	err           error
+	nondet        error
+	terminated    *history.Event
+}
+
+type action struct {
+	id          int
+	kind        history.EventType
+	name        string
+	input       string
+	instanceID  string
+	executionID string
+	fireAt      time.Time
+	task        *task
+	inHistory   bool
+	completed   bool
+}
+
+// Execute runs one episode of an orchestration. It never panics because of
+// user code: panics, errors and non-determinism become a Failed result.
+func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	x := &execution{reg: reg, instanceID: ep.InstanceID, actions: map[int]*action{},
+		waiters: map[string][]*task{}, buffered: map[string][]history.Event{}, past: ep.Past, now: ep.Now}
+	x.logger = slog.New(replaySafeHandler{inner: logger.Handler(), x: x}).With("instanceId", ep.InstanceID)
+
+	accepted, dropped := x.filterNew(ep.Past, ep.New)
+	x.events = append(append(append(make([]history.Event, 0, len(ep.Past)+len(accepted)+1), ep.Past...),
+		history.Event{Type: history.OrchestratorStarted, EventID: -1, Timestamp: ep.Now}), accepted...)
+
+	res := &Result{Dropped: dropped}
+	res.Appended = append(res.Appended, x.events[len(ep.Past):]...)
+	for i := range res.Appended {
+		res.Appended[i].IsPlayed = true
+	}
+
+	var start *history.Event
+	for i := range x.events {
+		if x.events[i].Type == history.ExecutionStarted {
+			start = &x.events[i]
+			break
+		}
+	}
+	if start == nil {
+		// Nothing to run yet: events for an instance that has not started are
+		// recorded so they are delivered once it does.
+		res.Status = history.StatusPending
+		res.Appended = nil
+		return res
+	}
+	x.name, x.version, x.input, x.parent = start.Name, start.Version, start.Input, start.ParentInstance
+	if start.OrchestrationInstance != nil {
+		x.executionID = start.OrchestrationInstance.ExecutionID
+	}
+	res.Name, res.Version, res.ExecutionID, res.Parent = x.name, x.version, x.executionID, x.parent
+
+	fn, ok := reg.Orchestrator(x.name)
+	if !ok {
+		x.finishFailed(&history.FailureDetails{ErrorType: "OrchestratorNotFound",
+			ErrorMessage: fmt.Sprintf("orchestrator %q is not registered in this app", x.name)}, res)
+		return res
+	}
+	x.run(fn)
+	x.settle(res)
+	return res
+}
+
+// filterNew drops duplicate and stale messages: results for tasks that
+// history does not hold as pending, repeated timers, repeated starts.
+func (x *execution) filterNew(past, incoming []history.Event) (accepted []history.Event, dropped int) {
+	scheduled := map[int]bool{}
+	resolved := map[int]bool{}
+	timers := map[int]bool{}
+	fired := map[int]bool{}
+	started := false
+	for _, e := range past {
+		switch e.Type {
+		case history.ExecutionStarted:
+			started = true
+		case history.TaskScheduled, history.SubOrchestrationInstanceCreated:
+			scheduled[e.EventID] = true
+		case history.TimerCreated:
+			timers[e.EventID] = true
+		case history.TimerFired:
+			fired[e.TimerID] = true
+		default:
+			if e.IsTaskResult() {
+				resolved[e.TaskScheduledID] = true
+			}
+		}
+	}
+	for _, e := range incoming {
+		ok := true
+		switch {
+		case e.Type == history.ExecutionStarted:
+			ok = !started
+			started = true
+		case e.IsTaskResult():
+			ok = scheduled[e.TaskScheduledID] && !resolved[e.TaskScheduledID]
+			resolved[e.TaskScheduledID] = true
+		case e.Type == history.TimerFired:
+			ok = timers[e.TimerID] && !fired[e.TimerID]
+			fired[e.TimerID] = true
+		}
+		if ok {
+			accepted = append(accepted, e)
+		} else {
+			dropped++
+		}
+	}
+	return accepted, dropped
+}
+
+// runOutcome is how the orchestrator goroutine ended: blocked means it was
+// parked on a task whose outcome history does not hold yet.
+type runOutcome int
+
+const (
+	outcomeReturned runOutcome = iota
+	outcomeBlocked
+	outcomePanicked
+)
+
+func (x *execution) run(fn OrchestratorFunc) {
+	// Consume events up to and including ExecutionStarted so the clock and
+	// the replay flag are right before user code runs.
+	for x.cursor < len(x.events) {
+		e := x.events[x.cursor]
+		x.cursor++
+		if e.Type == history.OrchestratorStarted {
+			x.now = e.Timestamp
+		}
+		if e.Type == history.ExecutionStarted {
+			break
+		}
+	}
+	done := make(chan runOutcome, 1)
+	var panicDetails *history.FailureDetails
+	go func() {
+		outcome := outcomeBlocked
+		defer func() {
+			if p := recover(); p != nil {
+				panicDetails = failureFromPanic(p)
+				outcome = outcomePanicked
+			}
+			done <- outcome
+		}()
+		out, err := fn(&OrchestrationContext{x: x})
+		x.finished = true
+		x.err = err
+		if err == nil && x.continueAsNew == nil {
+			s, merr := marshalJSON(out)
+			if merr != nil {
+				x.err = fmt.Errorf("encode orchestrator output: %w", merr)
+			}
+			x.output = s
+		}
+		outcome = outcomeReturned
+	}()
+	switch <-done {
+	case outcomePanicked:
+		if x.nondet == nil && x.terminated == nil {
+			x.finished, x.err = true, &panicError{details: panicDetails}
+		}
+	case outcomeReturned:
+		// Consume what is left so that actions recorded in history but no
+		// longer issued by the code are caught as non-determinism.
+		for x.nondet == nil && x.terminated == nil && x.step() {
+		}
+	}
+}
+
+type panicError struct{ details *history.FailureDetails }
+
+func (e *panicError) Error() string { return e.details.ErrorMessage }
+
+// replaying reports whether the last consumed event is part of the past.
+func (x *execution) replaying() bool { return x.cursor <= len(x.past) }
+
+// waitFor feeds history events until t is done. When history runs out the
+// orchestrator goroutine is parked for good: Goexit unwinds it without
+// giving user code a chance to swallow the stop, unlike a panic.
+func (x *execution) waitFor(t *task) {
+	for !t.done {
+		if x.nondet != nil || x.terminated != nil || !x.step() {
+			runtime.Goexit()
+		}
+	}
+}
+
+// step applies the next history event. It returns false when none is left.
+func (x *execution) step() bool {
+	if x.cursor >= len(x.events) {
+		return false
+	}
+	e := x.events[x.cursor]
+	x.cursor++
+	x.apply(e)
+	return true
+}
+
+func (x *execution) apply(e history.Event) {
+	if x.suspended && e.Type != history.ExecutionResumed && e.Type != history.ExecutionTerminated &&
+		e.Type != history.OrchestratorStarted && e.Type != history.OrchestratorCompleted {
+		x.deferred = append(x.deferred, e)
+		return
+	}
+	switch e.Type {
+	case history.OrchestratorStarted:
+		x.now = e.Timestamp
+	case history.ExecutionSuspended:
+		x.suspended = true
+	case history.ExecutionResumed:
+		x.suspended = false
+		pending := x.deferred
+		x.deferred = nil
+		for _, d := range pending {
+			x.apply(d)
+		}
+	case history.ExecutionTerminated:
+		ev := e
+		x.terminated = &ev
+	case history.TaskScheduled, history.SubOrchestrationInstanceCreated, history.TimerCreated, history.EventSent:
+		x.matchAction(e)
+	case history.TaskCompleted, history.SubOrchestrationInstanceCompleted:
+		if a := x.actions[e.TaskScheduledID]; a != nil && !a.completed {
+			a.completed = true
+			a.task.complete(e.Result, nil)
+		}
+	case history.TaskFailed, history.SubOrchestrationInstanceFailed:
+		if a := x.actions[e.TaskScheduledID]; a != nil && !a.completed {
+			a.completed = true
+			kind := "activity"
+			if a.kind == history.SubOrchestrationInstanceCreated {
+				kind = "sub-orchestration"
+			}
+			fd := e.FailureDetails
+			if fd == nil {
+				fd = &history.FailureDetails{ErrorType: "Error", ErrorMessage: e.Reason, StackTrace: e.Details}
+			}
+			a.task.complete("", &TaskFailedError{Kind: kind, Name: a.name, TaskID: a.id, Details: fd})
+		}
+	case history.TimerFired:
+		if a := x.actions[e.TimerID]; a != nil && a.kind == history.TimerCreated && !a.completed {
+			a.completed = true
+			a.task.complete("", nil)
+		}
+	case history.EventRaised:
+		key := eventKey(e.Name)
+		// Once the code has returned, waiters left behind (say, the loser of
+		// a WhenAny) must not swallow events meant for the next execution.
+		if ws := x.waiters[key]; len(ws) > 0 && !x.finished {
+			x.waiters[key] = ws[1:]
+			ws[0].complete(e.Input, nil)
+			return
+		}
+		x.buffered[key] = append(x.buffered[key], e)
+		x.bufferOrder = append(x.bufferOrder, e)
+	}
+}
+
+// matchAction pairs a scheduling event from history with the action the
+// code issued under the same ID; any mismatch is non-determinism.
+func (x *execution) matchAction(e history.Event) {
+	a := x.actions[e.EventID]
+	switch {
+	case a == nil:
+		x.nondet = &NonDeterminismError{Message: fmt.Sprintf(
+			"history records %s #%d (%q) but the orchestrator code did not issue it", e.Type, e.EventID, e.Name)}
+	case a.kind != e.Type || (e.Type != history.TimerCreated && a.name != e.Name):
+		x.nondet = &NonDeterminismError{Message: fmt.Sprintf(
+			"history records %s #%d (%q) but the orchestrator code now issues %s #%d (%q)",
+			e.Type, e.EventID, e.Name, a.kind, a.id, a.name)}
+	default:
+		a.inHistory = true
+	}
+}
+
+func (x *execution) newAction(kind history.EventType, name, input string) *action {
+	a := &action{id: x.seq, kind: kind, name: name, input: input, task: &task{x: x}}
+	x.seq++
+	x.actions[a.id] = a
+	x.actionOrder = append(x.actionOrder, a)
+	return a
+}
+
+func (x *execution) failedTask(err error) *task {
+	t := &task{x: x}
+	t.complete("", err)
+	return t
+}
+
+func (x *execution) call(kind history.EventType, name string, input any, opts []CallOption) Task {
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	in, err := marshalJSON(input)
+	if err != nil {
+		return x.failedTask(fmt.Errorf("call %q: encode input: %w", name, err))
+	}
+	if o.instanceID != "" && kind != history.SubOrchestrationInstanceCreated {
+		return x.failedTask(fmt.Errorf("call %q: WithInstanceID applies to sub-orchestrations only", name))
+	}
+	if o.retry == nil {
+		return x.schedule(kind, name, in, o.instanceID)
+	}
+	if err := o.retry.validate(); err != nil {
+		return x.failedTask(fmt.Errorf("call %q: %w", name, err))
+	}
+	// Retries are ordinary orchestration steps: a new scheduling per
+	// attempt with a durable timer in between, so they replay exactly.
+	outer := &task{x: x}
+	policy := o.retry
+	first := x.now
+	attempt := 0
+	var try func()
+	try = func() {
+		attempt++
+		inner := x.schedule(kind, name, in, o.instanceID)
+		inner.then(func() {
+			var tf *TaskFailedError
+			if inner.err == nil || attempt >= policy.MaxAttempts || !errors.As(inner.err, &tf) ||
+				(policy.Handle != nil && !policy.Handle(tf)) {
+				outer.complete(inner.result, inner.err)
+				return
+			}
+			fire := x.now.Add(policy.delay(attempt))
+			if policy.RetryTimeout > 0 && fire.Sub(first) > policy.RetryTimeout {
+				outer.complete(inner.result, inner.err)
+				return
+			}
+			x.createTimer(fire).then(try)
+		})
+	}
+	try()
+	return outer
+}
+
+func (x *execution) schedule(kind history.EventType, name, input, instanceID string) *task {
+	a := x.newAction(kind, name, input)
+	if kind == history.SubOrchestrationInstanceCreated {
+		if instanceID == "" {
+			instanceID = fmt.Sprintf("%s:%04X", x.instanceID, a.id)
+		}
+		a.instanceID = instanceID
+		a.executionID = uuid.NewSHA1(guidNamespace, []byte(fmt.Sprintf("%s/%s/%d", x.executionID, instanceID, a.id))).String()
+	}
+	return a.task
+}
+
+func (x *execution) createTimer(fireAt time.Time) *task {
+	a := x.newAction(history.TimerCreated, "", "")
+	a.fireAt = fireAt
+	return a.task
+}
+
+func (x *execution) waitForEvent(name string, timeout time.Duration) Task {
+	key := eventKey(name)
+	t := &task{x: x}
+	if evs := x.buffered[key]; len(evs) > 0 {
+		x.buffered[key] = evs[1:]
+		x.unbuffer(evs[0])
+		t.complete(evs[0].Input, nil)
+		return t
+	}
+	x.waiters[key] = append(x.waiters[key], t)
+	if timeout > 0 {
+		x.createTimer(x.now.Add(timeout)).then(func() {
+			if t.done {
+				return
+			}
+			ws := x.waiters[key]
+			for i, w := range ws {
+				if w == t {
+					x.waiters[key] = append(ws[:i:i], ws[i+1:]...)
+					break
+				}
+			}
+			t.complete("", fmt.Errorf("wait for event %q: %w", name, ErrTimedOut))
+		})
+	}
+	return t
+}
+
+// unbuffer removes a consumed event from the carry-over order.
+func (x *execution) unbuffer(e history.Event) {
+	for i := range x.bufferOrder {
+		if x.bufferOrder[i].EventID == e.EventID && x.bufferOrder[i].Timestamp.Equal(e.Timestamp) &&
+			x.bufferOrder[i].Name == e.Name && x.bufferOrder[i].Input == e.Input {
+			x.bufferOrder = append(x.bufferOrder[:i:i], x.bufferOrder[i+1:]...)
+			return
+		}
+	}
+}
+
+func (x *execution) sendEvent(instanceID, eventName string, data any) error {
+	in, err := marshalJSON(data)
+	if err != nil {
+		return fmt.Errorf("send event %q: encode data: %w", eventName, err)
+	}
+	a := x.newAction(history.EventSent, eventName, in)
+	a.instanceID = instanceID
+	// Sending is fire-and-forget: nothing ever completes the task.
+	return nil
+}

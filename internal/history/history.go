@@ -1,0 +1,228 @@
+// Package history holds the durable-task history event model shared by the
+// replay engine, the Azure Storage backend and the management client.
+//
+// The model follows the Durable Task Framework's event types so that a task
+// hub written by this project reads like one written by Durable Functions'
+// Azure Storage provider. It is plain data: no I/O, no clocks.
+package history
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// EventType is the numeric event type used in queue messages; its String form
+// is the name stored in the History table's EventType column.
+type EventType int
+
+// Event types, numbered as in the Durable Task Framework.
+const (
+	ExecutionStarted                  EventType = 0
+	ExecutionCompleted                EventType = 1
+	ExecutionFailed                   EventType = 2
+	ExecutionTerminated               EventType = 3
+	TaskScheduled                     EventType = 4
+	TaskCompleted                     EventType = 5
+	TaskFailed                        EventType = 6
+	SubOrchestrationInstanceCreated   EventType = 7
+	SubOrchestrationInstanceCompleted EventType = 8
+	SubOrchestrationInstanceFailed    EventType = 9
+	TimerCreated                      EventType = 10
+	TimerFired                        EventType = 11
+	OrchestratorStarted               EventType = 12
+	OrchestratorCompleted             EventType = 13
+	EventSent                         EventType = 14
+	EventRaised                       EventType = 15
+	ContinueAsNew                     EventType = 16
+	GenericEvent                      EventType = 17
+	HistoryState                      EventType = 18
+	ExecutionSuspended                EventType = 19
+	ExecutionResumed                  EventType = 20
+)
+
+var eventTypeNames = [...]string{
+	"ExecutionStarted", "ExecutionCompleted", "ExecutionFailed", "ExecutionTerminated",
+	"TaskScheduled", "TaskCompleted", "TaskFailed", "SubOrchestrationInstanceCreated",
+	"SubOrchestrationInstanceCompleted", "SubOrchestrationInstanceFailed", "TimerCreated",
+	"TimerFired", "OrchestratorStarted", "OrchestratorCompleted", "EventSent", "EventRaised",
+	"ContinueAsNew", "GenericEvent", "HistoryState", "ExecutionSuspended", "ExecutionResumed",
+}
+
+// String returns the event type's name as stored in the History table.
+func (t EventType) String() string {
+	if t >= 0 && int(t) < len(eventTypeNames) {
+		return eventTypeNames[t]
+	}
+	return fmt.Sprintf("EventType(%d)", int(t))
+}
+
+// ParseEventType maps a History table EventType name back to its number.
+func ParseEventType(name string) (EventType, error) {
+	for i, n := range eventTypeNames {
+		if n == name {
+			return EventType(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown history event type %q", name)
+}
+
+// RuntimeStatus is an orchestration instance's status as stored in the
+// Instances table's RuntimeStatus column.
+type RuntimeStatus string
+
+// Runtime statuses, spelled as Durable Functions spells them.
+const (
+	StatusPending        RuntimeStatus = "Pending"
+	StatusRunning        RuntimeStatus = "Running"
+	StatusCompleted      RuntimeStatus = "Completed"
+	StatusContinuedAsNew RuntimeStatus = "ContinuedAsNew"
+	StatusFailed         RuntimeStatus = "Failed"
+	StatusCanceled       RuntimeStatus = "Canceled"
+	StatusTerminated     RuntimeStatus = "Terminated"
+	StatusSuspended      RuntimeStatus = "Suspended"
+)
+
+// AllStatuses lists every runtime status.
+var AllStatuses = []RuntimeStatus{StatusPending, StatusRunning, StatusCompleted, StatusContinuedAsNew,
+	StatusFailed, StatusCanceled, StatusTerminated, StatusSuspended}
+
+// IsTerminal reports whether an instance in this status will never run again
+// unless it is rewound or restarted.
+func (s RuntimeStatus) IsTerminal() bool {
+	switch s {
+	case StatusCompleted, StatusFailed, StatusCanceled, StatusTerminated:
+		return true
+	}
+	return false
+}
+
+// ParseRuntimeStatus accepts a status name, case-insensitively.
+func ParseRuntimeStatus(s string) (RuntimeStatus, error) {
+	for _, st := range AllStatuses {
+		if equalFold(string(st), s) {
+			return st, nil
+		}
+	}
+	return "", fmt.Errorf("unknown runtime status %q (want one of Pending, Running, Completed, ContinuedAsNew, Failed, Canceled, Terminated, Suspended)", s)
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// OrchestrationInstance names one execution of an instance.
+type OrchestrationInstance struct {
+	InstanceID  string `json:"InstanceId"`
+	ExecutionID string `json:"ExecutionId"`
+}
+
+// ParentInstance tells a sub-orchestration where to report its completion.
+type ParentInstance struct {
+	Name                  string                `json:"Name"`
+	Version               string                `json:"Version,omitempty"`
+	TaskScheduleID        int                   `json:"TaskScheduleId"`
+	OrchestrationInstance OrchestrationInstance `json:"OrchestrationInstance"`
+}
+
+// FailureDetails describes an error raised by an activity, a
+// sub-orchestration or orchestrator code. The JSON shape matches the Durable
+// Task Framework's FailureDetails.
+type FailureDetails struct {
+	ErrorType      string          `json:"ErrorType"`
+	ErrorMessage   string          `json:"ErrorMessage"`
+	StackTrace     string          `json:"StackTrace,omitempty"`
+	InnerFailure   *FailureDetails `json:"InnerFailure,omitempty"`
+	IsNonRetriable bool            `json:"IsNonRetriable,omitempty"`
+}
+
+// JSON encodes the details; it cannot fail.
+func (f *FailureDetails) JSON() string {
+	if f == nil {
+		return ""
+	}
+	b, _ := json.Marshal(f)
+	return string(b)
+}
+
+// Event is one history event. Only the fields that belong to the event's
+// type are set; the rest stay at their zero values. Payload fields (Input,
+// Result, Reason, Details, Data) hold JSON text as the user's code produced
+// it, never re-encoded.
+type Event struct {
+	Type      EventType `json:"EventType"`
+	EventID   int       `json:"EventId"`
+	IsPlayed  bool      `json:"IsPlayed"`
+	Timestamp time.Time `json:"Timestamp"`
+
+	// ExecutionStarted, TaskScheduled, SubOrchestrationInstanceCreated, EventRaised, EventSent.
+	Name    string `json:"Name,omitempty"`
+	Version string `json:"Version,omitempty"`
+	// Input is the input of ExecutionStarted, TaskScheduled,
+	// SubOrchestrationInstanceCreated, EventRaised and EventSent, and the
+	// reason of ExecutionTerminated.
+	Input string `json:"Input,omitempty"`
+
+	// ExecutionStarted.
+	OrchestrationInstance *OrchestrationInstance `json:"OrchestrationInstance,omitempty"`
+	ParentInstance        *ParentInstance        `json:"ParentInstance,omitempty"`
+	Tags                  map[string]string      `json:"Tags,omitempty"`
+	ScheduledStartTime    *time.Time             `json:"ScheduledStartTime,omitempty"`
+	Generation            int                    `json:"Generation,omitempty"`
+
+	// ExecutionCompleted and ContinueAsNew.
+	OrchestrationStatus RuntimeStatus `json:"OrchestrationStatus,omitempty"`
+	// Result of ExecutionCompleted, ContinueAsNew (the new input),
+	// TaskCompleted and SubOrchestrationInstanceCompleted.
+	Result string `json:"Result,omitempty"`
+
+	// TaskCompleted, TaskFailed, SubOrchestrationInstance{Completed,Failed}.
+	TaskScheduledID int `json:"TaskScheduledId,omitempty"`
+	// TaskFailed, SubOrchestrationInstanceFailed, ExecutionSuspended/Resumed.
+	Reason         string          `json:"Reason,omitempty"`
+	Details        string          `json:"Details,omitempty"`
+	FailureDetails *FailureDetails `json:"FailureDetails,omitempty"`
+
+	// SubOrchestrationInstanceCreated and EventSent: the target instance.
+	InstanceID string `json:"InstanceId,omitempty"`
+
+	// TimerCreated and TimerFired.
+	FireAt  time.Time `json:"FireAt,omitzero"`
+	TimerID int       `json:"TimerId,omitempty"`
+
+	// GenericEvent.
+	Data string `json:"Data,omitempty"`
+}
+
+// IsTaskResult reports whether the event resolves a scheduled activity or
+// sub-orchestration.
+func (e *Event) IsTaskResult() bool {
+	switch e.Type {
+	case TaskCompleted, TaskFailed, SubOrchestrationInstanceCompleted, SubOrchestrationInstanceFailed:
+		return true
+	}
+	return false
+}
+
+// TaskMessage is an event addressed to one execution of an instance: the
+// unit that travels through control and work-item queues.
+type TaskMessage struct {
+	Event                 Event                 `json:"Event"`
+	SequenceNumber        int64                 `json:"SequenceNumber"`
+	OrchestrationInstance OrchestrationInstance `json:"OrchestrationInstance"`
+}

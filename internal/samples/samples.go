@@ -1,0 +1,193 @@
+// Package samples holds the orchestrators and activities the function app
+// ships with. They follow the Durable Functions samples and the seed page;
+// tests and benchmarks rely on their names and outputs.
+package samples
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/durable-go/durable/internal/durable"
+)
+
+// Lookup reads an app setting at the time of the call, so that a restarted
+// handler with a changed setting behaves differently (the rewind story).
+type Lookup func(name string) (string, bool)
+
+// Register adds every sample to reg.
+func Register(reg *durable.Registry, settings Lookup) error {
+	acts := map[string]durable.ActivityFunc{
+		"SayHello":       SayHello,
+		"SaveToDatabase": saveToDatabase(settings),
+	}
+	orchs := map[string]durable.OrchestratorFunc{
+		"HelloWorld":           HelloWorld,
+		"E1_HelloSequence":     citiesSequence("Tokyo", "Seattle", "London"),
+		"HelloCities5":         citiesSequence("Tokyo", "Seattle", "London", "Cairo", "Lima"),
+		"FanOutFanIn":          FanOutFanIn,
+		"ApprovalWorkflow":     ApprovalWorkflow,
+		"Counter":              Counter,
+		"TimerDemo":            TimerDemo,
+		"SubOrchestrationDemo": SubOrchestrationDemo,
+	}
+	var errs []error
+	for name, fn := range acts {
+		errs = append(errs, reg.AddActivity(name, fn))
+	}
+	for name, fn := range orchs {
+		errs = append(errs, reg.AddOrchestrator(name, fn))
+	}
+	return errors.Join(errs...)
+}
+
+// SayHello greets its input: "x" gives "Hello x!".
+func SayHello(ctx *durable.ActivityContext) (any, error) {
+	var name string
+	if err := ctx.GetInput(&name); err != nil {
+		// Accept any JSON value, greeting its text.
+		name = strings.Trim(ctx.RawInput(), `"`)
+	}
+	return "Hello " + name + "!", nil
+}
+
+// HelloWorld calls SayHello with its input and returns the greeting.
+func HelloWorld(ctx *durable.OrchestrationContext) (any, error) {
+	var out string
+	err := ctx.CallActivity("SayHello", json.RawMessage(orNull(ctx.RawInput()))).Await(&out)
+	return out, err
+}
+
+func orNull(s string) string {
+	if s == "" {
+		return "null"
+	}
+	return s
+}
+
+// citiesSequence greets each city in turn: the function-chaining pattern.
+func citiesSequence(cities ...string) durable.OrchestratorFunc {
+	return func(ctx *durable.OrchestrationContext) (any, error) {
+		out := make([]string, 0, len(cities))
+		for _, c := range cities {
+			var s string
+			if err := ctx.CallActivity("SayHello", c).Await(&s); err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+}
+
+// FanOutFanIn calls SayHello N times in parallel and returns the greetings
+// in call order.
+func FanOutFanIn(ctx *durable.OrchestrationContext) (any, error) {
+	var n int
+	if err := ctx.GetInput(&n); err != nil {
+		return nil, fmt.Errorf("FanOutFanIn wants an integer input: %w", err)
+	}
+	if n < 0 || n > 100000 {
+		return nil, fmt.Errorf("FanOutFanIn: N=%d is out of range 0..100000", n)
+	}
+	tasks := make([]durable.Task, n)
+	for i := range tasks {
+		tasks[i] = ctx.CallActivity("SayHello", fmt.Sprint(i))
+	}
+	if err := ctx.WhenAll(tasks...).Await(nil); err != nil {
+		return nil, err
+	}
+	out := make([]string, n)
+	for i, t := range tasks {
+		if err := t.Await(&out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ApprovalWorkflow waits for the Approval event, saves it and returns
+// {"approved": <event data>, "saved": true}. Saving fails while the
+// DatabaseConnection setting is missing or invalid; fix the setting and
+// rewind the instance to finish it without a second approval.
+func ApprovalWorkflow(ctx *durable.OrchestrationContext) (any, error) {
+	var approval json.RawMessage
+	if err := ctx.WaitForExternalEvent("Approval").Await(&approval); err != nil {
+		return nil, err
+	}
+	if err := ctx.CallActivity("SaveToDatabase", approval).Await(nil); err != nil {
+		return nil, err
+	}
+	return map[string]any{"approved": json.RawMessage(orNull(string(approval))), "saved": true}, nil
+}
+
+// DatabaseError is SaveToDatabase's failure.
+type DatabaseError struct{ Reason string }
+
+func (e *DatabaseError) Error() string { return "cannot save to the database: " + e.Reason }
+
+// ErrorType names the error in failure details.
+func (e *DatabaseError) ErrorType() string { return "DatabaseError" }
+
+func saveToDatabase(settings Lookup) durable.ActivityFunc {
+	return func(ctx *durable.ActivityContext) (any, error) {
+		conn, _ := settings("DatabaseConnection")
+		switch {
+		case conn == "":
+			return nil, &DatabaseError{Reason: "app setting DatabaseConnection is not set"}
+		case strings.HasPrefix(conn, "invalid"):
+			return nil, &DatabaseError{Reason: "app setting DatabaseConnection is invalid"}
+		}
+		return true, nil
+	}
+}
+
+// Counter keeps a running total, shown as its custom status: each Add
+// event (an integer) adds to it and continues as new; Stop completes the
+// instance with the total.
+func Counter(ctx *durable.OrchestrationContext) (any, error) {
+	var total int
+	if err := ctx.GetInput(&total); err != nil {
+		return nil, fmt.Errorf("Counter wants an integer input: %w", err)
+	}
+	if err := ctx.SetCustomStatus(total); err != nil {
+		return nil, err
+	}
+	add := ctx.WaitForExternalEvent("Add")
+	stop := ctx.WaitForExternalEvent("Stop")
+	var which int
+	if err := ctx.WhenAny(add, stop).Await(&which); err != nil {
+		return nil, err
+	}
+	if which == 1 {
+		return total, nil
+	}
+	var n int
+	if err := add.Await(&n); err != nil {
+		return nil, fmt.Errorf("Counter: Add wants an integer: %w", err)
+	}
+	return nil, ctx.ContinueAsNew(total + n)
+}
+
+// TimerDemo sleeps on a durable timer for its input in seconds, then
+// returns "done".
+func TimerDemo(ctx *durable.OrchestrationContext) (any, error) {
+	var secs float64
+	if err := ctx.GetInput(&secs); err != nil {
+		return nil, fmt.Errorf("TimerDemo wants a number of seconds: %w", err)
+	}
+	if err := ctx.Sleep(time.Duration(secs * float64(time.Second))); err != nil {
+		return nil, err
+	}
+	return "done", nil
+}
+
+// SubOrchestrationDemo runs HelloCities5 as a sub-orchestration and
+// returns its result.
+func SubOrchestrationDemo(ctx *durable.OrchestrationContext) (any, error) {
+	var out []string
+	err := ctx.CallSubOrchestrator("HelloCities5", nil).Await(&out)
+	return out, err
+}

@@ -1,0 +1,248 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/history"
+)
+
+// activityItem is one activity to run: scheduled locally by an instance
+// this worker owns (msg nil), or taken from the work-item queue.
+type activityItem struct {
+	tm        history.TaskMessage
+	partition int
+	msg       *azstore.Message
+}
+
+// activities runs activity code with bounded concurrency.
+type activities struct {
+	w         *Worker
+	local     chan activityItem
+	queued    chan activityItem
+	reserved  atomic.Int64
+	running   atomic.Int64
+	localRuns atomic.Int64
+	queueRuns atomic.Int64
+	queuePoke chan struct{}
+	mu        sync.Mutex
+	inFlight  map[int]int // local activities per partition, queued or running
+	drained   chan struct{}
+	stopQueue context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+func newActivities(w *Worker) *activities {
+	return &activities{w: w, local: make(chan activityItem, w.opts.LocalActivityBacklog),
+		queued: make(chan activityItem), queuePoke: make(chan struct{}, 1), inFlight: map[int]int{},
+		drained: make(chan struct{})}
+}
+
+func (a *activities) start() {
+	w := a.w
+	for i := 0; i < w.opts.MaxConcurrentActivities; i++ {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.runLoop()
+		}()
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	a.stopQueue = cancel
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.pollWorkItems(ctx)
+	}()
+}
+
+// reserve claims a slot in the local backlog; the slot is used by submit
+// after the checkpoint, so submit never blocks.
+func (a *activities) reserve() bool {
+	if a.reserved.Add(1) > int64(cap(a.local)) {
+		a.reserved.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (a *activities) unreserve(n int) { a.reserved.Add(-int64(n)) }
+
+func (a *activities) submit(partition int, tms []history.TaskMessage) {
+	if len(tms) == 0 {
+		return
+	}
+	a.mu.Lock()
+	a.inFlight[partition] += len(tms)
+	a.mu.Unlock()
+	for _, tm := range tms {
+		a.local <- activityItem{tm: tm, partition: partition}
+	}
+}
+
+func (a *activities) inFlightFor(partition int) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.inFlight[partition]
+}
+
+func (a *activities) pokeQueue() {
+	select {
+	case a.queuePoke <- struct{}{}:
+	default:
+	}
+}
+
+func (a *activities) runLoop() {
+	for {
+		select {
+		case it := <-a.local:
+			a.reserved.Add(-1)
+			a.run(it)
+			a.mu.Lock()
+			a.inFlight[it.partition]--
+			if a.inFlight[it.partition] == 0 {
+				delete(a.inFlight, it.partition)
+			}
+			a.mu.Unlock()
+		case it := <-a.queued:
+			a.run(it)
+		case <-a.drained:
+			return
+		}
+	}
+}
+
+// pollWorkItems takes activities from the shared queue when this worker
+// has idle capacity and nothing local waiting.
+func (a *activities) pollWorkItems(ctx context.Context) {
+	w := a.w
+	const minBackoff = 50 * time.Millisecond
+	backoff := minBackoff
+	wait := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-a.queuePoke:
+			backoff = minBackoff
+			return true
+		case <-t.C:
+			return true
+		}
+	}
+	for ctx.Err() == nil {
+		idle := w.opts.MaxConcurrentActivities - int(a.running.Load()) - len(a.local)
+		if idle <= 0 {
+			if !wait(20 * time.Millisecond) {
+				return
+			}
+			continue
+		}
+		got, err := w.hub.DequeueWorkItems(ctx, idle, w.opts.WorkItemQueueVisibilityTimeout)
+		if err != nil || len(got.Messages) == 0 {
+			if err != nil && ctx.Err() == nil {
+				w.log.Warn("dequeue from the work-item queue failed", "error", err)
+			}
+			current := backoff
+			backoff = min(backoff*2, w.opts.MaxQueuePollingInterval)
+			if !wait(current) {
+				return
+			}
+			continue
+		}
+		backoff = minBackoff
+		for _, m := range got.Messages {
+			it := activityItem{tm: m.Data.TaskMessage, partition: -1, msg: m}
+			select {
+			case a.queued <- it:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// run executes one activity and hands its result to the instance.
+func (a *activities) run(it activityItem) {
+	w := a.w
+	a.running.Add(1)
+	defer a.running.Add(-1)
+	ev := it.tm.Event
+	id := it.tm.OrchestrationInstance.InstanceID
+	var result history.Event
+	fn, ok := w.reg.Activity(ev.Name)
+	if !ok {
+		fd := &history.FailureDetails{ErrorType: "ActivityNotFound", ErrorMessage: "activity " + quote(ev.Name) + " is not registered in this app"}
+		result = history.Event{Type: history.TaskFailed, EventID: -1, TaskScheduledID: ev.EventID, Reason: fd.ErrorMessage, FailureDetails: fd}
+	} else {
+		actx := durable.NewActivityContext(w.ctx, ev.Name, id, ev.EventID, ev.Input, w.log)
+		out, fd := durable.RunActivity(fn, actx)
+		if fd != nil {
+			result = history.Event{Type: history.TaskFailed, EventID: -1, TaskScheduledID: ev.EventID,
+				Reason: fd.ErrorMessage, Details: fd.StackTrace, FailureDetails: fd}
+		} else {
+			result = history.Event{Type: history.TaskCompleted, EventID: -1, TaskScheduledID: ev.EventID, Result: out}
+		}
+	}
+	result.Timestamp = time.Now().UTC()
+	if it.msg != nil {
+		a.queueRuns.Add(1)
+	} else {
+		a.localRuns.Add(1)
+	}
+	w.deliverResult(it.tm.OrchestrationInstance, result)
+	if it.msg != nil {
+		if err := w.hub.DeleteMessage(context.WithoutCancel(w.ctx), it.msg); err != nil && !errors.Is(err, azstore.ErrConflict) {
+			w.log.Warn("deleting a finished work item failed; it may run again", "instanceId", id, "error", err)
+		}
+	}
+}
+
+// deliverResult hands an activity result to its instance: in memory when
+// this worker owns the instance's partition, otherwise through its control
+// queue.
+func (w *Worker) deliverResult(target history.OrchestrationInstance, ev history.Event) {
+	p := w.hub.PartitionOf(target.InstanceID)
+	if epoch, ok := w.parts.ownedEpoch(p); ok && !w.stopping.Load() {
+		w.insts.deliver(target.InstanceID, p, epoch, []delivery{{ev: ev}}, false)
+		return
+	}
+	w.sendDurably(context.WithoutCancel(w.ctx), history.TaskMessage{OrchestrationInstance: target, Event: ev})
+}
+
+// drain stops taking queued work and waits up to grace for local
+// activities to finish. Local work that did not start stays recorded as
+// unfinished in history; the partition is then released as needing
+// recovery, so the next owner runs it.
+func (a *activities) drain(ctx context.Context, grace time.Duration) {
+	if a.stopQueue != nil {
+		a.stopQueue()
+	}
+	deadline := time.NewTimer(grace)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for a.running.Load() > 0 || len(a.local) > 0 {
+		select {
+		case <-deadline.C:
+			a.w.log.Warn("shutdown grace ran out with activities unfinished; the next owner re-runs them",
+				"running", a.running.Load(), "queued", len(a.local))
+			close(a.drained)
+			return
+		case <-ctx.Done():
+			close(a.drained)
+			return
+		case <-tick.C:
+		}
+	}
+	close(a.drained)
+}
+
+func quote(s string) string { return "\"" + s + "\"" }

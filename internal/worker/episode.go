@@ -1,0 +1,416 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
+)
+
+// runInstance runs episodes for one instance until it has nothing left to
+// do. Only one goroutine runs a given instance at a time.
+func (w *Worker) runInstance(inst *instance) {
+	select {
+	case w.orchSlots <- struct{}{}:
+	case <-w.ctx.Done():
+	}
+	defer func() { <-w.orchSlots }()
+	for {
+		batch, kick, epoch, ok := w.insts.take(inst)
+		if !ok {
+			return
+		}
+		if w.ctx.Err() != nil || !w.parts.owns(inst.partition, epoch) {
+			inst.snap = nil
+			w.handOff(inst.id, batch)
+			continue
+		}
+		if err := w.episode(w.ctx, inst, batch, kick); err != nil {
+			w.log.Warn("episode failed; its messages will be retried", "instanceId", inst.id, "error", err)
+			inst.snap = nil
+			w.retryLater(inst, batch)
+		}
+	}
+}
+
+// handOff gives events back to storage: messages become visible again at
+// once for the partition's next owner; in-memory results are sent to the
+// instance's control queue, since nothing else holds them.
+func (w *Worker) handOff(instanceID string, batch []delivery) {
+	ctx := context.WithoutCancel(w.ctx)
+	held := 0
+	for _, d := range batch {
+		if d.msg != nil {
+			held++
+			if err := w.hub.Abandon(ctx, d.msg, 0); err != nil && !errors.Is(err, azstore.ErrConflict) {
+				w.log.Warn("giving a message back failed; it reappears after its visibility timeout", "error", err)
+			}
+			continue
+		}
+		w.sendDurably(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{
+			InstanceID: instanceID}, Event: d.ev})
+	}
+	w.insts.settled(held)
+}
+
+// retryLater backs off a failed batch: messages come back after a delay
+// that grows with their dequeue count; in-memory events are made durable.
+func (w *Worker) retryLater(inst *instance, batch []delivery) {
+	ctx := context.WithoutCancel(w.ctx)
+	held := 0
+	for _, d := range batch {
+		if d.msg == nil {
+			w.sendDurably(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: inst.id}, Event: d.ev})
+			continue
+		}
+		held++
+		delay := time.Duration(min(d.msg.DequeueCount, 30)) * time.Second
+		if err := w.hub.Abandon(ctx, d.msg, delay); err != nil && !errors.Is(err, azstore.ErrConflict) {
+			w.log.Warn("abandoning a message failed; it reappears after its visibility timeout", "error", err)
+		}
+	}
+	w.insts.settled(held)
+}
+
+// sendDurably puts a message on its instance's control queue, retrying
+// storage errors until the worker's context ends.
+func (w *Worker) sendDurably(ctx context.Context, tm history.TaskMessage) {
+	backoff := 100 * time.Millisecond
+	for {
+		err := w.hub.SendToInstance(ctx, tm, time.Time{})
+		if err == nil {
+			w.Notify(tm.OrchestrationInstance.InstanceID)
+			return
+		}
+		w.log.Warn("sending a message failed; retrying", "instanceId", tm.OrchestrationInstance.InstanceID, "error", err)
+		select {
+		case <-ctx.Done():
+			w.log.Error("message not sent; partition recovery will re-run its activity", "instanceId", tm.OrchestrationInstance.InstanceID)
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// episode processes one batch of events for an instance: replay, send
+// outbound messages, checkpoint history, update the instance row, delete
+// the consumed messages, then start local activities.
+func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, kick bool) error {
+	w.episodes.Add(1)
+	var msgs []*azstore.Message
+	var events []history.Event
+	now := time.Now().UTC()
+	for _, d := range batch {
+		if d.msg != nil {
+			msgs = append(msgs, d.msg)
+		}
+		ev := d.ev
+		if ev.Type == history.TimerFired && ev.FireAt.After(now.Add(time.Second)) {
+			// A timer beyond a queue message's 7-day limit: send it on for
+			// the rest of its wait.
+			tm := history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: inst.id}, Event: ev}
+			if err := w.hub.SendToInstance(ctx, tm, ev.FireAt); err != nil {
+				return err
+			}
+			continue
+		}
+		events = append(events, ev)
+	}
+
+	snap, err := w.snapshotFor(ctx, inst, events)
+	if err != nil {
+		return err
+	}
+	if snap.done() {
+		events = restartEvents(snap, events)
+		if len(events) == 0 {
+			w.log.Debug("dropping messages for a finished instance", "instanceId", inst.id, "count", len(batch))
+			return w.finishBatch(ctx, msgs)
+		}
+		// A new generation replaces the finished one; rows are overwritten
+		// from sequence 0 under the same sentinel.
+		snap = &snapshot{etag: snap.etag}
+		inst.snap = snap
+	}
+	if len(snap.events) == 0 && !hasStart(events) {
+		return w.notStarted(ctx, inst, batch)
+	}
+
+	for {
+		res := durable.Execute(w.reg, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now}, w.log)
+		if len(events) > 0 && res.Dropped == len(events) && !kick {
+			// Only duplicates: nothing to record.
+			return w.finishBatch(ctx, msgs)
+		}
+		kick = false
+		if snap.executionID == "" {
+			snap.executionID = res.ExecutionID
+		}
+		local, err := w.sendOutbound(ctx, inst, res)
+		if err != nil {
+			return err
+		}
+		if len(res.Appended) > 0 {
+			etag, err := w.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: inst.id, ExecutionID: snap.executionID,
+				FirstSeq: len(snap.events), Events: res.Appended, ETag: snap.etag})
+			if err != nil {
+				w.acts.unreserve(len(local))
+				if errors.Is(err, azstore.ErrConflict) && snap.assumedNew {
+					// The instance has history after all (a restart, or a
+					// duplicate start): read it and try again.
+					inst.snap = nil
+					w.insts.deliver(inst.id, inst.partition, inst.epoch, batch, false)
+					w.insts.settled(len(msgs))
+					return nil
+				}
+				return err
+			}
+			snap.etag, snap.assumedNew = etag, false
+			snap.events = append(snap.events, res.Appended...)
+		}
+		if err := w.updateInstanceRow(ctx, inst.id, snap, res, now); err != nil {
+			// History is safe; the row catches up at the next checkpoint.
+			w.log.Warn("updating the instance row failed", "instanceId", inst.id, "error", err)
+			snap.rowStatus = ""
+		}
+		w.acts.submit(inst.partition, local)
+		if res.ContinueAsNew == nil {
+			break
+		}
+		next := uuid.NewString()
+		events = durable.NewExecutionEvents(res, inst.id, next, now)
+		snap.executionID, snap.events = next, nil
+	}
+	if err := w.finishBatch(ctx, msgs); err != nil {
+		return err
+	}
+	if snap.done() {
+		w.publishDone(inst.id)
+	}
+	return nil
+}
+
+// snapshotFor returns the cached history, loads it, or — for a lone
+// ExecutionStarted — assumes a new instance and lets the checkpoint's
+// sentinel insert confirm it, saving a query per new orchestration.
+func (w *Worker) snapshotFor(ctx context.Context, inst *instance, events []history.Event) (*snapshot, error) {
+	if inst.snap != nil {
+		return inst.snap, nil
+	}
+	if len(events) > 0 && events[0].Type == history.ExecutionStarted && events[0].Generation == 0 {
+		inst.snap = &snapshot{assumedNew: true}
+		return inst.snap, nil
+	}
+	hs, err := w.hub.LoadHistory(ctx, inst.id)
+	if err != nil {
+		return nil, err
+	}
+	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, etag: hs.ETag, rowExecution: hs.ExecutionID}
+	if len(hs.Events) > 0 {
+		inst.snap.rowStatus = history.StatusRunning
+	}
+	return inst.snap, nil
+}
+
+// restartEvents keeps, for a finished instance, only a start of a new
+// execution and what follows it; everything else is late and dropped.
+func restartEvents(snap *snapshot, events []history.Event) []history.Event {
+	for i, e := range events {
+		if e.Type == history.ExecutionStarted && e.OrchestrationInstance != nil && e.OrchestrationInstance.ExecutionID != snap.executionID {
+			return events[i:]
+		}
+	}
+	return nil
+}
+
+func hasStart(events []history.Event) bool {
+	for _, e := range events {
+		if e.Type == history.ExecutionStarted {
+			return true
+		}
+	}
+	return false
+}
+
+// notStarted handles events for an instance whose start has not been
+// processed: they wait while the instance exists (its start message is on
+// its way, or scheduled), and are dropped once it clearly does not.
+func (w *Worker) notStarted(ctx context.Context, inst *instance, batch []delivery) error {
+	inst.snap = nil
+	row, err := w.hub.GetInstance(ctx, inst.id)
+	exists := err == nil && row != nil
+	if err != nil && !errors.Is(err, azstore.ErrNotFound) {
+		return err
+	}
+	held := 0
+	for _, d := range batch {
+		if d.msg == nil {
+			continue
+		}
+		held++
+		if !exists && d.msg.DequeueCount >= 5 {
+			w.log.Warn("dropping a message for an instance that does not exist", "instanceId", inst.id,
+				"event", d.ev.Type.String(), "name", d.ev.Name)
+			if err := w.hub.DeleteMessage(ctx, d.msg); err != nil && !errors.Is(err, azstore.ErrConflict) {
+				return err
+			}
+			continue
+		}
+		delay := time.Duration(min(d.msg.DequeueCount, 10)) * time.Second
+		if err := w.hub.Abandon(ctx, d.msg, delay); err != nil && !errors.Is(err, azstore.ErrConflict) {
+			return err
+		}
+	}
+	w.insts.settled(held)
+	return nil
+}
+
+// finishBatch deletes the consumed messages.
+func (w *Worker) finishBatch(ctx context.Context, msgs []*azstore.Message) error {
+	defer w.insts.settled(len(msgs))
+	return parallel(ctx, len(msgs), 8, func(ctx context.Context, i int) error {
+		err := w.hub.DeleteMessage(ctx, msgs[i])
+		if errors.Is(err, azstore.ErrConflict) {
+			// Someone else took it after its visibility ran out; the
+			// duplicate is dropped when it is processed.
+			return nil
+		}
+		return err
+	})
+}
+
+// sendOutbound sends an episode's messages before its checkpoint, so a
+// crash in between only causes duplicates, which replay drops. Activities
+// that fit in the local backlog are returned to run after the checkpoint
+// instead of going through the work-item queue.
+func (w *Worker) sendOutbound(ctx context.Context, inst *instance, res *durable.Result) ([]history.TaskMessage, error) {
+	var local, queued []history.TaskMessage
+	var toInstances []durable.Outbound
+	for _, o := range res.Outbound {
+		if o.Kind == durable.ToActivity {
+			if w.acts.reserve() {
+				local = append(local, o.Message)
+			} else {
+				queued = append(queued, o.Message)
+			}
+			continue
+		}
+		toInstances = append(toInstances, o)
+	}
+	err := parallel(ctx, len(queued)+len(toInstances), 8, func(ctx context.Context, i int) error {
+		if i < len(queued) {
+			return w.hub.SendToWorkItems(ctx, queued[i])
+		}
+		o := toInstances[i-len(queued)]
+		if err := w.hub.SendToInstance(ctx, o.Message, o.VisibleAt); err != nil {
+			return err
+		}
+		target := o.Message.OrchestrationInstance.InstanceID
+		if d := time.Until(o.VisibleAt); d > 0 {
+			time.AfterFunc(d, func() { w.Notify(target) })
+		} else {
+			w.Notify(target)
+		}
+		return nil
+	})
+	if err != nil {
+		w.acts.unreserve(len(local))
+		return nil, err
+	}
+	if len(queued) > 0 {
+		w.acts.pokeQueue()
+	}
+	return local, nil
+}
+
+// updateInstanceRow mirrors the execution's state into the Instances
+// table. Steps that change nothing a reader sees (status, custom status,
+// output) are not written, which saves a request per activity step; the
+// cost is that LastUpdatedTime moves only with such changes.
+func (w *Worker) updateInstanceRow(ctx context.Context, id string, snap *snapshot, res *durable.Result, now time.Time) error {
+	status := res.Status
+	custom := res.CustomStatus
+	first := snap.rowExecution != snap.executionID
+	if !first && status == snap.rowStatus && custom == snap.rowCustom && !status.IsTerminal() {
+		return nil
+	}
+	p := layout.InstancePatch{RuntimeStatus: &status, LastUpdatedTime: &now}
+	var extra map[string]any
+	if custom != snap.rowCustom || first {
+		p.CustomStatus = &custom
+	}
+	if first {
+		exec := snap.executionID
+		p.ExecutionID, p.Name, p.Version = &exec, &res.Name, &res.Version
+		var start *history.Event
+		for i := range snap.events {
+			if snap.events[i].Type == history.ExecutionStarted {
+				start = &snap.events[i]
+				break
+			}
+		}
+		if start != nil {
+			input := start.Input
+			p.Input = &input
+			created := start.Timestamp
+			if created.IsZero() {
+				created = now
+			}
+			extra = map[string]any{"CreatedTime": created.UTC(), "TaskHubName": w.hub.Name()}
+		}
+		empty := ""
+		p.Output = &empty
+	}
+	if status.IsTerminal() {
+		out := res.Output
+		p.Output, p.CompletedTime = &out, &now
+	}
+	if err := w.hub.PatchInstance(ctx, id, p, extra); err != nil {
+		return err
+	}
+	snap.rowStatus, snap.rowCustom, snap.rowExecution = status, custom, snap.executionID
+	return nil
+}
+
+// parallel runs fn for 0..n-1 with at most limit at once and returns the
+// first error.
+func parallel(ctx context.Context, n, limit int, fn func(context.Context, int) error) error {
+	if n == 0 {
+		return nil
+	}
+	if n == 1 {
+		return fn(ctx, 0)
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	sem := make(chan struct{}, limit)
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("%w", err)
+				}
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	return firstErr
+}

@@ -1,0 +1,230 @@
+package worker
+
+import (
+	"context"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/history"
+)
+
+// delivery is one event for an instance: from a control-queue message,
+// which is deleted once the event is checkpointed, or handed over in
+// memory by a local activity (msg nil).
+type delivery struct {
+	ev  history.Event
+	msg *azstore.Message
+}
+
+// instance is the in-memory state of one orchestration instance. pending,
+// kick and running are guarded by instances.mu; snap is touched only by
+// the single goroutine running the instance.
+type instance struct {
+	id        string
+	partition int
+	epoch     int64
+	pending   []delivery
+	kick      bool
+	running   bool
+	snap      *snapshot
+}
+
+// snapshot is a cached copy of the instance's current execution, valid as
+// long as this worker keeps the partition: only the owner writes history.
+type snapshot struct {
+	executionID  string
+	events       []history.Event
+	etag         azcore.ETag
+	rowStatus    history.RuntimeStatus
+	rowCustom    string
+	rowExecution string
+	// assumedNew marks a snapshot made without reading storage for an
+	// ExecutionStarted; the sentinel insert proves or disproves it.
+	assumedNew bool
+}
+
+type instances struct {
+	w    *Worker
+	mu   sync.Mutex
+	idle *sync.Cond
+	m    map[string]*instance
+	held int // control messages dequeued and not yet settled
+	busy int // instances running
+}
+
+func newInstances(w *Worker) *instances {
+	s := &instances{w: w, m: map[string]*instance{}}
+	s.idle = sync.NewCond(&s.mu)
+	return s
+}
+
+func (s *instances) size() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+// saturated tells pollers to stop dequeuing: messages held too long would
+// outlive their visibility timeout and come back as duplicates.
+func (s *instances) saturated() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held >= 4*s.w.opts.ControlQueueBatchSize*max(1, s.w.opts.MaxConcurrentOrchestrations/4+1)
+}
+
+func (s *instances) deliverMessages(partition int, epoch int64, msgs []*azstore.Message) {
+	byInstance := map[string][]delivery{}
+	var order []string
+	for _, m := range msgs {
+		id := m.InstanceID()
+		if _, ok := byInstance[id]; !ok {
+			order = append(order, id)
+		}
+		byInstance[id] = append(byInstance[id], delivery{ev: m.Event(), msg: m})
+	}
+	for _, id := range order {
+		s.deliver(id, partition, epoch, byInstance[id], false)
+	}
+}
+
+// deliver queues events for an instance and starts it if it is idle.
+func (s *instances) deliver(id string, partition int, epoch int64, ds []delivery, kick bool) {
+	s.mu.Lock()
+	inst := s.m[id]
+	if inst == nil {
+		inst = &instance{id: id, partition: partition, epoch: epoch}
+		s.m[id] = inst
+	}
+	if inst.epoch != epoch {
+		// The partition was lost and won back: what we cached may be stale.
+		inst.epoch, inst.snap = epoch, nil
+	}
+	for _, d := range ds {
+		if d.msg != nil {
+			dup := false
+			for i := range inst.pending {
+				if p := inst.pending[i].msg; p != nil && p.ID == d.msg.ID {
+					// Redelivered after its visibility ran out: keep one copy,
+					// with the newest pop receipt.
+					inst.pending[i].msg = d.msg
+					dup = true
+				}
+			}
+			if dup {
+				continue
+			}
+			s.held++
+		}
+		inst.pending = append(inst.pending, d)
+	}
+	inst.kick = inst.kick || kick
+	start := !inst.running
+	if start {
+		inst.running = true
+		s.busy++
+	}
+	s.mu.Unlock()
+	if start {
+		s.w.wg.Add(1)
+		go func() {
+			defer s.w.wg.Done()
+			s.w.runInstance(inst)
+		}()
+	}
+}
+
+// take hands the running goroutine its next batch, or marks the instance
+// idle and returns false.
+func (s *instances) take(inst *instance) (batch []delivery, kick bool, epoch int64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(inst.pending) == 0 && !inst.kick {
+		inst.running = false
+		s.busy--
+		if inst.snap == nil || inst.snap.done() || len(s.m) > s.w.opts.MaxCachedInstances {
+			delete(s.m, inst.id)
+		}
+		s.idle.Broadcast()
+		return nil, false, 0, false
+	}
+	batch, kick, epoch = inst.pending, inst.kick, inst.epoch
+	inst.pending, inst.kick = nil, false
+	return batch, kick, epoch, true
+}
+
+// settled records that n held messages were deleted or given back.
+func (s *instances) settled(n int) {
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.held -= n
+	s.mu.Unlock()
+}
+
+// waitIdle blocks until no instance is running or ctx ends.
+func (s *instances) waitIdle(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.idle.Broadcast()
+		s.mu.Unlock()
+	})
+	defer stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.busy > 0 && ctx.Err() == nil {
+		s.idle.Wait()
+	}
+}
+
+// releasePartition waits for the partition's running instances, then
+// hands their queued events back to storage and forgets them.
+func (s *instances) releasePartition(ctx context.Context, partition int) {
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.idle.Broadcast()
+		s.mu.Unlock()
+	})
+	defer stop()
+	s.mu.Lock()
+	for ctx.Err() == nil {
+		running := false
+		for _, inst := range s.m {
+			if inst.partition == partition && inst.running {
+				running = true
+				break
+			}
+		}
+		if !running {
+			break
+		}
+		s.idle.Wait()
+	}
+	handOff := map[string][]delivery{}
+	for id, inst := range s.m {
+		if inst.partition != partition || inst.running {
+			continue
+		}
+		if len(inst.pending) > 0 {
+			handOff[id] = inst.pending
+		}
+		delete(s.m, id)
+	}
+	s.mu.Unlock()
+	for id, batch := range handOff {
+		s.w.handOff(id, batch)
+	}
+}
+
+func (sn *snapshot) done() bool {
+	if sn == nil || len(sn.events) == 0 {
+		return false
+	}
+	last := sn.events[len(sn.events)-1]
+	if last.Type == history.OrchestratorCompleted && len(sn.events) > 1 {
+		last = sn.events[len(sn.events)-2]
+	}
+	return last.Type == history.ExecutionCompleted && last.OrchestrationStatus.IsTerminal()
+}

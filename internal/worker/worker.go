@@ -1,0 +1,241 @@
+// Package worker runs orchestrations and activities on a task hub: it owns
+// control-queue partitions through leases, polls their queues, replays
+// orchestrations with internal/durable and checkpoints them with
+// internal/azstore.
+//
+// Activities scheduled by an instance this worker owns run in this process
+// and hand their results straight back to the instance, without a queue
+// round trip; the TaskScheduled event in history is what makes that
+// durable, because a worker that takes over a partition after a crash
+// re-dispatches every activity that history shows as unfinished. Activities
+// beyond the local backlog go through the shared work-item queue, where any
+// worker can pick them up.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/durable"
+)
+
+// Options configure a Worker. Zero values take the Durable Functions
+// defaults noted on each field.
+type Options struct {
+	Hub      *azstore.Hub
+	Registry *durable.Registry
+	Logger   *slog.Logger
+	// WorkerID names this worker in leases; default host name, pid and a
+	// random suffix, so a restarted process never mistakes old leases for
+	// its own.
+	WorkerID string
+	// MaxQueuePollingInterval caps the empty-poll backoff (default 30 s).
+	MaxQueuePollingInterval time.Duration
+	// ControlQueueBatchSize is the dequeue size (default 32).
+	ControlQueueBatchSize int
+	// ControlQueueVisibilityTimeout hides dequeued control messages (5 min).
+	ControlQueueVisibilityTimeout time.Duration
+	// WorkItemQueueVisibilityTimeout hides dequeued activity messages (5 min).
+	WorkItemQueueVisibilityTimeout time.Duration
+	// MaxConcurrentActivities bounds running activities (default 10).
+	MaxConcurrentActivities int
+	// MaxConcurrentOrchestrations bounds running episodes (default 10).
+	MaxConcurrentOrchestrations int
+	// LocalActivityBacklog bounds activities queued in this process; more go
+	// to the work-item queue (default 2 × MaxConcurrentActivities).
+	LocalActivityBacklog int
+	// LeaseDuration is how long a partition lease lasts unrenewed (30 s).
+	LeaseDuration time.Duration
+	// LeaseRenewInterval is how often leases are renewed and balanced (10 s).
+	LeaseRenewInterval time.Duration
+	// MaxCachedInstances bounds the histories kept in memory (10,000).
+	MaxCachedInstances int
+	// ShutdownGrace is how long Stop waits for running activities (10 s).
+	ShutdownGrace time.Duration
+}
+
+func (o *Options) defaults() error {
+	if o.Hub == nil || o.Registry == nil {
+		return errors.New("worker: Hub and Registry are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.WorkerID == "" {
+		host, _ := os.Hostname()
+		o.WorkerID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt := func(d *int, v int) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.MaxQueuePollingInterval, 30*time.Second)
+	def(&o.ControlQueueVisibilityTimeout, 5*time.Minute)
+	def(&o.WorkItemQueueVisibilityTimeout, 5*time.Minute)
+	def(&o.LeaseDuration, 30*time.Second)
+	def(&o.LeaseRenewInterval, 10*time.Second)
+	def(&o.ShutdownGrace, 10*time.Second)
+	defInt(&o.ControlQueueBatchSize, 32)
+	defInt(&o.MaxConcurrentActivities, 10)
+	defInt(&o.MaxConcurrentOrchestrations, 10)
+	defInt(&o.LocalActivityBacklog, 2*o.MaxConcurrentActivities)
+	defInt(&o.MaxCachedInstances, 10000)
+	if o.LeaseRenewInterval >= o.LeaseDuration {
+		return fmt.Errorf("worker: lease renew interval %s must be shorter than the lease duration %s", o.LeaseRenewInterval, o.LeaseDuration)
+	}
+	return nil
+}
+
+// Worker processes one task hub. Start it once; Stop it once.
+type Worker struct {
+	opts   Options
+	hub    *azstore.Hub
+	reg    *durable.Registry
+	log    *slog.Logger
+	ctx    context.Context // cancelled by Stop after draining
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	parts      *partitions
+	insts      *instances
+	acts       *activities
+	orchSlots  chan struct{}
+	stopping   atomic.Bool
+	subsMu     sync.Mutex
+	subs       map[string][]chan struct{}
+	episodes   atomic.Int64
+	started    atomic.Bool
+}
+
+// New validates options and builds a Worker.
+func New(opts Options) (*Worker, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	w := &Worker{opts: opts, hub: opts.Hub, reg: opts.Registry,
+		log:       opts.Logger.With("worker", opts.WorkerID, "hub", opts.Hub.Name()),
+		orchSlots: make(chan struct{}, opts.MaxConcurrentOrchestrations),
+		subs:      map[string][]chan struct{}{},
+	}
+	w.insts = newInstances(w)
+	w.acts = newActivities(w)
+	w.parts = newPartitions(w)
+	return w, nil
+}
+
+// ID is the worker's lease owner name.
+func (w *Worker) ID() string { return w.opts.WorkerID }
+
+// Start creates the task hub if needed and starts polling. It returns once
+// the first lease round is done, so an idle single worker owns its
+// partitions by the time Start returns.
+func (w *Worker) Start(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errors.New("worker: already started")
+	}
+	if err := w.hub.CreateIfNotExists(ctx); err != nil {
+		return fmt.Errorf("worker: prepare task hub %s: %w", w.hub.Name(), err)
+	}
+	w.ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	w.acts.start()
+	if err := w.parts.balance(ctx); err != nil {
+		w.log.Warn("first lease round failed; retrying in the background", "error", err)
+	}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.parts.loop()
+	}()
+	w.log.Info("worker started", "partitions", w.hub.PartitionCount())
+	return nil
+}
+
+// Stop drains the worker: no new messages are taken, running episodes
+// finish, running activities get ShutdownGrace to finish, and partitions
+// are released so another worker can take them at once. Work that did not
+// finish is left for the next owner's recovery.
+func (w *Worker) Stop(ctx context.Context) error {
+	if !w.started.Load() || !w.stopping.CompareAndSwap(false, true) {
+		return nil
+	}
+	w.log.Info("worker stopping")
+	w.parts.stopPolling()
+	w.insts.waitIdle(ctx)
+	w.acts.drain(ctx, w.opts.ShutdownGrace)
+	w.insts.waitIdle(ctx)
+	err := w.parts.releaseAll(ctx)
+	w.cancel()
+	w.wg.Wait()
+	w.log.Info("worker stopped")
+	return err
+}
+
+// Notify tells the worker that a message for instanceID was just queued,
+// so the partition's poller skips its backoff. Clients in the same process
+// call it; other processes fall back on polling.
+func (w *Worker) Notify(instanceID string) {
+	w.parts.poke(w.hub.PartitionOf(instanceID))
+}
+
+// Subscribe returns a channel closed when this worker sees instanceID
+// reach a terminal status. cancel releases the subscription.
+func (w *Worker) Subscribe(instanceID string) (done <-chan struct{}, cancel func()) {
+	ch := make(chan struct{})
+	w.subsMu.Lock()
+	w.subs[instanceID] = append(w.subs[instanceID], ch)
+	w.subsMu.Unlock()
+	return ch, func() {
+		w.subsMu.Lock()
+		defer w.subsMu.Unlock()
+		list := w.subs[instanceID]
+		for i, c := range list {
+			if c == ch {
+				w.subs[instanceID] = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(w.subs[instanceID]) == 0 {
+			delete(w.subs, instanceID)
+		}
+	}
+}
+
+func (w *Worker) publishDone(instanceID string) {
+	w.subsMu.Lock()
+	list := w.subs[instanceID]
+	delete(w.subs, instanceID)
+	w.subsMu.Unlock()
+	for _, ch := range list {
+		close(ch)
+	}
+}
+
+// Stats are counters for tests and benchmarks.
+type Stats struct {
+	Episodes        int64
+	OwnedPartitions []int
+	CachedInstances int
+	LocalActivities int64
+	QueueActivities int64
+}
+
+// Stats reads the worker's counters.
+func (w *Worker) Stats() Stats {
+	return Stats{Episodes: w.episodes.Load(), OwnedPartitions: w.parts.owned(), CachedInstances: w.insts.size(),
+		LocalActivities: w.acts.localRuns.Load(), QueueActivities: w.acts.queueRuns.Load()}
+}
