@@ -113,7 +113,9 @@ func (h *Hub) Name() string { return h.name }
 func (h *Hub) PartitionCount() int { return h.partitions }
 
 // PartitionOf maps an instance ID to its control-queue partition.
-func (h *Hub) PartitionOf(instanceID string) int { return layout.PartitionIndex(instanceID, h.partitions) }
+func (h *Hub) PartitionOf(instanceID string) int {
+	return layout.PartitionIndex(instanceID, h.partitions)
+}
 
 // Blobs is the large-message store, for encoders.
 func (h *Hub) Blobs() layout.BlobStore { return h.blobs }

@@ -111,15 +111,15 @@ type Worker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	parts      *partitions
-	insts      *instances
-	acts       *activities
-	orchSlots  chan struct{}
-	stopping   atomic.Bool
-	subsMu     sync.Mutex
-	subs       map[string][]chan struct{}
-	episodes   atomic.Int64
-	started    atomic.Bool
+	parts     *partitions
+	insts     *instances
+	acts      *activities
+	orchSlots chan struct{}
+	stopping  atomic.Bool
+	subsMu    sync.Mutex
+	subs      map[string][]chan struct{}
+	episodes  atomic.Int64
+	started   atomic.Bool
 }
 
 // New validates options and builds a Worker.
