@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -43,6 +44,25 @@ type App struct {
 	log    *slog.Logger
 }
 
+// WakeQueueSetting names the app setting that holds the wake-up queue
+// (default DefaultWakeQueue; "none" turns wake-ups off).
+const WakeQueueSetting = "DurableWakeQueue"
+
+// DefaultWakeQueue is the queue the Wake function is triggered by.
+const DefaultWakeQueue = "durable-wake"
+
+// WakeQueue returns the configured wake-up queue, "" when turned off.
+func WakeQueue(settings *config.Settings) string {
+	q, ok := settings.Get(WakeQueueSetting)
+	switch {
+	case !ok || q == "":
+		return DefaultWakeQueue
+	case strings.EqualFold(q, "none"):
+		return ""
+	}
+	return q
+}
+
 // OpenHub opens the storage account named by the connection setting and
 // returns the task hub, without creating anything. The CLI uses it alone.
 func OpenHub(settings *config.Settings, opts config.DurableOptions, logger *slog.Logger, extra ...policy.Policy) (*azstore.Hub, error) {
@@ -57,7 +77,7 @@ func OpenHub(settings *config.Settings, opts config.DurableOptions, logger *slog
 		return nil, err
 	}
 	hub, err := azstore.Open(azstore.Clients{Tables: st.Tables, Queues: st.Queues, Blobs: st.Blobs},
-		azstore.Options{HubName: opts.HubName, PartitionCount: opts.PartitionCount, Logger: logger})
+		azstore.Options{HubName: opts.HubName, PartitionCount: opts.PartitionCount, Logger: logger, WakeQueue: WakeQueue(settings)})
 	if err != nil {
 		return nil, err
 	}

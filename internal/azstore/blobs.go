@@ -8,6 +8,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+
+	"github.com/durable-go/durable/internal/layout"
 )
 
 // blobStore keeps large payloads in the hub's large-message container.
@@ -62,6 +64,21 @@ func (b *blobStore) deletePrefix(ctx context.Context, prefix string) (int, error
 			}
 			n++
 		}
+	}
+	return n, nil
+}
+
+// DeleteInstanceBlobs removes an instance's large payloads. History and
+// instance values live under the escaped ID; queue messages under the raw
+// ID, as the provider names them.
+func (h *Hub) DeleteInstanceBlobs(ctx context.Context, instanceID string) (int, error) {
+	n, err := h.blobs.deletePrefix(ctx, layout.BlobPrefix(instanceID))
+	if err != nil {
+		return n, err
+	}
+	if raw := instanceID + "/"; raw != layout.BlobPrefix(instanceID) {
+		m, err := h.blobs.deletePrefix(ctx, raw)
+		return n + m, err
 	}
 	return n, nil
 }

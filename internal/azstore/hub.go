@@ -53,6 +53,10 @@ type Options struct {
 	PartitionCount int
 	// Logger receives storage-level warnings.
 	Logger *slog.Logger
+	// WakeQueue, when set, is the queue that Wake writes to: a queue the
+	// function app has a trigger on, so that work for a scaled-in app makes
+	// the Functions host start it. The engine's own queues are not triggers.
+	WakeQueue string
 }
 
 // Hub is one task hub in one storage account. It is safe for concurrent use.
@@ -66,6 +70,7 @@ type Hub struct {
 	control    []*azqueue.QueueClient
 	workItems  *azqueue.QueueClient
 	poison     *azqueue.QueueClient
+	wake       *azqueue.QueueClient
 	blobs      *blobStore
 	logger     *slog.Logger
 	seq        sequence
@@ -93,6 +98,9 @@ func Open(c Clients, o Options) (*Hub, error) {
 		workItems: c.Queues.NewQueueClient(layout.WorkItemQueue(o.HubName)),
 		poison:    c.Queues.NewQueueClient(layout.PoisonQueue(o.HubName)),
 		blobs:     &blobStore{client: c.Blobs, container: layout.LargeMessagesContainer(o.HubName)},
+	}
+	if o.WakeQueue != "" {
+		h.wake = c.Queues.NewQueueClient(o.WakeQueue)
 	}
 	h.setPartitions(o.PartitionCount)
 	return h, nil
@@ -161,6 +169,9 @@ func (h *Hub) CreateIfNotExists(ctx context.Context) error {
 		}
 	}
 	queues := append([]*azqueue.QueueClient{h.workItems, h.poison}, h.control...)
+	if h.wake != nil {
+		queues = append(queues, h.wake)
+	}
 	for _, q := range queues {
 		if _, err := q.Create(ctx, nil); err != nil && !isQueueExists(err) {
 			return fmt.Errorf("create queue %s: %w", q.URL(), err)

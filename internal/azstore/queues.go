@@ -2,6 +2,8 @@ package azstore
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math"
 	"sync/atomic"
@@ -196,3 +198,45 @@ func (h *Hub) poisonRaw(ctx context.Context, m *Message, text, reason string) er
 	}
 	return nil
 }
+
+// WakeMessage is the body of a wake-up message.
+type WakeMessage struct {
+	InstanceID string `json:"instanceId"`
+	Reason     string `json:"reason"`
+}
+
+// Wake asks the Functions host to run the app at visibleAt (or now) by
+// putting a message on the wake queue, which the app's Wake function is
+// triggered by. Without a wake queue it does nothing.
+func (h *Hub) Wake(ctx context.Context, instanceID, reason string, visibleAt time.Time) error {
+	if h.wake == nil {
+		return nil
+	}
+	body, _ := json.Marshal(WakeMessage{InstanceID: instanceID, Reason: reason})
+	// The message expires a day after it is due: waking matters only while
+	// the work is pending, and a stale wake-up costs a cold start.
+	opts := &azqueue.EnqueueMessageOptions{}
+	d := time.Until(visibleAt)
+	if d > 0 {
+		opts.VisibilityTimeout = seconds(min(d, MaxVisibilityDelay), true)
+	}
+	ttl := int32(min(max(d, 0)+24*time.Hour, 7*24*time.Hour) / time.Second)
+	opts.TimeToLive = &ttl
+	// Base64, because the Functions host's queue trigger decodes message
+	// bodies as base64 by default (extensions.queues.messageEncoding).
+	text := base64.StdEncoding.EncodeToString(body)
+	if _, err := h.wake.EnqueueMessage(ctx, text, opts); err != nil {
+		if isStatus(err, 404) {
+			if _, cerr := h.wake.Create(ctx, nil); cerr == nil || isQueueExists(cerr) {
+				_, err = h.wake.EnqueueMessage(ctx, text, opts)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("send wake-up for %q: %w", instanceID, err)
+		}
+	}
+	return nil
+}
+
+// HasWake reports whether wake-ups are configured.
+func (h *Hub) HasWake() bool { return h.wake != nil }

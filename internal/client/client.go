@@ -67,9 +67,17 @@ func New(hub *azstore.Hub, opts Options) *Client {
 // Hub is the task hub the client manages.
 func (c *Client) Hub() *azstore.Hub { return c.hub }
 
-func (c *Client) notify(id string) {
+// wake gets the message just sent processed: an in-process worker is
+// poked; otherwise the app may be scaled in, and a wake-up message on the
+// app's wake queue makes the Functions host start it. A failed wake-up is
+// logged, not returned: the work itself is queued durably either way.
+func (c *Client) wake(ctx context.Context, id, reason string, at time.Time) {
 	if c.opts.Notifier != nil {
 		c.opts.Notifier.Notify(id)
+		return
+	}
+	if err := c.hub.Wake(ctx, id, reason, at); err != nil {
+		c.opts.Logger.Warn("wake-up message not sent; the app picks the work up when it next runs", "instanceId", id, "error", err)
 	}
 }
 
@@ -111,10 +119,16 @@ func EncodeInput(v any) (string, error) {
 // ID. An existing instance with that ID is replaced only if it finished;
 // otherwise the start fails with ErrWrongState.
 func (c *Client) StartNew(ctx context.Context, name string, input any, o StartOptions) (string, error) {
+	return c.startNew(ctx, name, input, o, true)
+}
+
+// startNew can skip the registry check: a restart runs whatever the
+// instance ran, even from a client that does not know the app's code.
+func (c *Client) startNew(ctx context.Context, name string, input any, o StartOptions, checkName bool) (string, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", fmt.Errorf("%w: orchestrator name is required", ErrBadArgument)
 	}
-	if c.opts.IsOrchestrator != nil && !c.opts.IsOrchestrator(name) {
+	if checkName && c.opts.IsOrchestrator != nil && !c.opts.IsOrchestrator(name) {
 		return "", fmt.Errorf("%w: orchestrator %q is not registered in this app", ErrBadArgument, name)
 	}
 	id := o.InstanceID
@@ -160,7 +174,7 @@ func (c *Client) StartNew(ctx context.Context, name string, input any, o StartOp
 	if err := c.hub.SendToInstance(ctx, tm, o.StartAt); err != nil {
 		return "", fmt.Errorf("start %q: %w", id, err)
 	}
-	c.notify(id)
+	c.wake(ctx, id, "start", o.StartAt)
 	return id, nil
 }
 
@@ -200,7 +214,7 @@ func (c *Client) RaiseEvent(ctx context.Context, id, eventName string, data any)
 	if err := c.hub.SendToInstance(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: id}, Event: ev}, time.Time{}); err != nil {
 		return fmt.Errorf("raise event %q on %q: %w", eventName, id, err)
 	}
-	c.notify(id)
+	c.wake(ctx, id, "event", time.Time{})
 	return nil
 }
 
@@ -219,6 +233,6 @@ func (c *Client) Terminate(ctx context.Context, id, reason string) error {
 	if err := c.hub.SendToInstance(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: id}, Event: ev}, time.Time{}); err != nil {
 		return fmt.Errorf("terminate %q: %w", id, err)
 	}
-	c.notify(id)
+	c.wake(ctx, id, "terminate", time.Time{})
 	return nil
 }

@@ -214,10 +214,9 @@ func (w *Worker) snapshotFor(ctx context.Context, inst *instance, events []histo
 	if err != nil {
 		return nil, err
 	}
+	// rowStatus stays unknown, so the first episode after a load writes the
+	// row: a rewind, for one, leaves it Pending.
 	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, etag: hs.ETag, rowExecution: hs.ExecutionID}
-	if len(hs.Events) > 0 {
-		inst.snap.rowStatus = history.StatusRunning
-	}
 	return inst.snap, nil
 }
 
@@ -288,6 +287,10 @@ func (w *Worker) finishBatch(ctx context.Context, msgs []*azstore.Message) error
 	})
 }
 
+// wakeAfter is the shortest timer that also gets a wake-up message: an app
+// is not scaled in within a shorter wait.
+const wakeAfter = 30 * time.Second
+
 // sendOutbound sends an episode's messages before its checkpoint, so a
 // crash in between only causes duplicates, which replay drops. Activities
 // that fit in the local backlog are returned to run after the checkpoint
@@ -317,6 +320,12 @@ func (w *Worker) sendOutbound(ctx context.Context, inst *instance, res *durable.
 		target := o.Message.OrchestrationInstance.InstanceID
 		if d := time.Until(o.VisibleAt); d > 0 {
 			time.AfterFunc(d, func() { w.Notify(target) })
+			if d > wakeAfter {
+				// The app may be scaled in by then; have the host start it.
+				if err := w.hub.Wake(ctx, target, "timer", o.VisibleAt); err != nil {
+					return err
+				}
+			}
 		} else {
 			w.Notify(target)
 		}

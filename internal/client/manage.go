@@ -1,0 +1,378 @@
+package client
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
+)
+
+// StateError is an ErrWrongState with the status that caused it, so that
+// surfaces can map it (the HTTP API answers 410 for some statuses and 400
+// for others).
+type StateError struct {
+	InstanceID string
+	Status     history.RuntimeStatus
+	Op         string
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("cannot %s instance %q: it is %s", e.Op, e.InstanceID, e.Status)
+}
+
+// Unwrap makes errors.Is(err, ErrWrongState) hold.
+func (e *StateError) Unwrap() error { return ErrWrongState }
+
+// Query selects instances for ListInstances. Zero fields do not filter.
+type Query struct {
+	// CreatedFrom and CreatedTo bound CreatedTime: from inclusive, to exclusive.
+	CreatedFrom, CreatedTo time.Time
+	Statuses               []history.RuntimeStatus
+	InstanceIDPrefix       string
+	// PageSize caps the page (default 100, at most 1000).
+	PageSize int
+	// ContinuationToken resumes after a previous page ("" = first page).
+	ContinuationToken string
+	// ShowInput includes each instance's input.
+	ShowInput bool
+}
+
+// Page is one page of ListInstances.
+type Page struct {
+	Instances []*Status
+	// ContinuationToken is "" on the last page.
+	ContinuationToken string
+}
+
+// PurgeQuery selects finished instances for PurgeRange.
+type PurgeQuery struct {
+	// CreatedFrom is required; CreatedTo defaults to now.
+	CreatedFrom, CreatedTo time.Time
+	// Statuses must all be terminal (Completed, Failed, Terminated,
+	// Canceled); empty means all four.
+	Statuses []history.RuntimeStatus
+}
+
+// Progress reports how far a long operation got; it may be nil.
+type Progress func(done, total int)
+
+// columnsWithoutInput are the Instances columns read when the caller does
+// not want inputs, which may be large and offloaded to blobs.
+var columnsWithoutInput = []string{"Name", "Version", "ExecutionId", "RuntimeStatus", "CreatedTime", "LastUpdatedTime",
+	"CompletedTime", "ScheduledStartTime", "Output", "OutputBlobName", "CustomStatus", "CustomStatusBlobName",
+	"Generation", "Tags", "TaskHubName"}
+
+func odataTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
+
+// ListInstances returns one page of instances matching q, in instance-ID
+// order. The continuation token is a position in that order, so paging
+// holds while instances are created: each existing instance appears once.
+func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
+	size := q.PageSize
+	if size <= 0 {
+		size = 100
+	}
+	if size > 1000 {
+		return nil, fmt.Errorf("%w: page size %d is over 1000", ErrBadArgument, size)
+	}
+	if !q.CreatedFrom.IsZero() && !q.CreatedTo.IsZero() && !q.CreatedTo.After(q.CreatedFrom) {
+		return nil, fmt.Errorf("%w: createdTimeTo must be after createdTimeFrom", ErrBadArgument)
+	}
+	aq := azstore.InstanceQuery{Statuses: q.Statuses, InstanceIDPrefix: q.InstanceIDPrefix, Top: int32(size)}
+	if !q.CreatedFrom.IsZero() {
+		aq.CreatedFrom = odataTime(q.CreatedFrom)
+	}
+	if !q.CreatedTo.IsZero() {
+		aq.CreatedTo = odataTime(q.CreatedTo)
+	}
+	if !q.ShowInput {
+		aq.Columns = columnsWithoutInput
+	}
+	if q.ContinuationToken != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.ContinuationToken)
+		if err != nil || !strings.Contains(string(raw), "\x00") {
+			return nil, fmt.Errorf("%w: malformed continuation token", ErrBadArgument)
+		}
+		aq.Continuation = string(raw)
+	}
+	out := &Page{}
+	// The table service may answer with fewer rows than asked, even none,
+	// and a continuation; keep reading until the page is full or done.
+	for {
+		page, err := c.hub.QueryInstances(ctx, aq)
+		if err != nil {
+			return nil, fmt.Errorf("list instances: %w", err)
+		}
+		for _, row := range page.Rows {
+			out.Instances = append(out.Instances, statusFromRow(row, q.ShowInput))
+		}
+		aq.Continuation = page.Continuation
+		if page.Continuation == "" || len(out.Instances) >= size {
+			break
+		}
+		aq.Top = int32(size - len(out.Instances))
+	}
+	if aq.Continuation != "" {
+		out.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(aq.Continuation))
+	}
+	return out, nil
+}
+
+// Purge removes one finished instance: its history, blobs and row. It
+// returns ErrNotFound for an unknown ID and a StateError for an instance
+// that has not finished.
+func (c *Client) Purge(ctx context.Context, id string) error {
+	row, err := c.instance(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !row.RuntimeStatus.IsTerminal() {
+		return &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "purge"}
+	}
+	return c.purge(ctx, id)
+}
+
+// purge deletes the row last, so an interrupted purge can be repeated.
+func (c *Client) purge(ctx context.Context, id string) error {
+	if _, err := c.hub.DeleteHistory(ctx, id); err != nil {
+		return fmt.Errorf("purge %q: %w", id, err)
+	}
+	if _, err := c.hub.DeleteInstanceBlobs(ctx, id); err != nil {
+		return fmt.Errorf("purge %q: %w", id, err)
+	}
+	if err := c.hub.DeleteInstanceRow(ctx, id); err != nil && !errors.Is(err, azstore.ErrNotFound) {
+		return fmt.Errorf("purge %q: %w", id, err)
+	}
+	return nil
+}
+
+var terminalStatuses = []history.RuntimeStatus{history.StatusCompleted, history.StatusFailed,
+	history.StatusTerminated, history.StatusCanceled}
+
+// PurgeRange removes every finished instance created in the range with one
+// of the statuses, and returns how many it removed.
+func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress) (int, error) {
+	if q.CreatedFrom.IsZero() {
+		return 0, fmt.Errorf("%w: createdTimeFrom is required to purge by range", ErrBadArgument)
+	}
+	if q.CreatedTo.IsZero() {
+		q.CreatedTo = time.Now().UTC()
+	}
+	statuses := q.Statuses
+	if len(statuses) == 0 {
+		statuses = terminalStatuses
+	}
+	for _, s := range statuses {
+		if !s.IsTerminal() {
+			return 0, fmt.Errorf("%w: only finished instances can be purged (Completed, Failed, Terminated, Canceled), not %s",
+				ErrBadArgument, s)
+		}
+	}
+	lq := Query{CreatedFrom: q.CreatedFrom, CreatedTo: q.CreatedTo, Statuses: statuses, PageSize: 500}
+	done := 0
+	for {
+		page, err := c.ListInstances(ctx, lq)
+		if err != nil {
+			return done, err
+		}
+		var (
+			mu       sync.Mutex
+			firstErr error
+			wg       sync.WaitGroup
+		)
+		sem := make(chan struct{}, 8)
+		for _, st := range page.Instances {
+			if !st.RuntimeStatus.IsTerminal() {
+				continue
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(id string) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				err := c.purge(ctx, id)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					return
+				}
+				done++
+				if progress != nil {
+					progress(done, 0)
+				}
+			}(st.InstanceID)
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return done, firstErr
+		}
+		if page.ContinuationToken == "" {
+			return done, nil
+		}
+		lq.ContinuationToken = page.ContinuationToken
+	}
+}
+
+// Rewind restarts a Failed instance from its last failure: the failed
+// activity and sub-orchestration results (and the failed completion) in
+// history become GenericEvent rows, failed sub-orchestrations are rewound
+// too, and the instance replays: failed steps run again while successful
+// ones, received events included, are kept. A StateError reports any
+// other status. Rewind does not bring back a durable timer's wait.
+func (c *Client) Rewind(ctx context.Context, id, reason string) error {
+	row, err := c.instance(ctx, id)
+	if err != nil {
+		return err
+	}
+	if row.RuntimeStatus != history.StatusFailed {
+		return &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "rewind"}
+	}
+	return c.rewind(ctx, id, reason, 0)
+}
+
+func (c *Client) rewind(ctx context.Context, id, reason string, depth int) error {
+	if depth > 32 {
+		return fmt.Errorf("rewind %q: sub-orchestrations nest too deep", id)
+	}
+	hs, err := c.hub.LoadHistory(ctx, id)
+	if err != nil {
+		return fmt.Errorf("rewind %q: %w", id, err)
+	}
+	failedTasks := map[int]bool{}
+	var children []string
+	created := map[int]string{}
+	for _, e := range hs.Events {
+		switch e.Type {
+		case history.TaskFailed:
+			failedTasks[e.TaskScheduledID] = true
+		case history.SubOrchestrationInstanceCreated:
+			created[e.EventID] = e.InstanceID
+		case history.SubOrchestrationInstanceFailed:
+			if child, ok := created[e.TaskScheduledID]; ok {
+				children = append(children, child)
+			}
+		}
+	}
+	events := make([]history.Event, len(hs.Events))
+	copy(events, hs.Events)
+	for i, e := range events {
+		rewound := false
+		switch {
+		case e.Type == history.TaskFailed, e.Type == history.SubOrchestrationInstanceFailed:
+			rewound = true
+		case e.Type == history.TaskScheduled && failedTasks[e.EventID]:
+			rewound = true
+		case e.Type == history.ExecutionCompleted && e.OrchestrationStatus == history.StatusFailed:
+			rewound = true
+		}
+		if rewound {
+			events[i] = history.Event{Type: history.GenericEvent, EventID: -1, Timestamp: e.Timestamp,
+				IsPlayed: true, Data: "Rewound: " + e.Type.String()}
+		}
+	}
+	for _, child := range children {
+		// A child that is no longer Failed (purged, or already rewound)
+		// is left alone; the parent still waits for its completion.
+		crow, err := c.hub.GetInstance(ctx, child)
+		if err != nil || crow.RuntimeStatus != history.StatusFailed {
+			continue
+		}
+		if err := c.rewind(ctx, child, reason, depth+1); err != nil {
+			return err
+		}
+	}
+	// Writing the whole execution with the sentinel's ETag both rewrites
+	// the rows and invalidates any copy a worker holds.
+	if _, err := c.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: id, ExecutionID: hs.ExecutionID,
+		Events: events, ETag: hs.ETag}); err != nil {
+		if errors.Is(err, azstore.ErrConflict) {
+			return fmt.Errorf("%w: instance %q changed during rewind; try again", ErrWrongState, id)
+		}
+		return fmt.Errorf("rewind %q: %w", id, err)
+	}
+	pending, empty, now := history.StatusPending, "", time.Now().UTC()
+	if err := c.hub.PatchInstance(ctx, id, layout.InstancePatch{RuntimeStatus: &pending, Output: &empty, LastUpdatedTime: &now}, nil); err != nil {
+		return fmt.Errorf("rewind %q: %w", id, err)
+	}
+	return c.signal(ctx, id, history.Event{Type: history.GenericEvent, EventID: -1, Timestamp: now,
+		Data: "Rewind: " + reason}, "rewind")
+}
+
+// signal sends an event to an instance's control queue and wakes its worker.
+func (c *Client) signal(ctx context.Context, id string, ev history.Event, what string) error {
+	tm := history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: id}, Event: ev}
+	if err := c.hub.SendToInstance(ctx, tm, time.Time{}); err != nil {
+		return fmt.Errorf("%s %q: %w", what, id, err)
+	}
+	c.wake(ctx, id, what, time.Time{})
+	return nil
+}
+
+// Suspend pauses a running instance; events it receives meanwhile are kept.
+func (c *Client) Suspend(ctx context.Context, id, reason string) error {
+	row, err := c.instance(ctx, id)
+	if err != nil {
+		return err
+	}
+	if row.RuntimeStatus.IsTerminal() {
+		return &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "suspend"}
+	}
+	return c.signal(ctx, id, history.Event{Type: history.ExecutionSuspended, EventID: -1, Timestamp: time.Now().UTC(), Reason: reason}, "suspend")
+}
+
+// Resume continues a suspended instance.
+func (c *Client) Resume(ctx context.Context, id, reason string) error {
+	row, err := c.instance(ctx, id)
+	if err != nil {
+		return err
+	}
+	if row.RuntimeStatus.IsTerminal() {
+		return &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "resume"}
+	}
+	return c.signal(ctx, id, history.Event{Type: history.ExecutionResumed, EventID: -1, Timestamp: time.Now().UTC(), Reason: reason}, "resume")
+}
+
+// Restart starts the instance's orchestrator again with the same input,
+// under a new ID when newInstanceID is true (else the same ID, which must
+// have finished), and returns the ID it started.
+func (c *Client) Restart(ctx context.Context, id string, newInstanceID bool) (string, error) {
+	row, err := c.instance(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	o := StartOptions{InstanceID: id, Version: row.Version}
+	if newInstanceID {
+		o.InstanceID = ""
+	} else if !row.RuntimeStatus.IsTerminal() {
+		return "", &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "restart"}
+	}
+	var input any
+	if row.Input != "" {
+		input = []byte(row.Input)
+	}
+	return c.startNew(ctx, row.Name, input, o, false)
+}
+
+// DeleteTaskHub removes every table, queue and container of the hub.
+func (c *Client) DeleteTaskHub(ctx context.Context, progress Progress) error {
+	if progress != nil {
+		progress(0, 1)
+	}
+	if err := c.hub.Delete(ctx); err != nil {
+		return fmt.Errorf("delete task hub %s: %w", c.hub.Name(), err)
+	}
+	if progress != nil {
+		progress(1, 1)
+	}
+	return nil
+}
