@@ -77,7 +77,11 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on port %s: %w", port, err)
 	}
-	srv := &http.Server{Handler: newRouter(a, host, settings, logger), ReadHeaderTimeout: 30 * time.Second}
+	router, err := newRouter(a, host, settings, logger)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: router, ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	// Serve before the engine starts: the host probes GET / and gives up
 	// on a handler that does not answer within its start-up window.

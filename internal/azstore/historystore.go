@@ -112,6 +112,11 @@ func (h *Hub) WriteHistory(ctx context.Context, cp Checkpoint) (azcore.ETag, err
 		batch = append(batch, act)
 		cctx, capture := withCapture(ctx)
 		if _, err := h.history.SubmitTransaction(cctx, batch, nil); err != nil {
+			// A failed operation inside a batch comes back as a 202 whose
+			// body holds the real status; aztables reports only the 202.
+			if code := failedBatchStatus(capture.body); code == 409 || code == 412 || code == 404 {
+				return fmt.Errorf("checkpoint of %q: %w", cp.InstanceID, ErrConflict)
+			}
 			if isConflict(err) || isStatus(err, 404) {
 				return fmt.Errorf("checkpoint of %q: %w", cp.InstanceID, ErrConflict)
 			}

@@ -46,7 +46,25 @@ func (capturePolicy) Do(req *policy.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-var etagLine = regexp.MustCompile(`(?im)^etag:\s*(.+?)\s*$`)
+var (
+	etagLine   = regexp.MustCompile(`(?im)^etag:\s*(.+?)\s*$`)
+	statusLine = regexp.MustCompile(`(?m)^HTTP/1\.1 (\d{3})`)
+)
+
+// failedBatchStatus is the status of the first failed operation in a batch
+// answer, or 0 when there is none.
+func failedBatchStatus(body []byte) int {
+	for _, m := range statusLine.FindAllSubmatch(body, -1) {
+		code := 0
+		for _, d := range m[1] {
+			code = code*10 + int(d-'0')
+		}
+		if code >= 300 {
+			return code
+		}
+	}
+	return 0
+}
 
 // lastETag is the ETag of the last operation in a batch answer.
 func lastETag(body []byte) (azcore.ETag, bool) {

@@ -192,6 +192,7 @@ func (a *activities) run(it activityItem) {
 		}
 	}
 	result.Timestamp = time.Now().UTC()
+	w.log.Debug("activity done", "instanceId", id, "taskId", ev.EventID, "name", ev.Name, "queued", it.msg != nil, "result", result.Type.String())
 	if it.msg != nil {
 		a.queueRuns.Add(1)
 	} else {

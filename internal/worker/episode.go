@@ -147,6 +147,8 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 
 	for {
 		res := durable.Execute(w.reg, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now}, w.log)
+		w.log.Debug("episode", "instanceId", inst.id, "past", len(snap.events), "new", len(events), "dropped", res.Dropped,
+			"status", res.Status, "outbound", len(res.Outbound), "messages", len(msgs))
 		if len(events) > 0 && res.Dropped == len(events) && !kick {
 			// Only duplicates: nothing to record.
 			return w.finishBatch(ctx, msgs)
@@ -167,7 +169,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 				if errors.Is(err, azstore.ErrConflict) && snap.assumedNew {
 					// The instance has history after all (a restart, or a
 					// duplicate start): read it and try again.
-					inst.snap = nil
+					inst.snap, inst.mustLoad = nil, true
 					w.insts.deliver(inst.id, inst.partition, inst.epoch, batch, false)
 					w.insts.settled(len(msgs))
 					return nil
@@ -177,8 +179,9 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			snap.etag, snap.assumedNew = etag, false
 			snap.events = append(snap.events, res.Appended...)
 		}
-		if err := w.updateInstanceRow(ctx, inst.id, snap, res, now); err != nil {
-			// History is safe; the row catches up at the next checkpoint.
+		if err := w.updateInstanceRowWithRetry(ctx, inst.id, snap, res, now); err != nil {
+			// History is safe; the row catches up at the next checkpoint, or
+			// at the partition's next recovery for a finished instance.
 			w.log.Warn("updating the instance row failed", "instanceId", inst.id, "error", err)
 			snap.rowStatus = ""
 		}
@@ -206,7 +209,7 @@ func (w *Worker) snapshotFor(ctx context.Context, inst *instance, events []histo
 	if inst.snap != nil {
 		return inst.snap, nil
 	}
-	if len(events) > 0 && events[0].Type == history.ExecutionStarted && events[0].Generation == 0 {
+	if !inst.mustLoad && len(events) > 0 && events[0].Type == history.ExecutionStarted && events[0].Generation == 0 {
 		inst.snap = &snapshot{assumedNew: true}
 		return inst.snap, nil
 	}
@@ -214,6 +217,7 @@ func (w *Worker) snapshotFor(ctx context.Context, inst *instance, events []histo
 	if err != nil {
 		return nil, err
 	}
+	inst.mustLoad = false
 	// rowStatus stays unknown, so the first episode after a load writes the
 	// row: a rewind, for one, leaves it Pending.
 	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, etag: hs.ETag, rowExecution: hs.ExecutionID}
@@ -339,6 +343,21 @@ func (w *Worker) sendOutbound(ctx context.Context, inst *instance, res *durable.
 		w.acts.pokeQueue()
 	}
 	return local, nil
+}
+
+// updateInstanceRowWithRetry retries a finished instance's row update for a
+// while: no later episode will write it, and callers wait on that row.
+func (w *Worker) updateInstanceRowWithRetry(ctx context.Context, id string, snap *snapshot, res *durable.Result, now time.Time) error {
+	err := w.updateInstanceRow(ctx, id, snap, res, now)
+	for delay := 100 * time.Millisecond; err != nil && res.Status.IsTerminal() && delay < 10*time.Second; delay *= 2 {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		err = w.updateInstanceRow(ctx, id, snap, res, now)
+	}
+	return err
 }
 
 // updateInstanceRow mirrors the execution's state into the Instances

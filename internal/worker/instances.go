@@ -29,6 +29,9 @@ type instance struct {
 	kick      bool
 	running   bool
 	snap      *snapshot
+	// mustLoad forbids assuming a new instance: a sentinel insert already
+	// showed that history exists.
+	mustLoad bool
 }
 
 // snapshot is a cached copy of the instance's current execution, valid as

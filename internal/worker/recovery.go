@@ -7,6 +7,7 @@ import (
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
 )
 
 // recoverPartition finds work that the partition's previous owner may have
@@ -26,7 +27,7 @@ func (w *Worker) recoverPartition(ctx context.Context, partition int, epoch int6
 	started := time.Now()
 	q := azstore.InstanceQuery{Statuses: []history.RuntimeStatus{history.StatusPending, history.StatusRunning,
 		history.StatusSuspended, history.StatusContinuedAsNew}, Top: 1000}
-	activities, kicked, restarted, seen := 0, 0, 0, 0
+	activities, kicked, restarted, repaired, seen := 0, 0, 0, 0, 0
 	for {
 		page, err := w.hub.QueryInstances(ctx, q)
 		if err != nil {
@@ -37,18 +38,28 @@ func (w *Worker) recoverPartition(ctx context.Context, partition int, epoch int6
 				continue
 			}
 			seen++
-			if row.RuntimeStatus == history.StatusPending {
-				if err := w.resendStart(ctx, row.InstanceID, row.Name, row.Version, row.ExecutionID, row.Input, row.CreatedTime, row.ScheduledStartTime); err != nil {
+			// History, not the row, says how far an instance got: the row is
+			// written after the checkpoint and may lag behind it.
+			hs, err := w.hub.LoadHistory(ctx, row.InstanceID)
+			if err != nil {
+				return fmt.Errorf("recover partition %d: %w", partition, err)
+			}
+			if len(hs.Events) == 0 || (row.RuntimeStatus == history.StatusPending && hs.ExecutionID != row.ExecutionID) {
+				if err := w.resendStart(ctx, row.InstanceID, row.Name, row.Version, row.ExecutionID, row.Input, row.Generation, row.CreatedTime, row.ScheduledStartTime); err != nil {
 					return err
 				}
 				restarted++
 				continue
 			}
-			hs, err := w.hub.LoadHistory(ctx, row.InstanceID)
-			if err != nil {
-				return fmt.Errorf("recover partition %d: %w", partition, err)
-			}
 			n := len(hs.Events)
+			if end := completion(hs.Events); end != nil {
+				// History finished but the row was not updated before the crash.
+				if err := w.repairRow(ctx, row.InstanceID, end); err != nil {
+					return fmt.Errorf("recover partition %d: %w", partition, err)
+				}
+				repaired++
+				continue
+			}
 			if n > 0 && hs.Events[n-1].Type == history.ContinueAsNew {
 				w.insts.deliver(row.InstanceID, partition, epoch, nil, true)
 				kicked++
@@ -69,7 +80,7 @@ func (w *Worker) recoverPartition(ctx context.Context, partition int, epoch int6
 		q.Continuation = page.Continuation
 	}
 	w.log.Info("partition recovered", "partition", partition, "instances", seen, "activitiesRestarted", activities,
-		"continued", kicked, "startsResent", restarted, "took", time.Since(started).Round(time.Millisecond))
+		"continued", kicked, "startsResent", restarted, "rowsRepaired", repaired, "took", time.Since(started).Round(time.Millisecond))
 	return nil
 }
 
@@ -92,9 +103,10 @@ func unfinishedActivities(instanceID string, hs *azstore.HistorySnapshot) []hist
 	return out
 }
 
-func (w *Worker) resendStart(ctx context.Context, id, name, version, executionID, input string, created time.Time, scheduled *time.Time) error {
+func (w *Worker) resendStart(ctx context.Context, id, name, version, executionID, input string, generation int, created time.Time, scheduled *time.Time) error {
 	ev := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: created, Name: name, Version: version, Input: input,
-		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: id, ExecutionID: executionID}, ScheduledStartTime: scheduled}
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: id, ExecutionID: executionID}, ScheduledStartTime: scheduled,
+		Generation: generation}
 	var visibleAt time.Time
 	if scheduled != nil {
 		visibleAt = *scheduled
@@ -104,4 +116,36 @@ func (w *Worker) resendStart(ctx context.Context, id, name, version, executionID
 		return fmt.Errorf("resend start of %q: %w", id, err)
 	}
 	return nil
+}
+
+// completion returns the execution's terminal ExecutionCompleted event, if
+// it has one.
+func completion(events []history.Event) *history.Event {
+	for i := len(events) - 1; i >= 0; i-- {
+		e := &events[i]
+		if e.Type == history.ExecutionCompleted && e.OrchestrationStatus.IsTerminal() {
+			return e
+		}
+	}
+	return nil
+}
+
+// repairRow writes a finished execution's outcome into its instance row.
+func (w *Worker) repairRow(ctx context.Context, id string, end *history.Event) error {
+	status := end.OrchestrationStatus
+	output := end.Result
+	if status == history.StatusFailed && end.FailureDetails != nil {
+		output = end.FailureDetails.JSON()
+	}
+	at := end.Timestamp
+	now := time.Now().UTC()
+	if at.IsZero() {
+		at = now
+	}
+	err := w.hub.PatchInstance(ctx, id, layout.InstancePatch{RuntimeStatus: &status, Output: &output,
+		CompletedTime: &at, LastUpdatedTime: &now}, nil)
+	if err == nil {
+		w.publishDone(id)
+	}
+	return err
 }

@@ -120,6 +120,7 @@ type Worker struct {
 	subs      map[string][]chan struct{}
 	episodes  atomic.Int64
 	started   atomic.Bool
+	lifecycle sync.Mutex // serializes Start and Stop
 }
 
 // New validates options and builds a Worker.
@@ -145,13 +146,21 @@ func (w *Worker) ID() string { return w.opts.WorkerID }
 // the first lease round is done, so an idle single worker owns its
 // partitions by the time Start returns.
 func (w *Worker) Start(ctx context.Context) error {
-	if !w.started.CompareAndSwap(false, true) {
+	w.lifecycle.Lock()
+	defer w.lifecycle.Unlock()
+	if w.started.Load() {
 		return errors.New("worker: already started")
 	}
+	if w.stopping.Load() {
+		return errors.New("worker: stopped")
+	}
+	// A failed start leaves the worker unstarted, so the caller can retry
+	// (the handler does while storage comes up).
 	if err := w.hub.CreateIfNotExists(ctx); err != nil {
 		return fmt.Errorf("worker: prepare task hub %s: %w", w.hub.Name(), err)
 	}
 	w.ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	w.started.Store(true)
 	w.acts.start()
 	if err := w.parts.balance(ctx); err != nil {
 		w.log.Warn("first lease round failed; retrying in the background", "error", err)
@@ -170,7 +179,9 @@ func (w *Worker) Start(ctx context.Context) error {
 // are released so another worker can take them at once. Work that did not
 // finish is left for the next owner's recovery.
 func (w *Worker) Stop(ctx context.Context) error {
-	if !w.started.Load() || !w.stopping.CompareAndSwap(false, true) {
+	w.lifecycle.Lock()
+	defer w.lifecycle.Unlock()
+	if !w.stopping.CompareAndSwap(false, true) || !w.started.Load() {
 		return nil
 	}
 	w.log.Info("worker stopping")

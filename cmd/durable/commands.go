@@ -1,0 +1,593 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/durable-go/durable/internal/apijson"
+	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
+)
+
+// jsonFlag is --json, for commands that print a result.
+type jsonFlag bool
+
+func (j *jsonFlag) define(fs *flag.FlagSet) {
+	fs.BoolVar((*bool)(j), "json", false, "print the result as JSON, in the shape of the Durable Functions HTTP API")
+}
+
+// idFlag is --id, the instance to act on.
+type idFlag string
+
+func (i *idFlag) define(fs *flag.FlagSet, usage string) {
+	fs.StringVar((*string)(i), "id", "", usage)
+}
+
+// check reports a missing or malformed ID before anything is sent.
+func (i idFlag) check() (string, error) {
+	if i == "" {
+		return "", usageErrorf("--id is required")
+	}
+	if err := layout.ValidateInstanceID(string(i)); err != nil {
+		return "", usageErrorf("--id: %w", err)
+	}
+	return string(i), nil
+}
+
+// --- start-new ---------------------------------------------------------------
+
+type startNewCmd struct {
+	functionName string
+	input        string
+	id           string
+	json         jsonFlag
+}
+
+func (c *startNewCmd) define(fs *flag.FlagSet) {
+	fs.StringVar(&c.functionName, "function-name", "", "`name` of the orchestrator function to start (required)")
+	fs.StringVar(&c.input, "input", "", "input of the orchestrator: inline `JSON`, or @path/to/file.json")
+	fs.StringVar(&c.id, "id", "", "instance `ID` to use; a random one when omitted")
+	c.json.define(fs)
+}
+
+func (c *startNewCmd) run(ctx context.Context, e *env) error {
+	if strings.TrimSpace(c.functionName) == "" {
+		return usageErrorf("--function-name is required")
+	}
+	if c.id != "" {
+		if _, err := idFlag(c.id).check(); err != nil {
+			return err
+		}
+	}
+	input, err := readJSONArg("input", c.input)
+	if err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	if !t.known {
+		// Like Core Tools, start-new works before any app has run against
+		// the hub: the start message needs the hub's tables and queues.
+		if err := t.hub.CreateIfNotExists(ctx); err != nil {
+			return fmt.Errorf("create task hub %s: %w", t.hub.Name(), err)
+		}
+	}
+	var in any
+	if input != nil {
+		// A nil json.RawMessage would be encoded as invalid input rather
+		// than as no input.
+		in = input
+	}
+	id, err := t.client.StartNew(ctx, c.functionName, in, client.StartOptions{InstanceID: c.id})
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return printStatusJSON(ctx, e, t, id)
+	}
+	fmt.Fprintf(e.stdout, "Started %s with instance ID %s\n", c.functionName, id)
+	return nil
+}
+
+// printStatusJSON prints the status body of an instance just started: the
+// CLI has no base URL for the HTTP API's check-status body, and the status
+// carries the ID and more.
+func printStatusJSON(ctx context.Context, e *env, t *target, id string) error {
+	st, err := t.client.GetStatus(ctx, id, client.StatusOptions{})
+	if err != nil {
+		return fmt.Errorf("started %s, but reading its status failed: %w", id, err)
+	}
+	raw, err := statusJSON(st, apijson.StatusOptions{})
+	if err != nil {
+		return err
+	}
+	return writeJSON(e.stdout, raw)
+}
+
+// --- get-runtime-status --------------------------------------------------------
+
+type statusCmd struct {
+	id         idFlag
+	showInput  bool
+	showOutput bool
+	json       jsonFlag
+}
+
+func (c *statusCmd) define(fs *flag.FlagSet) {
+	c.id.define(fs, "instance `ID` (required)")
+	fs.BoolVar(&c.showInput, "show-input", false, "include the instance's input")
+	fs.BoolVar(&c.showOutput, "show-output", false, "include the instance's output (the failure details when Failed)")
+	c.json.define(fs)
+}
+
+func (c *statusCmd) run(ctx context.Context, e *env) error {
+	id, err := c.id.check()
+	if err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := t.client.GetStatus(ctx, id, client.StatusOptions{HideInput: !c.showInput})
+	if err != nil {
+		return t.explainNotFound(err)
+	}
+	if !c.showOutput {
+		st.Output = nil
+	}
+	if c.json {
+		raw, err := statusJSON(st, apijson.StatusOptions{})
+		if err != nil {
+			return err
+		}
+		return writeJSON(e.stdout, raw)
+	}
+	tw := newTable(e.stdout, "Name:", st.Name)
+	tw.row("Instance ID:", st.InstanceID)
+	tw.row("Runtime status:", string(st.RuntimeStatus))
+	tw.row("Created time:", formatTime(st.CreatedTime))
+	tw.row("Last updated time:", formatTime(st.LastUpdatedTime))
+	if st.CustomStatus != nil {
+		tw.row("Custom status:", string(st.CustomStatus))
+	}
+	if c.showInput {
+		tw.row("Input:", jsonOrNull(st.Input))
+	}
+	if c.showOutput {
+		tw.row("Output:", jsonOrNull(st.Output))
+	}
+	return tw.flush()
+}
+
+func jsonOrNull(raw json.RawMessage) string {
+	if raw == nil {
+		return "null"
+	}
+	return oneLine(string(raw))
+}
+
+// --- get-history ---------------------------------------------------------------
+
+type historyCmd struct {
+	id   idFlag
+	json jsonFlag
+}
+
+func (c *historyCmd) define(fs *flag.FlagSet) {
+	c.id.define(fs, "instance `ID` (required)")
+	c.json.define(fs)
+}
+
+func (c *historyCmd) run(ctx context.Context, e *env) error {
+	id, err := c.id.check()
+	if err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := t.client.GetStatus(ctx, id, client.StatusOptions{ShowHistory: true, ShowHistoryOutput: true, HideInput: true})
+	if err != nil {
+		return t.explainNotFound(err)
+	}
+	if c.json {
+		raw, err := apijson.HistoryEvents(st.History, true)
+		if err != nil {
+			return internalError(fmt.Errorf("render history of %s: %w", id, err))
+		}
+		return writeJSON(e.stdout, raw)
+	}
+	if len(st.History) == 0 {
+		fmt.Fprintf(e.stdout, "Instance %s has no history yet (it is %s).\n", id, st.RuntimeStatus)
+		return nil
+	}
+	// Results name their task only by the scheduling event's ID.
+	scheduled := make(map[int]string)
+	for _, ev := range st.History {
+		if ev.Type == history.TaskScheduled || ev.Type == history.SubOrchestrationInstanceCreated {
+			scheduled[ev.EventID] = ev.Name
+		}
+	}
+	tw := newTable(e.stdout, "TIMESTAMP", "EVENT TYPE", "EVENT ID", "NAME", "DETAILS")
+	for _, ev := range st.History {
+		// The HTTP API leaves these two out too: they bracket every
+		// episode and say nothing about the orchestration.
+		if ev.Type == history.OrchestratorStarted || ev.Type == history.OrchestratorCompleted {
+			continue
+		}
+		name := ev.Name
+		if name == "" && ev.IsTaskResult() {
+			name = scheduled[ev.TaskScheduledID]
+		}
+		tw.row(ev.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z"), ev.Type.String(), strconv.Itoa(ev.EventID), name, eventDetails(&ev))
+	}
+	return tw.flush()
+}
+
+// eventDetails summarizes the type-specific fields of a history event.
+func eventDetails(ev *history.Event) string {
+	var parts []string
+	add := func(key, val string) {
+		if val != "" {
+			parts = append(parts, key+"="+oneLine(val))
+		}
+	}
+	switch ev.Type {
+	case history.ExecutionStarted, history.TaskScheduled, history.EventRaised:
+		add("input", ev.Input)
+	case history.ExecutionCompleted, history.ContinueAsNew:
+		add("status", string(ev.OrchestrationStatus))
+		add("result", ev.Result)
+		if ev.FailureDetails != nil {
+			add("failure", ev.FailureDetails.ErrorType+": "+ev.FailureDetails.ErrorMessage)
+		}
+	case history.ExecutionTerminated:
+		add("reason", ev.Input)
+	case history.TaskCompleted, history.SubOrchestrationInstanceCompleted:
+		add("scheduledId", strconv.Itoa(ev.TaskScheduledID))
+		add("result", ev.Result)
+	case history.TaskFailed, history.SubOrchestrationInstanceFailed:
+		add("scheduledId", strconv.Itoa(ev.TaskScheduledID))
+		add("reason", ev.Reason)
+		if ev.FailureDetails != nil {
+			add("failure", ev.FailureDetails.ErrorType+": "+ev.FailureDetails.ErrorMessage)
+		}
+	case history.SubOrchestrationInstanceCreated, history.EventSent:
+		add("instance", ev.InstanceID)
+		add("input", ev.Input)
+	case history.TimerCreated:
+		add("fireAt", formatTime(ev.FireAt))
+	case history.TimerFired:
+		add("timerId", strconv.Itoa(ev.TimerID))
+		add("fireAt", formatTime(ev.FireAt))
+	case history.GenericEvent:
+		add("data", ev.Data)
+	case history.ExecutionSuspended, history.ExecutionResumed:
+		add("reason", ev.Reason)
+	}
+	return strings.Join(parts, " ")
+}
+
+// --- get-instances ---------------------------------------------------------------
+
+type instancesCmd struct {
+	top           int
+	continuation  string
+	createdAfter  timeValue
+	createdBefore timeValue
+	statuses      statusList
+	idPrefix      string
+	showInput     bool
+	json          jsonFlag
+}
+
+func (c *instancesCmd) define(fs *flag.FlagSet) {
+	fs.IntVar(&c.top, "top", 10, "`number` of instances per page")
+	fs.StringVar(&c.continuation, "continuation-token", "", "`token` printed by the previous page, to get the next one")
+	fs.Var(&c.createdAfter, "created-after", "only instances created at or after this ISO 8601 `time` (UTC unless it names a zone)")
+	fs.Var(&c.createdBefore, "created-before", "only instances created before this ISO 8601 `time` (UTC unless it names a zone)")
+	fs.Var(&c.statuses, "runtime-status", "only instances with one of these `statuses`: Pending, Running, Completed, ContinuedAsNew,\n"+
+		"Failed, Canceled, Terminated, Suspended (several space- or comma-separated, or repeat the flag)")
+	fs.StringVar(&c.idPrefix, "instance-id-prefix", "", "only instances whose ID starts with `prefix`")
+	fs.BoolVar(&c.showInput, "show-input", false, "include each instance's input (JSON only)")
+	c.json.define(fs)
+}
+
+func (c *instancesCmd) run(ctx context.Context, e *env) error {
+	// The table service returns at most 1000 rows per request.
+	if c.top < 1 || c.top > 1000 {
+		return usageErrorf("--top must be 1..1000, not %d", c.top)
+	}
+	if err := checkRange(c.createdAfter, c.createdBefore); err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	page, err := t.client.ListInstances(ctx, client.Query{
+		CreatedFrom: c.createdAfter.t, CreatedTo: c.createdBefore.t, Statuses: c.statuses,
+		InstanceIDPrefix: c.idPrefix, PageSize: c.top, ContinuationToken: c.continuation, ShowInput: c.showInput,
+	})
+	if err != nil {
+		return t.missingHub(err)
+	}
+	next := ""
+	if page.ContinuationToken != "" {
+		next = "Continuation token (pass with --continuation-token for the next page): " + shellQuote(page.ContinuationToken) + "\n"
+	}
+	if c.json {
+		raw, err := apijson.Statuses(page.Instances)
+		if err != nil {
+			return internalError(fmt.Errorf("render instances: %w", err))
+		}
+		if err := writeJSON(e.stdout, raw); err != nil {
+			return err
+		}
+		// The HTTP API sends the token in a header; stderr is the CLI's
+		// out-of-band channel, keeping stdout one JSON document.
+		fmt.Fprint(e.stderr, next)
+		return nil
+	}
+	if len(page.Instances) == 0 {
+		fmt.Fprintln(e.stdout, "No instances found.")
+	} else {
+		tw := newTable(e.stdout, "INSTANCE ID", "NAME", "RUNTIME STATUS", "CREATED TIME", "LAST UPDATED TIME")
+		for _, st := range page.Instances {
+			tw.row(st.InstanceID, st.Name, string(st.RuntimeStatus), formatTime(st.CreatedTime), formatTime(st.LastUpdatedTime))
+		}
+		if err := tw.flush(); err != nil {
+			return err
+		}
+	}
+	if next != "" {
+		fmt.Fprint(e.stdout, "\n"+next)
+	}
+	return nil
+}
+
+// checkRange rejects an empty time range, which is always a mistake.
+func checkRange(after, before timeValue) error {
+	if after.set && before.set && !after.t.Before(before.t) {
+		return usageErrorf("--created-after (%s) must be before --created-before (%s)", formatTime(after.t), formatTime(before.t))
+	}
+	return nil
+}
+
+// --- terminate, raise-event, rewind, suspend, resume ------------------------------
+
+type terminateCmd struct {
+	id     idFlag
+	reason string
+}
+
+func (c *terminateCmd) define(fs *flag.FlagSet) {
+	c.id.define(fs, "instance `ID` (required)")
+	fs.StringVar(&c.reason, "reason", "", "reason for terminating, recorded as the instance's output")
+}
+
+func (c *terminateCmd) run(ctx context.Context, e *env) error {
+	id, err := c.id.check()
+	if err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.client.Terminate(ctx, id, c.reason); err != nil {
+		return t.explainNotFound(err)
+	}
+	fmt.Fprintf(e.stdout, "Sent the termination request to instance %s; it ends as Terminated when the app processes it.\n", id)
+	return nil
+}
+
+type raiseEventCmd struct {
+	id        idFlag
+	eventName string
+	eventData string
+}
+
+func (c *raiseEventCmd) define(fs *flag.FlagSet) {
+	c.id.define(fs, "instance `ID` (required)")
+	fs.StringVar(&c.eventName, "event-name", "", "`name` of the event (required)")
+	fs.StringVar(&c.eventData, "event-data", "", "event data: inline `JSON`, or @path/to/file.json")
+}
+
+func (c *raiseEventCmd) run(ctx context.Context, e *env) error {
+	id, err := c.id.check()
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(c.eventName) == "" {
+		return usageErrorf("--event-name is required")
+	}
+	data, err := readJSONArg("event-data", c.eventData)
+	if err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	var d any
+	if data != nil {
+		d = data
+	}
+	if err := t.client.RaiseEvent(ctx, id, c.eventName, d); err != nil {
+		return t.explainNotFound(err)
+	}
+	fmt.Fprintf(e.stdout, "Raised event %s for instance %s.\n", c.eventName, id)
+	return nil
+}
+
+// reasonCmd is a command that takes an instance and a reason: rewind,
+// suspend and resume.
+type reasonCmd struct {
+	id     idFlag
+	reason string
+	// do performs the operation; done is the message on success, with a
+	// %s for the ID.
+	do   func(c *client.Client, ctx context.Context, id, reason string) error
+	done string
+}
+
+func (c *reasonCmd) define(fs *flag.FlagSet) {
+	c.id.define(fs, "instance `ID` (required)")
+	fs.StringVar(&c.reason, "reason", "", "reason, recorded in the instance's history")
+}
+
+func (c *reasonCmd) run(ctx context.Context, e *env) error {
+	id, err := c.id.check()
+	if err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.do(t.client, ctx, id, c.reason); err != nil {
+		return t.explainNotFound(err)
+	}
+	fmt.Fprintf(e.stdout, c.done+"\n", id)
+	return nil
+}
+
+// --- restart ---------------------------------------------------------------------
+
+type restartCmd struct {
+	id    idFlag
+	newID bool
+	json  jsonFlag
+}
+
+func (c *restartCmd) define(fs *flag.FlagSet) {
+	c.id.define(fs, "instance `ID` (required)")
+	fs.BoolVar(&c.newID, "new-instance-id", false, "start under a new random ID instead of reusing the finished instance's ID")
+	c.json.define(fs)
+}
+
+func (c *restartCmd) run(ctx context.Context, e *env) error {
+	id, err := c.id.check()
+	if err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	started, err := t.client.Restart(ctx, id, c.newID)
+	if err != nil {
+		return t.explainNotFound(err)
+	}
+	if c.json {
+		return printStatusJSON(ctx, e, t, started)
+	}
+	fmt.Fprintf(e.stdout, "Restarted instance %s as %s\n", id, started)
+	return nil
+}
+
+// --- purge-history -----------------------------------------------------------------
+
+type purgeCmd struct {
+	id            idFlag
+	createdAfter  timeValue
+	createdBefore timeValue
+	statuses      statusList
+	json          jsonFlag
+}
+
+func (c *purgeCmd) define(fs *flag.FlagSet) {
+	c.id.define(fs, "purge only the instance with this `ID`")
+	fs.Var(&c.createdAfter, "created-after", "purge instances created at or after this ISO 8601 `time` (UTC unless it names a zone)")
+	fs.Var(&c.createdBefore, "created-before", "purge instances created before this ISO 8601 `time` (default now)")
+	fs.Var(&c.statuses, "runtime-status", "purge instances with one of these `statuses`: Completed, Failed, Terminated, Canceled\n"+
+		"(several space- or comma-separated, or repeat the flag; default all four)")
+	c.json.define(fs)
+}
+
+func (c *purgeCmd) run(ctx context.Context, e *env) error {
+	if c.id != "" && (c.createdAfter.set || c.createdBefore.set || len(c.statuses) > 0) {
+		return usageErrorf("--id purges one instance; it cannot be combined with --created-after, --created-before or --runtime-status")
+	}
+	for _, st := range c.statuses {
+		if !st.IsTerminal() {
+			return usageErrorf("--runtime-status %s: only finished instances (Completed, Failed, Terminated, Canceled) can be purged", st)
+		}
+	}
+	if err := checkRange(c.createdAfter, c.createdBefore); err != nil {
+		return err
+	}
+	var id string
+	if c.id != "" {
+		var err error
+		if id, err = c.id.check(); err != nil {
+			return err
+		}
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	n := 1
+	if id != "" {
+		if err := t.client.Purge(ctx, id); err != nil {
+			return t.explainNotFound(err)
+		}
+	} else {
+		// Without --created-after, start at the earliest date-time Azure
+		// Table storage holds, as Core Tools starts at DateTime.MinValue.
+		q := client.PurgeQuery{CreatedFrom: time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC), CreatedTo: c.createdBefore.t, Statuses: c.statuses}
+		if c.createdAfter.set {
+			q.CreatedFrom = c.createdAfter.t
+		}
+		progress, finish := e.progress("Purging instances")
+		n, err = t.client.PurgeRange(ctx, q, progress)
+		finish()
+		if err != nil {
+			return t.missingHub(err)
+		}
+	}
+	if c.json {
+		return writeJSON(e.stdout, fmt.Appendf(nil, `{"instancesDeleted":%d}`, n))
+	}
+	if id != "" {
+		fmt.Fprintf(e.stdout, "Purged instance %s.\n", id)
+	} else {
+		fmt.Fprintf(e.stdout, "Purged %d instance(s).\n", n)
+	}
+	return nil
+}
+
+// --- delete-task-hub -------------------------------------------------------------------
+
+type deleteHubCmd struct{}
+
+func (c *deleteHubCmd) define(*flag.FlagSet) {}
+
+func (c *deleteHubCmd) run(ctx context.Context, e *env) error {
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	// A hub without taskhub.json may still have leftovers (a crash while
+	// creating or deleting it), so delete anyway: deleting is idempotent.
+	progress, finish := e.progress("Deleting task hub " + t.hub.Name())
+	err = t.client.DeleteTaskHub(ctx, progress)
+	finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Deleted task hub %s.\n", t.hub.Name())
+	return nil
+}

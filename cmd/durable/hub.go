@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+
+	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/config"
+	"github.com/durable-go/durable/internal/layout"
+)
+
+// hubFlags are the flags every command has: where the task hub is.
+type hubFlags struct {
+	appRoot           string
+	connectionSetting string
+	taskHubName       string
+}
+
+func (h *hubFlags) define(fs *flag.FlagSet) {
+	fs.StringVar(&h.connectionSetting, "connection-string-setting", "",
+		"`name` of the app setting holding the storage connection string (or prefix of identity-based\n"+
+			"settings such as NAME__accountName); default: host.json storageProvider.connectionName,\n"+
+			"else "+config.DefaultConnectionName)
+	fs.StringVar(&h.taskHubName, "task-hub-name", "",
+		"task hub `name`; default: host.json extensions.durableTask.hubName, else "+config.DefaultHubName)
+	fs.StringVar(&h.appRoot, "app-root", ".",
+		"function app `directory` holding local.settings.json and host.json")
+}
+
+// resolve finds the settings and the task hub options the way Core Tools
+// does: local.settings.json "Values" overridden by the environment, then
+// host.json's durableTask section, then the flags. Neither file is
+// required, so the tool also works outside an app given the flags.
+func (h *hubFlags) resolve() (*config.Settings, config.DurableOptions, error) {
+	settings, err := config.LoadSettings(h.appRoot)
+	if err != nil {
+		return nil, config.DurableOptions{}, configError(err)
+	}
+	opts := config.DefaultDurableOptions()
+	host, err := config.LoadHost(filepath.Join(h.appRoot, config.HostFile), settings)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Not in an app root: the defaults and the flags decide.
+	case err != nil:
+		return nil, config.DurableOptions{}, configError(fmt.Errorf("%w (use --app-root to read another app's files)", err))
+	default:
+		opts = host.Durable
+	}
+	if h.taskHubName != "" {
+		opts.HubName = h.taskHubName
+	}
+	if h.connectionSetting != "" {
+		opts.ConnectionName = h.connectionSetting
+	}
+	if err := config.ValidateTaskHubName(opts.HubName); err != nil {
+		if h.taskHubName != "" {
+			return nil, config.DurableOptions{}, usageErrorf("--task-hub-name: %w", err)
+		}
+		return nil, config.DurableOptions{}, configError(fmt.Errorf("task hub name from host.json: %w", err))
+	}
+	return settings, opts, nil
+}
+
+// target is an opened task hub.
+type target struct {
+	hub    *azstore.Hub
+	client *client.Client
+	// known is false when the hub's taskhub.json is missing: the hub does
+	// not exist, or another tool created it without one. Failures then
+	// point at the hub name instead of blaming the instance.
+	known bool
+}
+
+// open resolves the hub and opens it. It reads the hub's recorded partition
+// count first: messages (raise-event, terminate, …) go to the control queue
+// of the instance's partition, and the count in host.json, or the default
+// when run outside the app, may not be the one the hub was created with.
+func (h *hubFlags) open(ctx context.Context, logger *slog.Logger) (*target, error) {
+	settings, opts, err := h.resolve()
+	if err != nil {
+		return nil, err
+	}
+	st, err := config.OpenStorage(settings, opts.ConnectionName, config.ClientOptions{})
+	if err != nil {
+		return nil, configError(fmt.Errorf("%w; run durable from the function app's root, set the setting in the environment, "+
+			"or name another one with --connection-string-setting", err))
+	}
+	n, known, err := recordedPartitionCount(ctx, st.Blobs, opts.HubName)
+	if err != nil {
+		return nil, err
+	}
+	if known {
+		opts.PartitionCount = n
+	}
+	hub, err := app.OpenHub(settings, opts, logger)
+	if err != nil {
+		return nil, configError(err)
+	}
+	return &target{hub: hub, client: client.New(hub, client.Options{Logger: logger}), known: known}, nil
+}
+
+// recordedPartitionCount reads the partition count from the hub's
+// {hub}-leases/taskhub.json (compat.md §1). known is false when there is no
+// such file; a count out of range is ignored the same way.
+func recordedPartitionCount(ctx context.Context, blobs *azblob.Client, hubName string) (n int, known bool, err error) {
+	container := layout.LeasesContainer(hubName)
+	resp, err := blobs.DownloadStream(ctx, container, "taskhub.json", nil)
+	if err != nil {
+		if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
+			return 0, false, nil
+		}
+		return 0, false, fmt.Errorf("read %s/taskhub.json: %w", container, err)
+	}
+	defer resp.Body.Close()
+	var info struct {
+		PartitionCount int `json:"PartitionCount"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		// A damaged file must not stop management; the configured count
+		// stands, as when there is no file.
+		return 0, false, nil
+	}
+	if info.PartitionCount < 1 || info.PartitionCount > config.MaxPartitionCount {
+		return 0, false, nil
+	}
+	return info.PartitionCount, true, nil
+}
+
+// explainNotFound adds the likelier cause to an instance-not-found error
+// when the hub itself was not found.
+func (t *target) explainNotFound(err error) error {
+	if err == nil || t.known || !errors.Is(err, client.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w (task hub %s was not found in this storage account: check --task-hub-name and --connection-string-setting)", err, t.hub.Name())
+}
+
+// missingHub turns the failure of a hub-wide query into not-found when the
+// hub does not exist: its tables are missing, which storage reports as an
+// error, but the user's mistake is the hub name.
+func (t *target) missingHub(err error) error {
+	if err == nil || t.known {
+		return err
+	}
+	var ce *cliError
+	if errors.Is(err, client.ErrBadArgument) || errors.As(err, &ce) {
+		return err
+	}
+	msg := fmt.Sprintf("task hub %s was not found in this storage account (check --task-hub-name and --connection-string-setting)", t.hub.Name())
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+		// The service's 404 (a missing table) says the same at length.
+		return notFound(errors.New(msg))
+	}
+	return notFound(fmt.Errorf("%s: %w", msg, err))
+}

@@ -1,0 +1,474 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/durable-go/durable/internal/apijson"
+	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
+)
+
+// pathID returns the {instanceId} route value, validated.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("instanceId")
+	if err := layout.ValidateInstanceID(id); err != nil {
+		return "", fmt.Errorf("%w: %v", client.ErrBadArgument, err)
+	}
+	return id, nil
+}
+
+// readJSONBody reads a request body that must be JSON; an empty body is
+// nil (no input, or a null event).
+func readJSONBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("%w: the body is larger than %d bytes", client.ErrBadArgument, maxBodyBytes)
+		}
+		return nil, fmt.Errorf("%w: read body: %v", client.ErrBadArgument, err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("%w: invalid JSON content: the body is not valid JSON", client.ErrBadArgument)
+	}
+	return b, nil
+}
+
+// startInstance starts {functionName} (as {instanceId} when given) with the
+// body as input. It answers errors itself and returns ok=false then.
+func (a *API) startInstance(w http.ResponseWriter, r *http.Request) (c Client, id string, ok bool) {
+	c, err := a.clientFor(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return nil, "", false
+	}
+	name := r.PathValue("functionName")
+	if id = r.PathValue("instanceId"); id != "" {
+		if id, err = pathID(r); err != nil {
+			a.fail(w, r, http.StatusBadRequest, err)
+			return nil, "", false
+		}
+	}
+	body, err := readJSONBody(w, r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return nil, "", false
+	}
+	var input any
+	if body != nil {
+		input = body
+	}
+	id, err = c.StartNew(r.Context(), name, input, client.StartOptions{InstanceID: id})
+	if err != nil {
+		status := errorStatus(err)
+		if errors.Is(err, client.ErrWrongState) {
+			// An active instance holds the ID: Durable Functions' 409.
+			status = http.StatusConflict
+		}
+		a.fail(w, r, status, err)
+		return nil, "", false
+	}
+	a.cfg.Logger.Info("started orchestration", "function", name, "instanceId", id)
+	return c, id, true
+}
+
+// start serves POST /orchestrators/{functionName}[/{instanceId}]: 202 with
+// the check-status body, or, with timeout and pollingInterval, a wait as in
+// startAndWait.
+func (a *API) start(w http.ResponseWriter, r *http.Request) {
+	q := query(r)
+	timeout, hasTimeout, err := q.seconds("timeout")
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	poll, hasPoll, err := q.seconds("pollingInterval")
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if hasTimeout && hasPoll && poll > timeout {
+		a.fail(w, r, http.StatusBadRequest, errRetryOverTimeout(timeout, poll))
+		return
+	}
+	c, id, ok := a.startInstance(w, r)
+	if !ok {
+		return
+	}
+	if hasTimeout && hasPoll {
+		a.waitForCompletion(w, r, c, id, timeout, poll)
+		return
+	}
+	a.writeCheckStatus(w, r, id)
+}
+
+// startAndWait serves POST /orchestrators/{functionName}/wait, the seed's
+// HttpSyncStart: it starts the orchestrator and waits up to timeout
+// (default 10 s) for it, checking every retryInterval (default 1 s).
+func (a *API) startAndWait(w http.ResponseWriter, r *http.Request) {
+	q := query(r)
+	timeout, ok, err := q.seconds("timeout")
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if !ok {
+		timeout = DefaultWaitTimeout
+	}
+	interval, ok, err := q.seconds("retryInterval")
+	if err == nil && !ok {
+		interval, ok, err = q.seconds("pollingInterval")
+	}
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if !ok {
+		interval = min(DefaultRetryInterval, timeout)
+	}
+	if interval > timeout {
+		a.fail(w, r, http.StatusBadRequest, errRetryOverTimeout(timeout, interval))
+		return
+	}
+	c, id, started := a.startInstance(w, r)
+	if !started {
+		return
+	}
+	a.waitForCompletion(w, r, c, id, timeout, interval)
+}
+
+func errRetryOverTimeout(timeout, interval time.Duration) error {
+	return fmt.Errorf("%w: total timeout %gs should be bigger than retry interval %gs",
+		client.ErrBadArgument, timeout.Seconds(), interval.Seconds())
+}
+
+// minPoll keeps a zero retry interval from turning the wait into a busy loop.
+const minPoll = 50 * time.Millisecond
+
+// waitForCompletion answers like WaitForCompletionOrCreateCheckStatusResponse:
+// 200 with the output when the instance completes within timeout; the
+// status answer when it fails, is terminated or canceled; else 202 with the
+// check-status body.
+func (a *API) waitForCompletion(w http.ResponseWriter, r *http.Request, c Client, id string, timeout, interval time.Duration) {
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	st, err := c.WaitForCompletion(ctx, id, max(interval, minPoll))
+	waitEnded := ctx.Err() != nil
+	cancel()
+	switch {
+	case err == nil:
+	case r.Context().Err() != nil:
+		return // the caller went away; nobody reads an answer
+	case waitEnded:
+		a.writeCheckStatus(w, r, id)
+		return
+	default:
+		a.fail(w, r, errorStatus(err), err)
+		return
+	}
+	if st.RuntimeStatus == history.StatusCompleted {
+		out := st.Output
+		if len(bytes.TrimSpace(out)) == 0 {
+			out = json.RawMessage("null")
+		}
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	// A malformed flag is not worth failing a finished wait over: it reads
+	// as false, Durable Functions' default.
+	failAs500, _ := query(r).bool("returnInternalServerErrorOnFailure", false)
+	a.respondStatus(w, r, c, id, statusRequest{showInput: true, failAs500: failAs500})
+}
+
+// statusRequest holds the options of a status answer.
+type statusRequest struct {
+	showHistory, showHistoryOutput, showInput, failAs500 bool
+}
+
+func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	c, err := a.clientFor(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	q := query(r)
+	var sr statusRequest
+	var errs [4]error
+	sr.showHistory, errs[0] = q.bool("showHistory", false)
+	sr.showHistoryOutput, errs[1] = q.bool("showHistoryOutput", false)
+	sr.showInput, errs[2] = q.bool("showInput", true)
+	sr.failAs500, errs[3] = q.bool("returnInternalServerErrorOnFailure", false)
+	if err := errors.Join(errs[:]...); err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	a.respondStatus(w, r, c, id, sr)
+}
+
+// respondStatus answers with the instance's status body: 202 with Location
+// and Retry-After: 5 while it runs, 200 once finished (500 for Failed when
+// asked), 404 when unknown.
+func (a *API) respondStatus(w http.ResponseWriter, r *http.Request, c Client, id string, sr statusRequest) {
+	st, err := c.GetStatus(r.Context(), id, client.StatusOptions{ShowHistory: sr.showHistory,
+		ShowHistoryOutput: sr.showHistoryOutput, HideInput: !sr.showInput})
+	if err != nil {
+		a.fail(w, r, errorStatus(err), err)
+		return
+	}
+	body, err := apijson.Status(st, apijson.StatusOptions{ShowHistory: sr.showHistory, ShowHistoryOutput: sr.showHistoryOutput})
+	if err != nil {
+		a.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	code := http.StatusOK
+	switch st.RuntimeStatus {
+	case history.StatusPending, history.StatusRunning, history.StatusContinuedAsNew, history.StatusSuspended:
+		code = http.StatusAccepted
+		w.Header().Set("Location", requestURL(r))
+		w.Header().Set("Retry-After", "5")
+	case history.StatusFailed:
+		if sr.failAs500 {
+			code = http.StatusInternalServerError
+		}
+	case history.StatusCompleted, history.StatusTerminated, history.StatusCanceled:
+	default:
+		a.cfg.Logger.Error("instance has an unknown runtime status", "instanceId", id, "status", st.RuntimeStatus)
+		code = http.StatusInternalServerError
+	}
+	writeJSON(w, code, body)
+}
+
+// ContinuationHeader carries list continuation tokens both ways.
+const ContinuationHeader = "x-ms-continuation-token"
+
+// list serves GET /instances: one page of instances, filtered.
+func (a *API) list(w http.ResponseWriter, r *http.Request) {
+	c, err := a.clientFor(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	q := query(r)
+	var qu client.Query
+	var errs [5]error
+	qu.CreatedFrom, _, errs[0] = q.time("createdTimeFrom")
+	qu.CreatedTo, _, errs[1] = q.time("createdTimeTo")
+	qu.Statuses, errs[2] = q.statuses("runtimeStatus")
+	qu.ShowInput, errs[3] = q.bool("showInput", true)
+	qu.PageSize, errs[4] = q.positiveInt("top", 100)
+	if err := errors.Join(errs[:]...); err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	qu.InstanceIDPrefix = q.get("instanceIdPrefix")
+	qu.ContinuationToken = r.Header.Get(ContinuationHeader)
+	page, err := c.ListInstances(r.Context(), qu)
+	if err != nil {
+		a.fail(w, r, errorStatus(err), err)
+		return
+	}
+	body, err := apijson.Statuses(page.Instances)
+	if err != nil {
+		a.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	if page.ContinuationToken != "" {
+		w.Header().Set(ContinuationHeader, page.ContinuationToken)
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// purgeResult is the body of a successful purge.
+type purgeResult struct {
+	InstancesDeleted int `json:"instancesDeleted"`
+}
+
+// purge serves DELETE /instances/{id}.
+func (a *API) purge(w http.ResponseWriter, r *http.Request) {
+	c, err := a.clientFor(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if err := c.Purge(r.Context(), id); err != nil {
+		status := errorStatus(err)
+		if errors.Is(err, client.ErrWrongState) {
+			// Durable Functions answers 412 for an instance that has not
+			// finished: it may be purged later.
+			status = http.StatusPreconditionFailed
+		}
+		a.fail(w, r, status, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, purgeResult{InstancesDeleted: 1})
+}
+
+// purgeRange serves DELETE /instances: createdTimeFrom is required,
+// createdTimeTo defaults to now; 404 when nothing was purged.
+func (a *API) purgeRange(w http.ResponseWriter, r *http.Request) {
+	c, err := a.clientFor(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	q := query(r)
+	from, hasFrom, err1 := q.time("createdTimeFrom")
+	to, hasTo, err2 := q.time("createdTimeTo")
+	sts, err3 := q.statuses("runtimeStatus")
+	if err := errors.Join(err1, err2, err3); err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if !hasFrom {
+		a.fail(w, r, http.StatusBadRequest, fmt.Errorf("%w: createdTimeFrom is required: please provide a value for the 'createdTimeFrom' parameter", client.ErrBadArgument))
+		return
+	}
+	if !hasTo {
+		to = a.cfg.Now().UTC()
+	}
+	n, err := c.PurgeRange(r.Context(), client.PurgeQuery{CreatedFrom: from, CreatedTo: to, Statuses: sts}, nil)
+	if err != nil {
+		a.fail(w, r, errorStatus(err), err)
+		return
+	}
+	if n == 0 {
+		a.fail(w, r, http.StatusNotFound, errors.New("no finished instance matched the filter"))
+		return
+	}
+	writeJSON(w, http.StatusOK, purgeResult{InstancesDeleted: n})
+}
+
+// operation serves POST /instances/{id}/{terminate|suspend|resume|rewind|restart}.
+func (a *API) operation(w http.ResponseWriter, r *http.Request) {
+	c, err := a.clientFor(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	op := r.PathValue("operation")
+	reason := query(r).get("reason")
+	ctx := r.Context()
+	switch strings.ToLower(op) {
+	case "terminate":
+		err = c.Terminate(ctx, id, reason)
+	case "suspend":
+		err = c.Suspend(ctx, id, reason)
+	case "resume":
+		err = c.Resume(ctx, id, reason)
+	case "rewind":
+		err = c.Rewind(ctx, id, reason)
+	case "restart":
+		a.restart(w, r, c, id)
+		return
+	default:
+		a.fail(w, r, http.StatusNotFound, fmt.Errorf("unknown operation %q: want terminate, suspend, resume, rewind, restart or raiseEvent/{eventName}", op))
+		return
+	}
+	if err != nil {
+		status := errorStatus(err)
+		var se *client.StateError
+		if strings.EqualFold(op, "rewind") && errors.Is(err, client.ErrWrongState) && !errors.As(err, &se) {
+			// Not a status refusal: the instance changed while it was
+			// being rewound. Trying again may work.
+			status = http.StatusConflict
+		}
+		a.fail(w, r, status, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// restart serves POST /instances/{id}/restart?restartWithNewInstanceId=
+// (default true): 202 with the check-status body of the started instance.
+func (a *API) restart(w http.ResponseWriter, r *http.Request, c Client, id string) {
+	q := query(r)
+	newID, err1 := q.bool("restartWithNewInstanceId", true)
+	timeout, hasTimeout, err2 := q.seconds("timeout")
+	poll, hasPoll, err3 := q.seconds("pollingInterval")
+	if err := errors.Join(err1, err2, err3); err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	started, err := c.Restart(r.Context(), id, newID)
+	if err != nil {
+		status := errorStatus(err)
+		if errors.Is(err, client.ErrWrongState) {
+			status = http.StatusConflict // the ID is held by an active instance
+		}
+		a.fail(w, r, status, err)
+		return
+	}
+	if hasTimeout && hasPoll {
+		a.waitForCompletion(w, r, c, started, timeout, min(poll, timeout))
+		return
+	}
+	a.writeCheckStatus(w, r, started)
+}
+
+// raiseEvent serves POST /instances/{id}/raiseEvent/{eventName}: 202, 404
+// for an unknown instance, 410 for a finished one, 400 for a body that is
+// not JSON.
+func (a *API) raiseEvent(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.PathValue("operation"), "raiseEvent") {
+		a.fail(w, r, http.StatusNotFound, fmt.Errorf("%s is not a route of this API", r.URL.Path))
+		return
+	}
+	c, err := a.clientFor(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			a.fail(w, r, http.StatusBadRequest, fmt.Errorf("%w: only application/json request content is supported, not %q", client.ErrBadArgument, ct))
+			return
+		}
+	}
+	body, err := readJSONBody(w, r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if body == nil {
+		body = json.RawMessage("null")
+	}
+	if err := c.RaiseEvent(r.Context(), id, r.PathValue("eventName"), body); err != nil {
+		a.fail(w, r, errorStatus(err), err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}

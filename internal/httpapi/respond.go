@@ -1,0 +1,189 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/durable-go/durable/internal/client"
+)
+
+// CheckStatus is the body of a 202 from a starter: the instance's ID and
+// its management URLs, in Durable Functions' field order.
+type CheckStatus struct {
+	ID                    string `json:"id"`
+	StatusQueryGetURI     string `json:"statusQueryGetUri"`
+	SendEventPostURI      string `json:"sendEventPostUri"`
+	TerminatePostURI      string `json:"terminatePostUri"`
+	PurgeHistoryDeleteURI string `json:"purgeHistoryDeleteUri"`
+	RestartPostURI        string `json:"restartPostUri"`
+	SuspendPostURI        string `json:"suspendPostUri"`
+	ResumePostURI         string `json:"resumePostUri"`
+}
+
+// checkStatus builds the management URLs of instance id from the incoming
+// request's scheme and host, so that they point back the way the caller
+// came. They carry taskHub and connection always and code when the request
+// had one, as Durable Functions' URLs carry the system key.
+func (a *API) checkStatus(r *http.Request, id string) CheckStatus {
+	inst := origin(r) + a.ManagementBase() + "/instances/" + url.PathEscape(id)
+	qs := "taskHub=" + url.QueryEscape(a.cfg.HubName) + "&connection=" + url.QueryEscape(a.cfg.ConnectionName)
+	if code := query(r).get("code"); code != "" {
+		qs += "&code=" + url.QueryEscape(code)
+	}
+	return CheckStatus{
+		ID:                    id,
+		StatusQueryGetURI:     inst + "?" + qs,
+		SendEventPostURI:      inst + "/raiseEvent/{eventName}?" + qs,
+		TerminatePostURI:      inst + "/terminate?reason={text}&" + qs,
+		PurgeHistoryDeleteURI: inst + "?" + qs,
+		RestartPostURI:        inst + "/restart?" + qs,
+		SuspendPostURI:        inst + "/suspend?reason={text}&" + qs,
+		ResumePostURI:         inst + "/resume?reason={text}&" + qs,
+	}
+}
+
+// origin is the scheme and host the caller used. Behind the Functions host
+// (or any proxy) the request reaches the handler on 127.0.0.1, so the
+// X-Forwarded-Proto and X-Forwarded-Host headers win when present.
+func origin(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := firstForwarded(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
+		scheme = p
+	}
+	host := r.Host
+	if h := firstForwarded(r.Header.Get("X-Forwarded-Host")); h != "" {
+		host = h
+	}
+	if host == "" {
+		host = r.URL.Host
+	}
+	return scheme + "://" + host
+}
+
+// firstForwarded returns the first entry of a comma-separated forwarding
+// header (each proxy appends its own).
+func firstForwarded(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.ToLower(strings.TrimSpace(first))
+}
+
+// requestURL is the absolute URL of the request, as the caller sees it:
+// the Location of a 202 status answer.
+func requestURL(r *http.Request) string { return origin(r) + r.URL.RequestURI() }
+
+// writeCheckStatus answers 202 with the check-status body, Location and
+// Retry-After: 10, Durable Functions' asynchronous HTTP pattern.
+func (a *API) writeCheckStatus(w http.ResponseWriter, r *http.Request, id string) {
+	cs := a.checkStatus(r, id)
+	w.Header().Set("Location", cs.StatusQueryGetURI)
+	w.Header().Set("Retry-After", "10")
+	writeJSON(w, http.StatusAccepted, cs)
+}
+
+// writeJSON writes v as JSON; v may be a json.RawMessage already.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // API payloads, not HTML: keep users' "<" as is
+	if err := enc.Encode(v); err != nil {
+		writeError(w, http.StatusInternalServerError, msgInternal, "encode response: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// Messages of error bodies, as Durable Functions words them.
+const (
+	msgBadArgument = "One or more of the arguments submitted is incorrect"
+	msgInternal    = "Something went wrong while processing your request"
+)
+
+// errorBody is the body of every error answer.
+type errorBody struct {
+	Message          string `json:"Message"`
+	ExceptionMessage string `json:"ExceptionMessage"`
+}
+
+func writeError(w http.ResponseWriter, status int, message, detail string) {
+	b, _ := json.Marshal(errorBody{Message: message, ExceptionMessage: detail}) // strings always marshal
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// errorStatus maps a client error to its HTTP status. Operations with
+// their own rules (rewind, purge, start) adjust the wrong-state case.
+func errorStatus(err error) int {
+	var se *client.StateError
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, client.ErrBadArgument):
+		return http.StatusBadRequest
+	case errors.As(err, &se):
+		if se.Status.IsTerminal() {
+			return http.StatusGone
+		}
+		return http.StatusBadRequest
+	case errors.Is(err, client.ErrWrongState):
+		// Without a status attached this is a finished instance refusing
+		// a signal (terminate, raise event): Durable Functions' 410.
+		return http.StatusGone
+	case hubMissing(err):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// hubMissing reports a storage error saying that a table, queue or
+// container of the hub does not exist: the engine creates them when it
+// starts, so a request that arrives first should be retried, not failed.
+func hubMissing(err error) bool {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.ErrorCode {
+	case "TableNotFound", "QueueNotFound", "ContainerNotFound":
+		return true
+	}
+	return false
+}
+
+// fail answers err with status and logs server-side failures, whose
+// details the caller may not see in full.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
+	msg := msgBadArgument
+	switch {
+	case status >= 500 && status != http.StatusServiceUnavailable:
+		msg = msgInternal
+		a.cfg.Logger.Error("management request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
+	case status == http.StatusNotFound:
+		msg = "Not found"
+	case status == http.StatusGone:
+		msg = "The orchestration instance has already finished"
+	case status == http.StatusConflict:
+		msg = "An active instance with this ID already exists"
+	case status == http.StatusPreconditionFailed:
+		msg = "The orchestration instance is not in a state that allows this operation"
+	case status == http.StatusServiceUnavailable:
+		msg = "The task hub does not exist yet: the app may still be starting"
+		w.Header().Set("Retry-After", "5")
+		a.cfg.Logger.Warn("management request before the task hub exists", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	writeError(w, status, msg, err.Error())
+}
