@@ -63,7 +63,13 @@ start() {
 	: >"$log"
 	# stdin/stdout detached so that callers capturing this script's output (make, CI) do not
 	# wait for Azurite to exit.
-	"$azurite" --silent --skipApiVersionCheck --loose --location "$dir" \
+	# In-memory persistence (tests, benchmarks) skips Azurite's periodic
+	# whole-database saves; it cannot be combined with --location.
+	local store=(--location "$dir")
+	if [[ "${AZURITE_IN_MEMORY:-0}" == 1 ]]; then
+		store=(--inMemoryPersistence)
+	fi
+	"$azurite" --silent --skipApiVersionCheck --loose "${store[@]}" \
 		--blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
 		--blobPort "$blob" --queuePort "$queue" --tablePort "$table" \
 		</dev/null >"$log" 2>&1 &

@@ -69,12 +69,15 @@ func (s *instances) size() int {
 	return len(s.m)
 }
 
-// saturated tells pollers to stop dequeuing: messages held too long would
-// outlive their visibility timeout and come back as duplicates.
+// saturated tells pollers to stop dequeuing. Holding more messages than
+// there are orchestration slots only lines new instances up in front of
+// the ones already running, which raises every instance's latency without
+// raising throughput; and messages held too long would outlive their
+// visibility timeout and come back as duplicates.
 func (s *instances) saturated() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.held >= 4*s.w.opts.ControlQueueBatchSize*max(1, s.w.opts.MaxConcurrentOrchestrations/4+1)
+	return s.held >= max(s.w.opts.ControlQueueBatchSize, 2*s.w.opts.MaxConcurrentOrchestrations)
 }
 
 func (s *instances) deliverMessages(partition int, epoch int64, msgs []*azstore.Message) {
