@@ -139,7 +139,7 @@ func (r *RequestCounter) Do(req *policy.Request) (*http.Response, error) {
 		default:
 			r.queueOther.Add(1)
 		}
-	case isTableRequest(host, path):
+	case isTableRequest(raw, host, path):
 		r.tableOther.Add(1)
 	case isQueueRequest(host):
 		r.queueOther.Add(1)
@@ -149,11 +149,27 @@ func (r *RequestCounter) Do(req *policy.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// The service is told by host (account.table.core.windows.net) in Azure and
-// by port in Azurite, whose defaults end in 0, 1 and 2.
-func isTableRequest(host, path string) bool {
-	return strings.Contains(host, ".table.") || strings.HasSuffix(host, ":10002") || strings.Contains(path, "Tables") ||
-		strings.Contains(path, "(PartitionKey=")
+// The service is told by host (account.table.core.windows.net) in Azure; an
+// emulator on arbitrary ports is told by the OData header every table
+// request carries.
+func isTableRequest(raw *http.Request, host, path string) bool {
+	if strings.Contains(host, ".table.") || strings.Contains(path, "Tables") || strings.Contains(path, "(PartitionKey=") {
+		return true
+	}
+	// The SDK sets some headers with non-canonical keys, so look at all.
+	for k, vs := range raw.Header {
+		if strings.EqualFold(k, "DataServiceVersion") {
+			return true
+		}
+		if strings.EqualFold(k, "Accept") {
+			for _, v := range vs {
+				if strings.Contains(v, "odata") {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func isQueueRequest(host string) bool {

@@ -1,6 +1,9 @@
 package azstore
 
-import "testing"
+import (
+	"net/http"
+	"testing"
+)
 
 func TestBatchAnswerParsing(t *testing.T) {
 	body := []byte("--batchresponse_1\r\nContent-Type: multipart/mixed; boundary=changesetresponse_2\r\n\r\n" +
@@ -16,5 +19,23 @@ func TestBatchAnswerParsing(t *testing.T) {
 	failed := []byte("--changesetresponse_2\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 409 Conflict\r\n\r\n{}\r\n")
 	if code := failedBatchStatus(failed); code != 409 {
 		t.Fatalf("status %d, want 409", code)
+	}
+}
+
+func TestRequestKinds(t *testing.T) {
+	mk := func(method, url string, hdr map[string]string) *http.Request {
+		r, _ := http.NewRequest(method, url, nil)
+		for k, v := range hdr {
+			r.Header[k] = []string{v}
+		}
+		return r
+	}
+	insert := mk("POST", "http://127.0.0.1:45201/devstoreaccount1/HubInstances", map[string]string{"DataServiceVersion": "3.0"})
+	if !isTableRequest(insert, insert.URL.Host, insert.URL.Path) {
+		t.Fatal("an entity insert on an emulator port is a table request")
+	}
+	blob := mk("PUT", "http://127.0.0.1:46883/devstoreaccount1/hub-largemessages/x.json.gz", map[string]string{"x-ms-blob-type": "BlockBlob"})
+	if isTableRequest(blob, blob.URL.Host, blob.URL.Path) {
+		t.Fatal("a blob upload is not a table request")
 	}
 }

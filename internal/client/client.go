@@ -210,12 +210,8 @@ func (c *Client) RaiseEvent(ctx context.Context, id, eventName string, data any)
 	if row.RuntimeStatus.IsTerminal() {
 		return fmt.Errorf("%w: instance %q is %s and cannot receive events", ErrWrongState, id, row.RuntimeStatus)
 	}
-	ev := history.Event{Type: history.EventRaised, EventID: -1, Timestamp: time.Now().UTC(), Name: eventName, Input: in}
-	if err := c.hub.SendToInstance(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: id}, Event: ev}, time.Time{}); err != nil {
-		return fmt.Errorf("raise event %q on %q: %w", eventName, id, err)
-	}
-	c.wake(ctx, id, "event", time.Time{})
-	return nil
+	return c.signal(ctx, id, history.Event{Type: history.EventRaised, EventID: -1, Timestamp: time.Now().UTC(),
+		Name: eventName, Input: in}, "event")
 }
 
 // Terminate asks a running, pending or suspended instance to end as
@@ -229,10 +225,6 @@ func (c *Client) Terminate(ctx context.Context, id, reason string) error {
 		return fmt.Errorf("%w: instance %q is already %s", ErrWrongState, id, row.RuntimeStatus)
 	}
 	r, _ := json.Marshal(reason)
-	ev := history.Event{Type: history.ExecutionTerminated, EventID: -1, Timestamp: time.Now().UTC(), Input: string(r)}
-	if err := c.hub.SendToInstance(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: id}, Event: ev}, time.Time{}); err != nil {
-		return fmt.Errorf("terminate %q: %w", id, err)
-	}
-	c.wake(ctx, id, "terminate", time.Time{})
-	return nil
+	return c.signal(ctx, id, history.Event{Type: history.ExecutionTerminated, EventID: -1, Timestamp: time.Now().UTC(),
+		Input: string(r)}, "terminate")
 }

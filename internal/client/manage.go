@@ -308,11 +308,12 @@ func (c *Client) rewind(ctx context.Context, id, reason string, depth int) error
 		Data: "Rewind: " + reason}, "rewind")
 }
 
-// signal sends an event to an instance's control queue and wakes its worker.
+// signal sends an event to an instance's control queue and wakes its
+// worker; what names the operation in errors and in the wake-up reason.
 func (c *Client) signal(ctx context.Context, id string, ev history.Event, what string) error {
 	tm := history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: id}, Event: ev}
 	if err := c.hub.SendToInstance(ctx, tm, time.Time{}); err != nil {
-		return fmt.Errorf("%s %q: %w", what, id, err)
+		return fmt.Errorf("send %s to %q: %w", what, id, err)
 	}
 	c.wake(ctx, id, what, time.Time{})
 	return nil

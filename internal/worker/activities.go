@@ -122,25 +122,11 @@ func (a *activities) runLoop() {
 // has idle capacity and nothing local waiting.
 func (a *activities) pollWorkItems(ctx context.Context) {
 	w := a.w
-	const minBackoff = 50 * time.Millisecond
-	backoff := minBackoff
-	wait := func(d time.Duration) bool {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-a.queuePoke:
-			backoff = minBackoff
-			return true
-		case <-t.C:
-			return true
-		}
-	}
+	b := newPollBackoff(ctx, a.queuePoke, w.opts.MaxQueuePollingInterval)
 	for ctx.Err() == nil {
 		idle := w.opts.MaxConcurrentActivities - int(a.running.Load()) - len(a.local)
 		if idle <= 0 {
-			if !wait(20 * time.Millisecond) {
+			if !b.sleep(20 * time.Millisecond) {
 				return
 			}
 			continue
@@ -150,14 +136,12 @@ func (a *activities) pollWorkItems(ctx context.Context) {
 			if err != nil && ctx.Err() == nil {
 				w.log.Warn("dequeue from the work-item queue failed", "error", err)
 			}
-			current := backoff
-			backoff = min(backoff*2, w.opts.MaxQueuePollingInterval)
-			if !wait(current) {
+			if !b.idle() {
 				return
 			}
 			continue
 		}
-		backoff = minBackoff
+		b.reset()
 		for _, m := range got.Messages {
 			it := activityItem{tm: m.Data.TaskMessage, partition: -1, msg: m}
 			select {

@@ -310,24 +310,10 @@ func (p *partitions) releaseAll(ctx context.Context) error {
 // pollControl dequeues a partition's control queue, backing off from 50 ms
 // to MaxQueuePollingInterval while it is empty; a poke skips the wait.
 func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, poke <-chan struct{}) {
-	const minBackoff = 50 * time.Millisecond
-	backoff := minBackoff
-	wait := func(d time.Duration) bool {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-poke:
-			backoff = minBackoff
-			return true
-		case <-t.C:
-			return true
-		}
-	}
+	b := newPollBackoff(ctx, poke, w.opts.MaxQueuePollingInterval)
 	for ctx.Err() == nil {
 		if w.insts.saturated() {
-			if !wait(10 * time.Millisecond) {
+			if !b.sleep(10 * time.Millisecond) {
 				return
 			}
 			continue
@@ -338,8 +324,7 @@ func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, po
 				return
 			}
 			w.log.Warn("dequeue failed", "partition", partition, "error", err)
-			backoff = min(backoff*2, w.opts.MaxQueuePollingInterval)
-			if !wait(backoff) {
+			if !b.idle() {
 				return
 			}
 			continue
@@ -348,14 +333,12 @@ func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, po
 			if got.Poisoned > 0 {
 				continue
 			}
-			current := backoff
-			backoff = min(backoff*2, w.opts.MaxQueuePollingInterval)
-			if !wait(current) {
+			if !b.idle() {
 				return
 			}
 			continue
 		}
-		backoff = minBackoff
+		b.reset()
 		w.insts.deliverMessages(partition, epoch, got.Messages)
 	}
 }
