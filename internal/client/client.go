@@ -38,7 +38,8 @@ var (
 // on it instead of polling storage. worker.Worker implements it.
 type Notifier interface {
 	Notify(instanceID string)
-	Subscribe(instanceID string) (done <-chan struct{}, cancel func())
+	// Subscribe delivers the instance's final row once it finishes.
+	Subscribe(instanceID string) (done <-chan *layout.InstanceRow, cancel func())
 }
 
 // Options configure a Client.

@@ -78,26 +78,35 @@ func (c *Client) GetStatus(ctx context.Context, id string, o StatusOptions) (*St
 }
 
 // WaitForCompletion waits until the instance reaches a terminal status or
-// ctx ends, checking storage every poll interval (default 1 s) and at once
-// when an in-process worker reports completion.
+// ctx ends, checking storage every poll interval (default 1 s). With an
+// in-process worker it takes the final status from the worker's completion
+// notice instead, and delays its first storage read a little, since an
+// instance just started is rarely done already; a notice never comes for an
+// instance another worker runs, so storage is still read on schedule.
 func (c *Client) WaitForCompletion(ctx context.Context, id string, poll time.Duration) (*Status, error) {
 	if poll <= 0 {
 		poll = time.Second
 	}
-	var done <-chan struct{}
+	var done <-chan *layout.InstanceRow
+	first := time.Duration(0)
 	if c.opts.Notifier != nil {
 		ch, cancel := c.opts.Notifier.Subscribe(id)
 		defer cancel()
 		done = ch
+		first = min(poll, 200*time.Millisecond)
 	}
-	t := time.NewTimer(0)
+	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-done:
+		case row := <-done:
+			if row != nil && row.RuntimeStatus.IsTerminal() {
+				return statusFromRow(row, true), nil
+			}
 			done = nil
+			continue
 		case <-t.C:
 		}
 		st, err := c.GetStatus(ctx, id, StatusOptions{})

@@ -145,8 +145,10 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		return w.notStarted(ctx, inst, batch)
 	}
 
+	var lastResult *durable.Result
 	for {
 		res := durable.Execute(w.reg, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now}, w.log)
+		lastResult = res
 		w.log.Debug("episode", "instanceId", inst.id, "past", len(snap.events), "new", len(events), "dropped", res.Dropped,
 			"status", res.Status, "outbound", len(res.Outbound), "messages", len(msgs))
 		if len(events) > 0 && res.Dropped == len(events) && !kick {
@@ -197,9 +199,24 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		return err
 	}
 	if snap.done() {
-		w.publishDone(inst.id)
+		w.publishDone(inst.id, finalRow(inst.id, w.hub.Name(), snap, lastResult, now))
 	}
 	return nil
+}
+
+// finalRow is the instance row of a finished execution as the episode
+// wrote it.
+func finalRow(id, hub string, snap *snapshot, res *durable.Result, now time.Time) *layout.InstanceRow {
+	row := &layout.InstanceRow{InstanceID: id, Name: res.Name, Version: res.Version, ExecutionID: snap.executionID,
+		RuntimeStatus: res.Status, LastUpdatedTime: now, CompletedTime: &now, Output: res.Output,
+		CustomStatus: res.CustomStatus, TaskHubName: hub}
+	for _, e := range snap.events {
+		if e.Type == history.ExecutionStarted {
+			row.Input, row.CreatedTime = e.Input, e.Timestamp
+			break
+		}
+	}
+	return row
 }
 
 // snapshotFor returns the cached history, loads it, or — for a lone

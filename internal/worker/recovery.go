@@ -144,8 +144,13 @@ func (w *Worker) repairRow(ctx context.Context, id string, end *history.Event) e
 	}
 	err := w.hub.PatchInstance(ctx, id, layout.InstancePatch{RuntimeStatus: &status, Output: &output,
 		CompletedTime: &at, LastUpdatedTime: &now}, nil)
-	if err == nil {
-		w.publishDone(id)
+	if err != nil {
+		return err
 	}
-	return err
+	// Waiters re-read the row: this one lacks the columns recovery did not touch.
+	row, err := w.hub.GetInstance(ctx, id)
+	if err == nil {
+		w.publishDone(id, row)
+	}
+	return nil
 }

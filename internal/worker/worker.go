@@ -26,6 +26,7 @@ import (
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/layout"
 )
 
 // Options configure a Worker. Zero values take the Durable Functions
@@ -117,7 +118,7 @@ type Worker struct {
 	orchSlots chan struct{}
 	stopping  atomic.Bool
 	subsMu    sync.Mutex
-	subs      map[string][]chan struct{}
+	subs      map[string][]chan *layout.InstanceRow
 	episodes  atomic.Int64
 	started   atomic.Bool
 	lifecycle sync.Mutex // serializes Start and Stop
@@ -131,7 +132,7 @@ func New(opts Options) (*Worker, error) {
 	w := &Worker{opts: opts, hub: opts.Hub, reg: opts.Registry,
 		log:       opts.Logger.With("worker", opts.WorkerID, "hub", opts.Hub.Name()),
 		orchSlots: make(chan struct{}, opts.MaxConcurrentOrchestrations),
-		subs:      map[string][]chan struct{}{},
+		subs:      map[string][]chan *layout.InstanceRow{},
 	}
 	w.insts = newInstances(w)
 	w.acts = newActivities(w)
@@ -203,10 +204,11 @@ func (w *Worker) Notify(instanceID string) {
 	w.parts.poke(w.hub.PartitionOf(instanceID))
 }
 
-// Subscribe returns a channel closed when this worker sees instanceID
-// reach a terminal status. cancel releases the subscription.
-func (w *Worker) Subscribe(instanceID string) (done <-chan struct{}, cancel func()) {
-	ch := make(chan struct{})
+// Subscribe returns a channel that receives instanceID's final instance
+// row when this worker sees the instance reach a terminal status. cancel
+// releases the subscription.
+func (w *Worker) Subscribe(instanceID string) (done <-chan *layout.InstanceRow, cancel func()) {
+	ch := make(chan *layout.InstanceRow, 1)
 	w.subsMu.Lock()
 	w.subs[instanceID] = append(w.subs[instanceID], ch)
 	w.subsMu.Unlock()
@@ -226,13 +228,15 @@ func (w *Worker) Subscribe(instanceID string) (done <-chan struct{}, cancel func
 	}
 }
 
-func (w *Worker) publishDone(instanceID string) {
+// publishDone hands a finished instance's row, as just written, to its
+// subscribers, so in-process waiters need not read it back.
+func (w *Worker) publishDone(instanceID string, row *layout.InstanceRow) {
 	w.subsMu.Lock()
 	list := w.subs[instanceID]
 	delete(w.subs, instanceID)
 	w.subsMu.Unlock()
 	for _, ch := range list {
-		close(ch)
+		ch <- row // buffered, one send per subscription
 	}
 }
 
