@@ -144,8 +144,27 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 	if len(snap.events) == 0 && !hasStart(events) {
 		return w.notStarted(ctx, inst, batch)
 	}
+	if len(events) == 0 && !kick {
+		// Only chained timers: nothing to replay.
+		return w.finishBatch(ctx, msgs)
+	}
 
 	var lastResult *durable.Result
+	committed := false
+	// Once a checkpoint holds the batch's events, retrying the messages
+	// would deliver them twice: delete them and resume from history.
+	afterCommit := func(err error) error {
+		if !committed {
+			return err
+		}
+		w.log.Warn("episode failed after its checkpoint; resuming from history", "instanceId", inst.id, "error", err)
+		inst.snap = nil
+		if derr := w.finishBatch(ctx, msgs); derr != nil {
+			return errors.Join(err, derr)
+		}
+		w.insts.deliver(inst.id, inst.partition, inst.epoch, nil, true)
+		return nil
+	}
 	for {
 		res := durable.Execute(w.reg, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now}, w.log)
 		lastResult = res
@@ -161,7 +180,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		}
 		local, err := w.sendOutbound(ctx, inst, res)
 		if err != nil {
-			return err
+			return afterCommit(err)
 		}
 		if len(res.Appended) > 0 {
 			etag, err := w.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: inst.id, ExecutionID: snap.executionID,
@@ -176,8 +195,9 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 					w.insts.settled(len(msgs))
 					return nil
 				}
-				return err
+				return afterCommit(err)
 			}
+			committed = true
 			snap.etag, snap.assumedNew = etag, false
 			snap.events = append(snap.events, res.Appended...)
 		}
