@@ -6,7 +6,6 @@ package main
 // its own task hub and with its own trigger queues.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -17,11 +16,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,24 +35,6 @@ import (
 
 func TestMain(m *testing.M) { testutil.Main(m) }
 
-// syncBuffer collects the dev host's and the handler's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // e2eApp is the function app copied to a temp dir with a unique hub and
 // queue names, run by devhost.Run until stopped.
 type e2eApp struct {
@@ -66,8 +45,8 @@ type e2eApp struct {
 	suffix  string // appended to every trigger queue name
 	handler string
 	env     map[string]string
-	logs    *syncBuffer
-	base    string // http://127.0.0.1:port while running
+	logs    *testutil.SyncBuffer // the dev host's and the handler's output
+	base    string               // http://127.0.0.1:port while running
 
 	cancel context.CancelFunc
 	done   chan error
@@ -77,12 +56,7 @@ type e2eApp struct {
 // the first test.
 func buildHandler(t *testing.T) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "handler")
-	cmd := exec.Command("go", "build", "-o", out, ".")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build handler: %v\n%s", err, b)
-	}
-	return out
+	return testutil.BuildBinary(t, ".", "handler")
 }
 
 func randomHex(t *testing.T, n int) string {
@@ -99,7 +73,7 @@ func randomHex(t *testing.T, n int) string {
 func newE2EApp(t *testing.T, env map[string]string) *e2eApp {
 	t.Helper()
 	a := &e2eApp{t: t, dir: t.TempDir(), hub: testutil.UniqueHubName(t), conn: testutil.Storage(t),
-		suffix: randomHex(t, 5), handler: buildHandler(t), logs: &syncBuffer{}}
+		suffix: randomHex(t, 5), handler: buildHandler(t), logs: &testutil.SyncBuffer{}}
 	a.env = map[string]string{
 		"FUNCTIONS_WORKER_RUNTIME": "custom",
 		"AzureWebJobsStorage":      a.conn,

@@ -40,6 +40,21 @@ func (i idFlag) check() (string, error) {
 	return string(i), nil
 }
 
+// openInstance checks the --id flag, then opens the task hub: the start of
+// every command that acts on one existing instance. The ID is checked first
+// so that a usage error is reported without touching storage.
+func (e *env) openInstance(ctx context.Context, i idFlag) (string, *target, error) {
+	id, err := i.check()
+	if err != nil {
+		return "", nil, err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, t, nil
+}
+
 // --- start-new ---------------------------------------------------------------
 
 type startNewCmd struct {
@@ -129,11 +144,7 @@ func (c *statusCmd) define(fs *flag.FlagSet) {
 }
 
 func (c *statusCmd) run(ctx context.Context, e *env) error {
-	id, err := c.id.check()
-	if err != nil {
-		return err
-	}
-	t, err := e.open(ctx)
+	id, t, err := e.openInstance(ctx, c.id)
 	if err != nil {
 		return err
 	}
@@ -188,11 +199,7 @@ func (c *historyCmd) define(fs *flag.FlagSet) {
 }
 
 func (c *historyCmd) run(ctx context.Context, e *env) error {
-	id, err := c.id.check()
-	if err != nil {
-		return err
-	}
-	t, err := e.open(ctx)
+	id, t, err := e.openInstance(ctx, c.id)
 	if err != nil {
 		return err
 	}
@@ -366,32 +373,6 @@ func checkRange(after, before timeValue) error {
 
 // --- terminate, raise-event, rewind, suspend, resume ------------------------------
 
-type terminateCmd struct {
-	id     idFlag
-	reason string
-}
-
-func (c *terminateCmd) define(fs *flag.FlagSet) {
-	c.id.define(fs, "instance `ID` (required)")
-	fs.StringVar(&c.reason, "reason", "", "reason for terminating, recorded as the instance's output")
-}
-
-func (c *terminateCmd) run(ctx context.Context, e *env) error {
-	id, err := c.id.check()
-	if err != nil {
-		return err
-	}
-	t, err := e.open(ctx)
-	if err != nil {
-		return err
-	}
-	if err := t.client.Terminate(ctx, id, c.reason); err != nil {
-		return t.explainNotFound(err)
-	}
-	fmt.Fprintf(e.stdout, "Sent the termination request to instance %s; it ends as Terminated when the app processes it.\n", id)
-	return nil
-}
-
 type raiseEventCmd struct {
 	id        idFlag
 	eventName string
@@ -431,8 +412,8 @@ func (c *raiseEventCmd) run(ctx context.Context, e *env) error {
 	return nil
 }
 
-// reasonCmd is a command that takes an instance and a reason: rewind,
-// suspend and resume.
+// reasonCmd is a command that takes an instance and a reason: terminate,
+// rewind, suspend and resume.
 type reasonCmd struct {
 	id     idFlag
 	reason string
@@ -440,19 +421,22 @@ type reasonCmd struct {
 	// %s for the ID.
 	do   func(c *client.Client, ctx context.Context, id, reason string) error
 	done string
+	// reasonUsage is the help text of --reason; empty means the default,
+	// which fits commands that record the reason in the history.
+	reasonUsage string
 }
 
 func (c *reasonCmd) define(fs *flag.FlagSet) {
 	c.id.define(fs, "instance `ID` (required)")
-	fs.StringVar(&c.reason, "reason", "", "reason, recorded in the instance's history")
+	usage := c.reasonUsage
+	if usage == "" {
+		usage = "reason, recorded in the instance's history"
+	}
+	fs.StringVar(&c.reason, "reason", "", usage)
 }
 
 func (c *reasonCmd) run(ctx context.Context, e *env) error {
-	id, err := c.id.check()
-	if err != nil {
-		return err
-	}
-	t, err := e.open(ctx)
+	id, t, err := e.openInstance(ctx, c.id)
 	if err != nil {
 		return err
 	}
@@ -478,11 +462,7 @@ func (c *restartCmd) define(fs *flag.FlagSet) {
 }
 
 func (c *restartCmd) run(ctx context.Context, e *env) error {
-	id, err := c.id.check()
-	if err != nil {
-		return err
-	}
-	t, err := e.open(ctx)
+	id, t, err := e.openInstance(ctx, c.id)
 	if err != nil {
 		return err
 	}

@@ -68,12 +68,7 @@ func TestCLI(t *testing.T) {
 
 func buildCLI(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "durable")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testutil.BuildBinary(t, ".", "durable")
 }
 
 // fixture is one task hub with an app root for it: host.json naming the

@@ -80,7 +80,11 @@ func commands() []spec {
 				"--runtime-status takes several statuses: space-separated (Core Tools' form), comma-separated,\n" +
 				"or by repeating the flag; names are case-insensitive.",
 			example: "durable get-instances --created-after 2018-03-10T13:57:31Z --created-before 2018-03-10T23:59Z --top 15"},
-		{name: "terminate", newCmd: func() command { return &terminateCmd{} },
+		{name: "terminate", newCmd: func() command {
+			return &reasonCmd{do: (*client.Client).Terminate,
+				done:        "Sent the termination request to instance %s; it ends as Terminated when the app processes it.",
+				reasonUsage: "reason for terminating, recorded as the instance's output"}
+		},
 			synopsis: "--id ID [--reason TEXT]",
 			summary:  "Terminate a running instance",
 			about: "Asks a Pending, Running or Suspended instance to end as Terminated, with the reason as its\n" +

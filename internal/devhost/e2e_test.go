@@ -1,7 +1,6 @@
 package devhost_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,10 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,29 +22,10 @@ import (
 
 func TestMain(m *testing.M) { testutil.Main(m) }
 
-// syncBuffer collects the dev host's and the handler's output for assertions and for the
-// log of a failed test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testApp is a function app written to a temp dir and run by devhost.Run.
 type testApp struct {
-	base string // http://127.0.0.1:port
-	logs *syncBuffer
+	base string               // http://127.0.0.1:port
+	logs *testutil.SyncBuffer // the dev host's and the handler's output
 }
 
 type appSpec struct {
@@ -60,12 +38,7 @@ type appSpec struct {
 // buildHandler compiles testdata/handler. The build cache makes repeat builds cheap.
 func buildHandler(t *testing.T) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "handler")
-	cmd := exec.Command("go", "build", "-o", out, "./testdata/handler")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build test handler: %v\n%s", err, b)
-	}
-	return out
+	return testutil.BuildBinary(t, "./testdata/handler", "handler")
 }
 
 func writeJSON(t *testing.T, path string, v any) {
@@ -112,7 +85,7 @@ func startApp(t *testing.T, spec appSpec) *testApp {
 	}
 	writeJSON(t, filepath.Join(dir, "local.settings.json"), map[string]any{"IsEncrypted": false, "Values": values})
 
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -541,7 +514,7 @@ func TestRunFailsWhenHandlerDies(t *testing.T) {
 	writeJSON(t, filepath.Join(dir, "host.json"), map[string]any{"customHandler": map[string]any{
 		"description": map[string]any{"defaultExecutablePath": "sh", "arguments": []string{"-c", "echo starting; exit 3"}},
 	}})
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := devhost.Run(ctx, devhost.Options{

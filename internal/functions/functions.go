@@ -269,13 +269,8 @@ func (f *Functions) startNew(ctx context.Context, inv *invocation) error {
 
 // getStatus logs the named instance's status body.
 func (f *Functions) getStatus(ctx context.Context, inv *invocation) error {
-	text, ok := inv.messageText("instanceId")
+	tg, ok := inv.target(false)
 	if !ok {
-		return nil
-	}
-	tg, err := ParseTarget(text, false)
-	if err != nil {
-		inv.reject("%v.", err)
 		return nil
 	}
 	st, err := f.cfg.Client.GetStatus(ctx, tg.InstanceID, client.StatusOptions{})
@@ -295,25 +290,46 @@ func (f *Functions) getStatus(ctx context.Context, inv *invocation) error {
 	return nil
 }
 
-func (f *Functions) terminate(ctx context.Context, inv *invocation) error {
+// target reads the invocation's "instanceId" message as a Target (see
+// ParseTarget), or rejects the invocation and returns ok=false. GetStatus,
+// Terminate, Rewind and Purge all take their instance this way.
+func (inv *invocation) target(withReason bool) (*Target, bool) {
 	text, ok := inv.messageText("instanceId")
 	if !ok {
-		return nil
+		return nil, false
 	}
-	tg, err := ParseTarget(text, true)
+	tg, err := ParseTarget(text, withReason)
 	if err != nil {
 		inv.reject("%v.", err)
+		return nil, false
+	}
+	return tg, true
+}
+
+// runWithReason runs a command that carries a reason (Terminate, Rewind) on the
+// invocation's target: the reason defaults to defaultReason, a client error
+// is settled as "<verb> <id>", and done formats the success line from the
+// instance ID and the reason.
+func (f *Functions) runWithReason(ctx context.Context, inv *invocation, verb, defaultReason string,
+	call func(ctx context.Context, id, reason string) error, done string) error {
+	tg, ok := inv.target(true)
+	if !ok {
 		return nil
 	}
 	reason := tg.Reason
 	if reason == "" {
-		reason = DefaultTerminateReason
+		reason = defaultReason
 	}
-	if err := f.cfg.Client.Terminate(ctx, tg.InstanceID, reason); err != nil {
-		return inv.settle("terminate "+tg.InstanceID, err)
+	if err := call(ctx, tg.InstanceID, reason); err != nil {
+		return inv.settle(verb+" "+tg.InstanceID, err)
 	}
-	inv.logf("Asked instance '%s' to terminate: %s", tg.InstanceID, reason)
+	inv.logf(done, tg.InstanceID, reason)
 	return nil
+}
+
+func (f *Functions) terminate(ctx context.Context, inv *invocation) error {
+	return f.runWithReason(ctx, inv, "terminate", DefaultTerminateReason, f.cfg.Client.Terminate,
+		"Asked instance '%s' to terminate: %s")
 }
 
 func (f *Functions) raiseEvent(ctx context.Context, inv *invocation) error {
@@ -334,34 +350,13 @@ func (f *Functions) raiseEvent(ctx context.Context, inv *invocation) error {
 }
 
 func (f *Functions) rewind(ctx context.Context, inv *invocation) error {
-	text, ok := inv.messageText("instanceId")
-	if !ok {
-		return nil
-	}
-	tg, err := ParseTarget(text, true)
-	if err != nil {
-		inv.reject("%v.", err)
-		return nil
-	}
-	reason := tg.Reason
-	if reason == "" {
-		reason = DefaultRewindReason
-	}
-	if err := f.cfg.Client.Rewind(ctx, tg.InstanceID, reason); err != nil {
-		return inv.settle("rewind "+tg.InstanceID, err)
-	}
-	inv.logf("Rewound instance '%s': %s", tg.InstanceID, reason)
-	return nil
+	return f.runWithReason(ctx, inv, "rewind", DefaultRewindReason, f.cfg.Client.Rewind,
+		"Rewound instance '%s': %s")
 }
 
 func (f *Functions) purge(ctx context.Context, inv *invocation) error {
-	text, ok := inv.messageText("instanceId")
+	tg, ok := inv.target(false)
 	if !ok {
-		return nil
-	}
-	tg, err := ParseTarget(text, false)
-	if err != nil {
-		inv.reject("%v.", err)
 		return nil
 	}
 	if err := f.cfg.Client.Purge(ctx, tg.InstanceID); err != nil {

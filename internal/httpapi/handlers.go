@@ -27,6 +27,22 @@ func pathID(r *http.Request) (string, error) {
 	return id, nil
 }
 
+// instanceRequest resolves the client and the validated {instanceId} of a
+// request about one existing instance. Either failing is the caller's
+// mistake, so it answers 400 itself and returns ok=false then.
+func (a *API) instanceRequest(w http.ResponseWriter, r *http.Request) (c Client, id string, ok bool) {
+	c, err := a.clientFor(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return nil, "", false
+	}
+	if id, err = pathID(r); err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return nil, "", false
+	}
+	return c, id, true
+}
+
 // readJSONBody reads a request body that must be JSON; an empty body is
 // nil (no input, or a null event).
 func readJSONBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {
@@ -199,14 +215,8 @@ type statusRequest struct {
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
-	c, err := a.clientFor(r)
-	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, err)
-		return
-	}
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, err)
+	c, id, ok := a.instanceRequest(w, r)
+	if !ok {
 		return
 	}
 	q := query(r)
@@ -303,14 +313,8 @@ type purgeResult struct {
 
 // purge serves DELETE /instances/{id}.
 func (a *API) purge(w http.ResponseWriter, r *http.Request) {
-	c, err := a.clientFor(r)
-	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, err)
-		return
-	}
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, err)
+	c, id, ok := a.instanceRequest(w, r)
+	if !ok {
 		return
 	}
 	if err := c.Purge(r.Context(), id); err != nil {
@@ -363,19 +367,14 @@ func (a *API) purgeRange(w http.ResponseWriter, r *http.Request) {
 
 // operation serves POST /instances/{id}/{terminate|suspend|resume|rewind|restart}.
 func (a *API) operation(w http.ResponseWriter, r *http.Request) {
-	c, err := a.clientFor(r)
-	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, err)
-		return
-	}
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, err)
+	c, id, ok := a.instanceRequest(w, r)
+	if !ok {
 		return
 	}
 	op := r.PathValue("operation")
 	reason := query(r).get("reason")
 	ctx := r.Context()
+	var err error
 	switch strings.ToLower(op) {
 	case "terminate":
 		err = c.Terminate(ctx, id, reason)
@@ -441,14 +440,8 @@ func (a *API) raiseEvent(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusNotFound, fmt.Errorf("%s is not a route of this API", r.URL.Path))
 		return
 	}
-	c, err := a.clientFor(r)
-	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, err)
-		return
-	}
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, err)
+	c, id, ok := a.instanceRequest(w, r)
+	if !ok {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {

@@ -1,5 +1,7 @@
 // Package testutil gives tests a storage account to run against and names that keep tests
-// sharing that account out of each other's way.
+// sharing that account out of each other's way, and the few helpers that test packages
+// would otherwise each repeat: building a binary ([BuildBinary]) and a buffer for
+// concurrent output ([SyncBuffer]).
 //
 // Tests get Azurite, the local Azure Storage emulator, through [Storage]. Under `make test`
 // (and CI) one Azurite is started for the whole run and its connection string is passed in

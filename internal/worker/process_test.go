@@ -30,10 +30,11 @@ var buildHandler = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Not testutil.BuildBinary: the binary outlives the test that first
+	// asks for it, so it cannot live in that test's TempDir.
 	bin := filepath.Join(dir, "handler")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/durable-go/durable").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build handler: %v\n%s", err, out)
+	if err := testutil.GoBuild("github.com/durable-go/durable", bin); err != nil {
+		return "", err
 	}
 	return bin, nil
 })
