@@ -65,9 +65,11 @@ type Progress func(done, total int)
 
 // columnsWithoutInput are the Instances columns read when the caller does
 // not want inputs, which may be large and offloaded to blobs.
-var columnsWithoutInput = []string{"Name", "Version", "ExecutionId", "RuntimeStatus", "CreatedTime", "LastUpdatedTime",
-	"CompletedTime", "ScheduledStartTime", "Output", "OutputBlobName", "CustomStatus", "CustomStatusBlobName",
-	"Generation", "Tags", "TaskHubName"}
+func columnsWithoutInput() []string {
+	return []string{"Name", "Version", "ExecutionId", "RuntimeStatus", "CreatedTime", "LastUpdatedTime",
+		"CompletedTime", "ScheduledStartTime", "Output", "OutputBlobName", "CustomStatus", "CustomStatusBlobName",
+		"Generation", "Tags", "TaskHubName"}
+}
 
 func odataTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
 
@@ -93,7 +95,7 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 		aq.CreatedTo = odataTime(q.CreatedTo)
 	}
 	if !q.ShowInput {
-		aq.Columns = columnsWithoutInput
+		aq.Columns = columnsWithoutInput()
 	}
 	if q.ContinuationToken != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(q.ContinuationToken)
@@ -153,9 +155,6 @@ func (c *Client) purge(ctx context.Context, id string) error {
 	return nil
 }
 
-var terminalStatuses = []history.RuntimeStatus{history.StatusCompleted, history.StatusFailed,
-	history.StatusTerminated, history.StatusCanceled}
-
 // PurgeRange removes every finished instance created in the range with one
 // of the statuses, and returns how many it removed.
 func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress) (int, error) {
@@ -167,7 +166,8 @@ func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress
 	}
 	statuses := q.Statuses
 	if len(statuses) == 0 {
-		statuses = terminalStatuses
+		statuses = []history.RuntimeStatus{history.StatusCompleted, history.StatusFailed,
+			history.StatusTerminated, history.StatusCanceled}
 	}
 	for _, s := range statuses {
 		if !s.IsTerminal() {

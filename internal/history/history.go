@@ -83,9 +83,22 @@ const (
 	StatusSuspended      RuntimeStatus = "Suspended"
 )
 
-// AllStatuses lists every runtime status.
-var AllStatuses = []RuntimeStatus{StatusPending, StatusRunning, StatusCompleted, StatusContinuedAsNew,
+// allStatuses is an array, so no caller can change the list.
+var allStatuses = [...]RuntimeStatus{StatusPending, StatusRunning, StatusCompleted, StatusContinuedAsNew,
 	StatusFailed, StatusCanceled, StatusTerminated, StatusSuspended}
+
+// AllStatuses lists every runtime status, in a new slice.
+func AllStatuses() []RuntimeStatus { return append([]RuntimeStatus(nil), allStatuses[:]...) }
+
+// IsKnown reports whether s is one of the runtime statuses.
+func (s RuntimeStatus) IsKnown() bool {
+	for _, st := range allStatuses {
+		if st == s {
+			return true
+		}
+	}
+	return false
+}
 
 // IsTerminal reports whether an instance in this status will never run again
 // unless it is rewound or restarted.
@@ -99,7 +112,7 @@ func (s RuntimeStatus) IsTerminal() bool {
 
 // ParseRuntimeStatus accepts a status name, case-insensitively.
 func ParseRuntimeStatus(s string) (RuntimeStatus, error) {
-	for _, st := range AllStatuses {
+	for _, st := range allStatuses {
 		if equalFold(string(st), s) {
 			return st, nil
 		}

@@ -257,7 +257,7 @@ func TestStatusCodes(t *testing.T) {
 			CreatedTime: created, LastUpdatedTime: created}
 	}
 	fc := &fakeClient{status: map[string]*client.Status{}}
-	for _, s := range history.AllStatuses {
+	for _, s := range history.AllStatuses() {
 		fc.status[string(s)] = mk(s)
 	}
 	a := newAPI(t, fc, "")

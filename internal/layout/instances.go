@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/durable-go/durable/internal/history"
@@ -71,7 +70,7 @@ func EncodeInstanceRow(ctx context.Context, blobs BlobStore, row InstanceRow) (E
 	if row.InstanceID == "" {
 		return nil, fail(errors.New("empty instance ID"))
 	}
-	if !slices.Contains(history.AllStatuses, row.RuntimeStatus) {
+	if !row.RuntimeStatus.IsKnown() {
 		return nil, fail(fmt.Errorf("property RuntimeStatus: unknown runtime status %q", row.RuntimeStatus))
 	}
 	e := Entity{
@@ -178,7 +177,7 @@ func EncodeInstancePatch(ctx context.Context, blobs BlobStore, instanceID string
 		e[colCustomStatus] = customStatusColumn(*p.CustomStatus)
 	}
 	if p.RuntimeStatus != nil {
-		if !slices.Contains(history.AllStatuses, *p.RuntimeStatus) {
+		if !p.RuntimeStatus.IsKnown() {
 			return nil, fail(fmt.Errorf("property RuntimeStatus: unknown runtime status %q", *p.RuntimeStatus))
 		}
 		e[colRuntimeStatus] = string(*p.RuntimeStatus)
