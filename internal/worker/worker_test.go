@@ -389,3 +389,38 @@ func TestInstanceIDNeedingEscapes(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownOrchestratorFailsClearly(t *testing.T) {
+	a := startApp(t)
+	// A client without the app's registry (the CLI, say) can start any name;
+	// the engine must fail the instance, not drop or retry the message.
+	external := client.New(a.Hub, client.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := external.StartNew(ctx, "NoSuchOrchestrator", nil, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Worker.Notify(id)
+	st := a.wait(t, ctx, id)
+	if st.RuntimeStatus != history.StatusFailed || !strings.Contains(string(st.Output), "OrchestratorNotFound") ||
+		!strings.Contains(string(st.Output), `\"NoSuchOrchestrator\" is not registered`) {
+		t.Fatalf("status %s output %s", st.RuntimeStatus, st.Output)
+	}
+	// The app's own client refuses the name up front.
+	if _, err := a.Client.StartNew(ctx, "NoSuchOrchestrator", nil, client.StartOptions{}); !errors.Is(err, client.ErrBadArgument) {
+		t.Fatalf("in-app start of an unknown orchestrator: %v", err)
+	}
+}
+
+func TestUnknownActivityFailsTheCallingOrchestration(t *testing.T) {
+	a := startApp(t, withRegistry(func(r *durable.Registry) {
+		_ = r.AddOrchestrator("CallsMissing", func(ctx *durable.OrchestrationContext) (any, error) {
+			return nil, ctx.CallActivity("Missing", nil).Await(nil)
+		})
+	}))
+	st := a.run(t, "CallsMissing", nil, client.StartOptions{})
+	if st.RuntimeStatus != history.StatusFailed || !strings.Contains(string(st.Output), "ActivityNotFound") {
+		t.Fatalf("status %s output %s", st.RuntimeStatus, st.Output)
+	}
+}
