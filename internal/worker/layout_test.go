@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
@@ -192,5 +193,44 @@ func TestKnownInstanceGoesToItsPartition(t *testing.T) {
 		if found != (p == 1) {
 			t.Errorf("partition %d holds the start message: %v", p, found)
 		}
+	}
+}
+
+func TestUnreadableControlMessageIsPoisoned(t *testing.T) {
+	a := startApp(t)
+	storage, err := config.OpenStorage(a.settings, "AzureWebJobsStorage", config.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lower := strings.ToLower(a.hub)
+	for p := 0; p < 4; p++ {
+		q := storage.Queues.NewQueueClient(fmt.Sprintf("%s-control-%02d", lower, p))
+		if _, err := q.EnqueueMessage(ctx, "this is not a task message", nil); err != nil {
+			t.Fatal(err)
+		}
+		a.Worker.Notify(fmt.Sprintf("any-%d", p))
+	}
+	// The engine keeps working beside the garbage.
+	expectCompleted(t, a.run(t, "HelloWorld", "Lima", client.StartOptions{}), `"Hello Lima!"`)
+	poison := storage.Queues.NewQueueClient(lower + "-poison")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		n := int32(32)
+		resp, err := poison.PeekMessages(ctx, &azqueue.PeekMessagesOptions{NumberOfMessages: &n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Messages) == 4 {
+			if !strings.Contains(*resp.Messages[0].MessageText, "this is not a task message") ||
+				!strings.Contains(*resp.Messages[0].MessageText, "Reason") {
+				t.Fatalf("poison message %s", *resp.Messages[0].MessageText)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d poison messages, want 4", len(resp.Messages))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
