@@ -53,7 +53,7 @@ test: deps
 	trap '$(AZURITE) stop "$$dir"; rm -rf "$$dir"' EXIT; \
 	$(AZURITE) start "$$dir" || exit 1; \
 	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
-	$(GO) vet ./... && $(GO) test -race -timeout 15m ./...
+	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 15m ./...
 
 bench: deps
 	@dir="$$(mktemp -d)"; \
