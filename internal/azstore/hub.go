@@ -125,9 +125,6 @@ func (h *Hub) PartitionOf(instanceID string) int {
 	return layout.PartitionIndex(instanceID, h.partitions)
 }
 
-// Blobs is the large-message store, for encoders.
-func (h *Hub) Blobs() layout.BlobStore { return h.blobs }
-
 type taskHubInfo struct {
 	TaskHubName    string    `json:"TaskHubName"`
 	CreatedAt      time.Time `json:"CreatedAt"`
@@ -192,18 +189,6 @@ func (h *Hub) readTaskHubInfo(ctx context.Context) (*taskHubInfo, error) {
 		return nil, fmt.Errorf("decode %s/taskhub.json: %w", leases, err)
 	}
 	return &info, nil
-}
-
-// Exists reports whether the hub has been created in this account.
-func (h *Hub) Exists(ctx context.Context) (bool, error) {
-	_, err := h.readTaskHubInfo(ctx)
-	if err == nil {
-		return true, nil
-	}
-	if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
-		return false, nil
-	}
-	return false, err
 }
 
 // Delete removes every table, queue and container of the hub. Missing

@@ -237,6 +237,3 @@ func (h *Hub) Wake(ctx context.Context, instanceID, reason string, visibleAt tim
 	}
 	return nil
 }
-
-// HasWake reports whether wake-ups are configured.
-func (h *Hub) HasWake() bool { return h.wake != nil }

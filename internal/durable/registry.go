@@ -10,7 +10,6 @@ package durable
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 )
 
 // OrchestratorFunc is an orchestrator. It must be deterministic: everything
@@ -69,16 +68,6 @@ func (r *Registry) Orchestrator(name string) (OrchestratorFunc, bool) {
 func (r *Registry) Activity(name string) (ActivityFunc, bool) {
 	fn, ok := r.activities[name]
 	return fn, ok
-}
-
-// OrchestratorNames lists the registered orchestrators, sorted.
-func (r *Registry) OrchestratorNames() []string {
-	names := make([]string, 0, len(r.orchestrators))
-	for n := range r.orchestrators {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // marshalJSON encodes a user value. A json.RawMessage or a nil value passes
