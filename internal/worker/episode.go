@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -470,7 +469,7 @@ func parallel(ctx context.Context, n, limit int, fn func(context.Context, int) e
 			if err := fn(ctx, i); err != nil {
 				mu.Lock()
 				if firstErr == nil {
-					firstErr = fmt.Errorf("%w", err)
+					firstErr = err
 				}
 				mu.Unlock()
 			}
