@@ -214,6 +214,21 @@ func (h *Hub) Delete(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// IsHubMissing reports a storage error saying that a table, queue or
+// container of the hub does not exist: the hub is not created yet, or it
+// was deleted under a running app.
+func IsHubMissing(err error) bool {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.ErrorCode {
+	case "TableNotFound", "QueueNotFound", "ContainerNotFound":
+		return true
+	}
+	return false
+}
+
 func isStatus(err error, code int) bool {
 	var re *azcore.ResponseError
 	return errors.As(err, &re) && re.StatusCode == code

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,11 +21,15 @@ import (
 // later timer is delivered early and sent again for the rest of its wait.
 const MaxVisibilityDelay = 7*24*time.Hour - time.Minute
 
-// Message is a dequeued message with what is needed to settle it.
+// Message is a dequeued message with what is needed to settle it. Its
+// methods may be called from several goroutines: the pop receipt changes
+// with every visibility update, so updates and the delete are serialized.
 type Message struct {
-	queue        *azqueue.QueueClient
-	ID           string
-	PopReceipt   string
+	queue *azqueue.QueueClient
+	ID    string
+	// mu guards popReceipt and serializes the requests that use it.
+	mu           sync.Mutex
+	popReceipt   string
 	DequeueCount int64
 	Inserted     time.Time
 	Data         layout.MessageData
@@ -35,8 +40,16 @@ type Message struct {
 	Partition int
 }
 
-// Event is the message's history event.
-func (m *Message) Event() history.Event { return m.Data.TaskMessage.Event }
+// Event is the message's history event, carrying the message's ID (the
+// envelope's ActivityId, which a redelivery repeats) for de-duplication.
+func (m *Message) Event() history.Event {
+	ev := m.Data.TaskMessage.Event
+	ev.MessageID = m.Data.ActivityID
+	if ev.MessageID == "" {
+		ev.MessageID = m.ID
+	}
+	return ev
+}
 
 // InstanceID is the instance the message is addressed to.
 func (m *Message) InstanceID() string { return m.Data.TaskMessage.OrchestrationInstance.InstanceID }
@@ -61,7 +74,14 @@ func (h *Hub) SendToWorkItems(ctx context.Context, tm history.TaskMessage) error
 
 func (h *Hub) send(ctx context.Context, q *azqueue.QueueClient, tm history.TaskMessage, visibleAt time.Time) error {
 	tm.SequenceNumber = h.seq.next()
-	md := layout.MessageData{ActivityID: uuid.NewString(), TaskMessage: tm, SequenceNumber: tm.SequenceNumber}
+	// A message the engine may send again after a crash carries a
+	// deterministic ID, so the receiver can tell the copies apart from
+	// new messages; any other message gets a new one.
+	id := tm.Event.MessageID
+	if id == "" {
+		id = uuid.NewString()
+	}
+	md := layout.MessageData{ActivityID: id, TaskMessage: tm, SequenceNumber: tm.SequenceNumber}
 	text, err := layout.EncodeMessage(ctx, h.blobs, md)
 	if err != nil {
 		return fmt.Errorf("encode %s message for %q: %w", tm.Event.Type, tm.OrchestrationInstance.InstanceID, err)
@@ -117,7 +137,7 @@ func (h *Hub) dequeue(ctx context.Context, q *azqueue.QueueClient, partition, n 
 		if dm == nil || dm.MessageID == nil || dm.PopReceipt == nil {
 			continue
 		}
-		m := &Message{queue: q, ID: *dm.MessageID, PopReceipt: *dm.PopReceipt, Partition: partition}
+		m := &Message{queue: q, ID: *dm.MessageID, popReceipt: *dm.PopReceipt, Partition: partition}
 		if dm.DequeueCount != nil {
 			m.DequeueCount = *dm.DequeueCount
 		}
@@ -148,7 +168,9 @@ func (h *Hub) dequeue(ctx context.Context, q *azqueue.QueueClient, partition, n 
 // DeleteMessage removes a processed message. A message already gone (its pop
 // receipt expired and someone else took it) is reported as ErrConflict.
 func (h *Hub) DeleteMessage(ctx context.Context, m *Message) error {
-	if _, err := m.queue.DeleteMessage(ctx, m.ID, m.PopReceipt, nil); err != nil {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.queue.DeleteMessage(ctx, m.ID, m.popReceipt, nil); err != nil {
 		if isStatus(err, 404) {
 			return fmt.Errorf("delete message %s: %w", m.ID, ErrConflict)
 		}
@@ -159,17 +181,50 @@ func (h *Hub) DeleteMessage(ctx context.Context, m *Message) error {
 
 // Abandon makes a message visible again after delay, for a later retry.
 func (h *Hub) Abandon(ctx context.Context, m *Message, delay time.Duration) error {
-	resp, err := m.queue.UpdateMessage(ctx, m.ID, m.PopReceipt, m.text, &azqueue.UpdateMessageOptions{VisibilityTimeout: seconds(delay, false)})
-	if err != nil {
-		if isStatus(err, 404) {
-			return fmt.Errorf("abandon message %s: %w", m.ID, ErrConflict)
-		}
-		return fmt.Errorf("abandon message %s on %s: %w", m.ID, m.queue.URL(), err)
-	}
-	if resp.PopReceipt != nil {
-		m.PopReceipt = *resp.PopReceipt
+	if err := m.setVisibility(ctx, delay, false); err != nil {
+		return fmt.Errorf("abandon %w", err)
 	}
 	return nil
+}
+
+// Renew keeps a held message hidden for another visibility period, so
+// that no other worker takes it while this one still works on it.
+func (h *Hub) Renew(ctx context.Context, m *Message, visibility time.Duration) error {
+	if err := m.setVisibility(ctx, visibility, true); err != nil {
+		return fmt.Errorf("renew %w", err)
+	}
+	return nil
+}
+
+func (m *Message) setVisibility(ctx context.Context, d time.Duration, roundUp bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	resp, err := m.queue.UpdateMessage(ctx, m.ID, m.popReceipt, m.text, &azqueue.UpdateMessageOptions{VisibilityTimeout: seconds(d, roundUp)})
+	if err != nil {
+		if isStatus(err, 404) {
+			return fmt.Errorf("message %s: %w", m.ID, ErrConflict)
+		}
+		return fmt.Errorf("message %s on %s: %w", m.ID, m.queue.URL(), err)
+	}
+	if resp.PopReceipt != nil {
+		m.popReceipt = *resp.PopReceipt
+	}
+	return nil
+}
+
+// Replace takes over a newer delivery of the same message (its visibility
+// ran out and it was dequeued again): the newer pop receipt is the only
+// one the service still accepts.
+func (m *Message) Replace(newer *Message) {
+	if newer == m {
+		return
+	}
+	newer.mu.Lock()
+	pr, count := newer.popReceipt, newer.DequeueCount
+	newer.mu.Unlock()
+	m.mu.Lock()
+	m.popReceipt, m.DequeueCount = pr, count
+	m.mu.Unlock()
 }
 
 // Poison moves a message that keeps failing to the poison queue, with the
@@ -193,7 +248,9 @@ func (h *Hub) poisonRaw(ctx context.Context, m *Message, text, reason string) er
 	if _, err := h.poison.EnqueueMessage(ctx, body, &azqueue.EnqueueMessageOptions{TimeToLive: &ttl}); err != nil {
 		return fmt.Errorf("move message %s to poison queue: %w", m.ID, err)
 	}
-	if _, err := m.queue.DeleteMessage(ctx, m.ID, m.PopReceipt, nil); err != nil && !isStatus(err, 404) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.queue.DeleteMessage(ctx, m.ID, m.popReceipt, nil); err != nil && !isStatus(err, 404) {
 		return fmt.Errorf("delete poisoned message %s: %w", m.ID, err)
 	}
 	return nil

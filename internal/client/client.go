@@ -149,15 +149,28 @@ func (c *Client) startNew(ctx context.Context, name string, input any, o StartOp
 		at := o.StartAt.UTC()
 		row.ScheduledStartTime = &at
 	}
+	inserted := true
 	if err := c.hub.InsertInstance(ctx, row); err != nil {
 		if !errors.Is(err, azstore.ErrConflict) {
 			return "", fmt.Errorf("start %q: %w", id, err)
 		}
+		inserted = false
 		existing, err := c.hub.GetInstance(ctx, id)
 		if err != nil {
 			return "", fmt.Errorf("start %q: %w", id, err)
 		}
 		if !existing.RuntimeStatus.IsTerminal() {
+			if sameStart(existing, row) {
+				// A retry of a start whose answer was lost, or whose start
+				// message was (the caller died between the row and the
+				// message): send the start again. If the first message exists
+				// after all, the instance drops this copy, which has the same
+				// message ID.
+				if err := c.sendStart(ctx, existing); err != nil {
+					return "", fmt.Errorf("start %q: %w", id, err)
+				}
+				return id, nil
+			}
 			return "", fmt.Errorf("%w: an instance with ID %q already exists and is %s", ErrWrongState, id, existing.RuntimeStatus)
 		}
 		row.Generation = existing.Generation + 1
@@ -168,15 +181,38 @@ func (c *Client) startNew(ctx context.Context, name string, input any, o StartOp
 			return "", fmt.Errorf("start %q: %w", id, err)
 		}
 	}
-	ev := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: now, Name: name, Version: o.Version, Input: in,
-		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: id, ExecutionID: row.ExecutionID},
-		ScheduledStartTime:    row.ScheduledStartTime, Generation: row.Generation}
-	tm := history.TaskMessage{OrchestrationInstance: *ev.OrchestrationInstance, Event: ev}
-	if err := c.hub.SendToInstance(ctx, tm, o.StartAt); err != nil {
+	if err := c.sendStart(ctx, row); err != nil {
+		if inserted {
+			// The start is not acknowledged, so leave nothing behind: a row
+			// without its message would block a retry. Should this delete
+			// fail too, the engine finds the row and sends its start itself.
+			if derr := c.hub.DeleteInstanceRow(context.WithoutCancel(ctx), id); derr != nil && !errors.Is(derr, azstore.ErrNotFound) {
+				c.opts.Logger.Warn("removing the row of a start that failed", "instanceId", id, "error", derr)
+			}
+		}
 		return "", fmt.Errorf("start %q: %w", id, err)
 	}
-	c.wake(ctx, id, "start", o.StartAt)
 	return id, nil
+}
+
+// sameStart reports whether a start request asks for what an existing
+// row already describes, so that it may be treated as a retry.
+func sameStart(existing, req *layout.InstanceRow) bool {
+	return existing.RuntimeStatus == history.StatusPending && existing.Name == req.Name &&
+		existing.Input == req.Input && existing.Version == req.Version
+}
+
+// sendStart sends the start message of an instance row and wakes the app.
+func (c *Client) sendStart(ctx context.Context, row *layout.InstanceRow) error {
+	var at time.Time
+	if row.ScheduledStartTime != nil {
+		at = *row.ScheduledStartTime
+	}
+	if err := c.hub.SendToInstance(ctx, layout.StartMessage(row), at); err != nil {
+		return err
+	}
+	c.wake(ctx, row.InstanceID, "start", at)
+	return nil
 }
 
 // instance reads an instance row, mapping absence to ErrNotFound.

@@ -70,9 +70,22 @@ type Result struct {
 
 // ContinueAsNew describes the next execution after a continue-as-new.
 type ContinueAsNew struct {
-	Input     string
+	Input string
+	// CarryOver are the events received and not consumed, oldest first;
+	// they keep their message IDs.
 	CarryOver []history.Event
+	// Applied are the message IDs of events this and earlier executions
+	// consumed, oldest first, at most MaxAppliedMessageIDs: the next
+	// execution drops a redelivery of any of them. The caller may remove
+	// the IDs of messages it has deleted, which can never come back.
+	Applied []string
 }
+
+// MaxAppliedMessageIDs bounds the message IDs a continue-as-new carries. A
+// message is remembered only until it is deleted; this many IDs cover every
+// message whose deletion a crash can have interrupted, unless one instance
+// consumes more events than this while such a message stays hidden.
+const MaxAppliedMessageIDs = 200
 
 // IsDone reports whether the execution ended (a continue-as-new counts).
 func (r *Result) IsDone() bool { return r.Status.IsTerminal() || r.ContinueAsNew != nil }
@@ -85,6 +98,7 @@ func NewExecutionEvents(prev *Result, instanceID, executionID string, now time.T
 		Name: prev.Name, Version: prev.Version, Input: prev.ContinueAsNew.Input,
 		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: instanceID, ExecutionID: executionID},
 		ParentInstance:        prev.Parent,
+		AppliedMessageIDs:     append([]string(nil), prev.ContinueAsNew.Applied...),
 	}}
 	return append(evs, prev.ContinueAsNew.CarryOver...)
 }
@@ -104,6 +118,10 @@ type execution struct {
 
 	events []history.Event // past, then OrchestratorStarted, then accepted new events
 	past   []history.Event
+	// ended is set when past already records this execution's
+	// continue-as-new: new events then belong to the next execution (late).
+	ended bool
+	late  []history.Event
 	cursor int // events consumed
 	now    time.Time
 
@@ -150,10 +168,16 @@ func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
 	x.logger = slog.New(replaySafeHandler{inner: logger.Handler(), x: x}).With("instanceId", ep.InstanceID)
 
 	accepted, dropped := x.filterNew(ep.Past, ep.New)
-	x.events = append(append(append(make([]history.Event, 0, len(ep.Past)+len(accepted)+1), ep.Past...),
-		history.Event{Type: history.OrchestratorStarted, EventID: -1, Timestamp: ep.Now}), accepted...)
-
 	res := &Result{Dropped: dropped}
+	if x.ended = EndedByContinueAsNew(ep.Past); x.ended {
+		// A crash came between recording the continue-as-new and starting
+		// the next execution: replay to rebuild the carry-over, and hand
+		// the new events to the next execution.
+		x.events, x.late = ep.Past, accepted
+	} else {
+		x.events = append(append(append(make([]history.Event, 0, len(ep.Past)+len(accepted)+1), ep.Past...),
+			history.Event{Type: history.OrchestratorStarted, EventID: -1, Timestamp: ep.Now}), accepted...)
+	}
 	res.Appended = append(res.Appended, x.events[len(ep.Past):]...)
 	for i := range res.Appended {
 		res.Appended[i].IsPlayed = true
@@ -190,18 +214,43 @@ func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
 	return res
 }
 
-// filterNew drops duplicate and stale messages: results for tasks that
-// history does not hold as pending, repeated timers, repeated starts.
+// EndedByContinueAsNew reports whether an execution's history records its
+// continue-as-new, so that what is left to do is to start the next one.
+// The event is followed by OrchestratorCompleted, so it is looked for from
+// the end rather than taken as the last event.
+func EndedByContinueAsNew(events []history.Event) bool {
+	for i := len(events) - 1; i >= 0; i-- {
+		switch events[i].Type {
+		case history.ContinueAsNew:
+			return true
+		case history.OrchestratorCompleted:
+			continue
+		}
+		return false
+	}
+	return false
+}
+
+// filterNew drops duplicate and stale messages: a message whose ID history
+// (or the continue-as-new that opened it) already holds, results for tasks
+// that history does not hold as pending, repeated timers, repeated starts.
 func (x *execution) filterNew(past, incoming []history.Event) (accepted []history.Event, dropped int) {
 	scheduled := map[int]bool{}
 	resolved := map[int]bool{}
 	timers := map[int]bool{}
 	fired := map[int]bool{}
+	seen := map[string]bool{}
 	started := false
 	for _, e := range past {
+		if e.MessageID != "" {
+			seen[e.MessageID] = true
+		}
 		switch e.Type {
 		case history.ExecutionStarted:
 			started = true
+			for _, id := range e.AppliedMessageIDs {
+				seen[id] = true
+			}
 		case history.TaskScheduled, history.SubOrchestrationInstanceCreated:
 			scheduled[e.EventID] = true
 		case history.TimerCreated:
@@ -215,6 +264,13 @@ func (x *execution) filterNew(past, incoming []history.Event) (accepted []histor
 		}
 	}
 	for _, e := range incoming {
+		if e.MessageID != "" {
+			if seen[e.MessageID] {
+				dropped++
+				continue
+			}
+			seen[e.MessageID] = true
+		}
 		ok := true
 		switch {
 		case e.Type == history.ExecutionStarted:

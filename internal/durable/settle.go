@@ -2,6 +2,9 @@ package durable
 
 import (
 	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
 
 	"github.com/durable-go/durable/internal/history"
 )
@@ -12,13 +15,19 @@ func (x *execution) settle(res *Result) {
 	now := x.now
 	self := history.OrchestrationInstance{InstanceID: x.instanceID, ExecutionID: x.executionID}
 
-	if n := len(x.past); n > 0 && x.past[n-1].Type == history.ContinueAsNew && x.continueAsNew != nil {
-		// The previous attempt recorded the continue-as-new but did not get
-		// to start the next execution: redo only that part.
-		res.Appended = nil
-		res.Status = history.StatusContinuedAsNew
-		res.ContinueAsNew = &ContinueAsNew{Input: *x.continueAsNew, CarryOver: x.carryOver()}
-		return
+	if x.ended {
+		if x.continueAsNew == nil && x.nondet == nil {
+			x.nondet = &NonDeterminismError{Message: "history records a continue-as-new but the orchestrator code no longer calls ContinueAsNew"}
+		}
+		if x.nondet == nil {
+			// The previous attempt recorded the continue-as-new but did not
+			// get to start the next execution: redo only that part, with the
+			// events that arrived since going to the next execution.
+			res.Appended = nil
+			res.Status = history.StatusContinuedAsNew
+			res.ContinueAsNew = x.nextExecution(append(x.carryOver(), x.late...))
+			return
+		}
 	}
 
 	switch {
@@ -64,6 +73,12 @@ func (x *execution) settle(res *Result) {
 				Message: history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: a.instanceID},
 					Event: history.Event{Type: history.EventRaised, EventID: -1, Timestamp: now, Name: a.name, Input: a.input}}})
 		}
+		// Each action sends one message. Its ID derives from the execution
+		// and the action, so that the same message sent again after a crash
+		// (the episode is replayed and sends what it sent before) carries
+		// the same ID, and the receiving instance drops the second copy.
+		out := &res.Outbound[len(res.Outbound)-1].Message.Event
+		out.MessageID = x.messageID(a.kind.String(), a.id)
 		res.Appended = append(res.Appended, ev)
 	}
 
@@ -75,7 +90,7 @@ func (x *execution) settle(res *Result) {
 		}
 	case x.continueAsNew != nil && x.err == nil:
 		res.Status = history.StatusContinuedAsNew
-		res.ContinueAsNew = &ContinueAsNew{Input: *x.continueAsNew, CarryOver: x.carryOver()}
+		res.ContinueAsNew = x.nextExecution(x.carryOver())
 		res.Appended = append(res.Appended, history.Event{Type: history.ContinueAsNew, EventID: -1, Timestamp: now,
 			OrchestrationStatus: history.StatusContinuedAsNew, Result: *x.continueAsNew})
 	case x.err != nil:
@@ -126,8 +141,45 @@ func (x *execution) notifyParent(res *Result, fd *history.FailureDetails) {
 		ev = history.Event{Type: history.SubOrchestrationInstanceFailed, EventID: -1, Timestamp: x.now,
 			TaskScheduledID: x.parent.TaskScheduleID, Reason: fd.ErrorMessage, Details: fd.StackTrace, FailureDetails: fd}
 	}
+	ev.MessageID = x.messageID("parent", x.parent.TaskScheduleID)
 	res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
 		Message: history.TaskMessage{OrchestrationInstance: x.parent.OrchestrationInstance, Event: ev}})
+}
+
+// messageID is a GUID that names one outbound message of this execution.
+func (x *execution) messageID(kind string, id int) string {
+	return uuid.NewSHA1(guidNamespace, []byte(fmt.Sprintf("%s/%s/%s/%d", x.instanceID, x.executionID, kind, id))).String()
+}
+
+// nextExecution describes the execution a continue-as-new starts: its
+// input, the events it inherits, and the IDs of the messages consumed so
+// far, which it must keep recognising as duplicates.
+func (x *execution) nextExecution(carry []history.Event) *ContinueAsNew {
+	carried := map[string]bool{}
+	for _, e := range carry {
+		if e.MessageID != "" {
+			carried[e.MessageID] = true
+		}
+	}
+	var applied []string
+	add := func(id string) {
+		if id != "" && !carried[id] {
+			carried[id] = true // once each
+			applied = append(applied, id)
+		}
+	}
+	for _, e := range x.events {
+		if e.Type == history.ExecutionStarted {
+			for _, id := range e.AppliedMessageIDs {
+				add(id)
+			}
+		}
+		add(e.MessageID)
+	}
+	if len(applied) > MaxAppliedMessageIDs {
+		applied = applied[len(applied)-MaxAppliedMessageIDs:]
+	}
+	return &ContinueAsNew{Input: *x.continueAsNew, CarryOver: carry, Applied: applied}
 }
 
 // carryOver lists events received but never consumed, oldest first.

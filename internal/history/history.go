@@ -220,6 +220,19 @@ type Event struct {
 
 	// GenericEvent.
 	Data string `json:"Data,omitempty"`
+
+	// MessageID identifies the queue message that delivered the event (the
+	// envelope's ActivityId), for any event that arrived by message. The
+	// engine drops a second event with the same ID, which is what makes a
+	// redelivered message harmless. It is stored in history as an extra
+	// column, never in the event's own JSON: in a queue message it is the
+	// envelope's field.
+	MessageID string `json:"-"`
+	// AppliedMessageIDs, on an ExecutionStarted that opens a continue-as-new
+	// execution, lists the message IDs applied by earlier executions whose
+	// messages may still be redelivered, so that de-duplication survives
+	// the history being overwritten. Stored as an extra column.
+	AppliedMessageIDs []string `json:"-"`
 }
 
 // IsTaskResult reports whether the event resolves a scheduled activity or

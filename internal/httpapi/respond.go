@@ -9,8 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-
+	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
 )
 
@@ -143,25 +142,10 @@ func errorStatus(err error) int {
 		// Without a status attached this is a finished instance refusing
 		// a signal (terminate, raise event): Durable Functions' 410.
 		return http.StatusGone
-	case hubMissing(err):
+	case azstore.IsHubMissing(err):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
-}
-
-// hubMissing reports a storage error saying that a table, queue or
-// container of the hub does not exist: the engine creates them when it
-// starts, so a request that arrives first should be retried, not failed.
-func hubMissing(err error) bool {
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) {
-		return false
-	}
-	switch re.ErrorCode {
-	case "TableNotFound", "QueueNotFound", "ContainerNotFound":
-		return true
-	}
-	return false
 }
 
 // fail answers err with status and logs server-side failures, whose
@@ -181,7 +165,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, status int, err error
 	case status == http.StatusPreconditionFailed:
 		msg = "The orchestration instance is not in a state that allows this operation"
 	case status == http.StatusServiceUnavailable:
-		msg = "The task hub does not exist yet: the app may still be starting"
+		msg = "The task hub does not exist: the app may still be starting, or the hub was deleted and is being created again"
 		w.Header().Set("Retry-After", "5")
 		a.cfg.Logger.Warn("management request before the task hub exists", "method", r.Method, "path", r.URL.Path, "error", err)
 	}

@@ -35,6 +35,11 @@ const (
 	colFireAt                = "FireAt"
 	colTimerID               = "TimerId"
 	colData                  = "Data"
+	// Columns of this project's, not the .NET provider's: the ID of the
+	// message that delivered an event, and the IDs a continue-as-new
+	// carries, which the engine de-duplicates redelivered messages with.
+	colMessageID         = "MessageId"
+	colAppliedMessageIDs = "AppliedMessageIds"
 
 	colIsCheckpointComplete         = "IsCheckpointComplete"
 	colCheckpointCompletedTimestamp = "CheckpointCompletedTimestamp"
@@ -85,6 +90,12 @@ func EncodeHistoryRow(ctx context.Context, blobs BlobStore, instanceID, executio
 	}
 	if err := putEventColumns(e, &ev); err != nil {
 		return nil, fail(err)
+	}
+	putString(e, colMessageID, ev.MessageID)
+	if len(ev.AppliedMessageIDs) > 0 {
+		if err := putJSON(e, colAppliedMessageIDs, ev.AppliedMessageIDs); err != nil {
+			return nil, fail(err)
+		}
 	}
 	if err := e.validate(); err != nil {
 		return nil, fail(err)
@@ -239,6 +250,10 @@ func DecodeHistoryRow(ctx context.Context, blobs BlobStore, e Entity) (seq int, 
 	ev.FireAt = d.time(colFireAt)
 	ev.TimerID = d.int(colTimerID)
 	ev.Data = d.str(colData)
+	ev.MessageID = d.str(colMessageID)
+	if ids := decodeJSONPtr[[]string](&d, colAppliedMessageIDs); ids != nil {
+		ev.AppliedMessageIDs = *ids
+	}
 	if d.err != nil {
 		return 0, "", history.Event{}, fail(d.err)
 	}

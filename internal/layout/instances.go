@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -254,3 +256,20 @@ func DecodeInstanceRow(ctx context.Context, blobs BlobStore, e Entity) (Instance
 	}
 	return row, nil
 }
+
+// StartMessage is the control-queue message that starts the execution an
+// instance row describes. Every copy of it (the client's, and any that
+// recovery sends again because the first may have been lost) carries the
+// same message ID, derived from the execution ID, so the instance applies
+// exactly one.
+func StartMessage(row *InstanceRow) history.TaskMessage {
+	inst := history.OrchestrationInstance{InstanceID: row.InstanceID, ExecutionID: row.ExecutionID}
+	ev := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: row.CreatedTime, Name: row.Name,
+		Version: row.Version, Input: row.Input, OrchestrationInstance: &inst, ScheduledStartTime: row.ScheduledStartTime,
+		Generation: row.Generation, MessageID: uuid.NewSHA1(startMessageNamespace, []byte(row.InstanceID+"/"+row.ExecutionID)).String()}
+	return history.TaskMessage{OrchestrationInstance: inst, Event: ev}
+}
+
+// startMessageNamespace makes start message IDs GUIDs, the form the .NET
+// provider's ActivityId has.
+var startMessageNamespace = uuid.MustParse("4c0d1f3e-7f5b-4b0c-9a51-2f8f4f7a6d21")

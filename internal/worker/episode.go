@@ -22,6 +22,7 @@ func (w *Worker) runInstance(inst *instance) {
 	case <-w.ctx.Done():
 	}
 	defer func() { <-w.orchSlots }()
+	failures := 0
 	for {
 		batch, kick, epoch, ok := w.insts.take(inst)
 		if !ok {
@@ -32,12 +33,39 @@ func (w *Worker) runInstance(inst *instance) {
 			w.handOff(inst.id, batch)
 			continue
 		}
-		if err := w.episode(w.ctx, inst, batch, kick); err != nil {
-			w.log.Warn("episode failed; its messages will be retried", "instanceId", inst.id, "error", err)
-			inst.snap = nil
-			w.retryLater(inst, batch)
+		err := w.episode(w.ctx, inst, batch, kick)
+		if err == nil {
+			failures = 0
+			continue
 		}
+		inst.snap = nil
+		failures++
+		if failures <= maxEpisodeRetries {
+			// Keep the messages held and try again: giving them back with a
+			// delay would let younger messages of the instance overtake them.
+			w.log.Warn("episode failed; retrying", "instanceId", inst.id, "attempt", failures, "error", err)
+			w.insts.requeue(inst, batch)
+			if kick {
+				w.insts.deliver(inst.id, inst.partition, epoch, nil, true)
+			}
+			select {
+			case <-w.ctx.Done():
+			case <-time.After(retryDelay(failures)):
+			}
+			continue
+		}
+		w.log.Error("episode keeps failing; giving its messages back", "instanceId", inst.id, "error", err)
+		failures = 0
+		w.retryLater(inst, batch)
 	}
+}
+
+// maxEpisodeRetries is how often a failing batch is retried in memory
+// before its messages are given back to the queue.
+const maxEpisodeRetries = 8
+
+func retryDelay(attempt int) time.Duration {
+	return min(100*time.Millisecond<<min(attempt, 6), 5*time.Second)
 }
 
 // handOff gives events back to storage: messages become visible again at
@@ -45,10 +73,10 @@ func (w *Worker) runInstance(inst *instance) {
 // instance's control queue, since nothing else holds them.
 func (w *Worker) handOff(instanceID string, batch []delivery) {
 	ctx := context.WithoutCancel(w.ctx)
-	held := 0
+	var held []*azstore.Message
 	for _, d := range batch {
 		if d.msg != nil {
-			held++
+			held = append(held, d.msg)
 			if err := w.hub.Abandon(ctx, d.msg, 0); err != nil && !errors.Is(err, azstore.ErrConflict) {
 				w.log.Warn("giving a message back failed; it reappears after its visibility timeout", "error", err)
 			}
@@ -57,26 +85,27 @@ func (w *Worker) handOff(instanceID string, batch []delivery) {
 		w.sendDurably(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{
 			InstanceID: instanceID}, Event: d.ev})
 	}
-	w.insts.settled(held)
+	w.insts.settled(held...)
 }
 
-// retryLater backs off a failed batch: messages come back after a delay
-// that grows with their dequeue count; in-memory events are made durable.
+// retryLater backs off a batch that keeps failing: messages come back
+// after a delay that grows with their dequeue count; in-memory events are
+// made durable.
 func (w *Worker) retryLater(inst *instance, batch []delivery) {
 	ctx := context.WithoutCancel(w.ctx)
-	held := 0
+	var held []*azstore.Message
 	for _, d := range batch {
 		if d.msg == nil {
 			w.sendDurably(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: inst.id}, Event: d.ev})
 			continue
 		}
-		held++
+		held = append(held, d.msg)
 		delay := time.Duration(min(d.msg.DequeueCount, 30)) * time.Second
 		if err := w.hub.Abandon(ctx, d.msg, delay); err != nil && !errors.Is(err, azstore.ErrConflict) {
 			w.log.Warn("abandoning a message failed; it reappears after its visibility timeout", "error", err)
 		}
 	}
-	w.insts.settled(held)
+	w.insts.settled(held...)
 }
 
 // sendDurably puts a message on its instance's control queue, retrying
@@ -133,7 +162,8 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		events = restartEvents(snap, events)
 		if len(events) == 0 {
 			w.log.Debug("dropping messages for a finished instance", "instanceId", inst.id, "count", len(batch))
-			return w.finishBatch(ctx, msgs)
+			_, err := w.deleteMessages(ctx, msgs)
+			return err
 		}
 		// A new generation replaces the finished one; rows are overwritten
 		// from sequence 0 under the same sentinel.
@@ -145,11 +175,22 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 	}
 	if len(events) == 0 && !kick {
 		// Only chained timers: nothing to replay.
-		return w.finishBatch(ctx, msgs)
+		_, err := w.deleteMessages(ctx, msgs)
+		return err
 	}
 
 	var lastResult *durable.Result
 	committed := false
+	// The batch's messages are deleted as soon as a checkpoint holds their
+	// events: before the next execution of a continue-as-new chain
+	// overwrites that history, and never before the checkpoint.
+	undeleted := msgs
+	deleteHeld := func() error {
+		ids, err := w.deleteMessages(ctx, undeleted)
+		snap.noteDeleted(ids)
+		undeleted = nil
+		return err
+	}
 	// Once a checkpoint holds the batch's events, retrying the messages
 	// would deliver them twice: delete them and resume from history.
 	afterCommit := func(err error) error {
@@ -158,7 +199,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		}
 		w.log.Warn("episode failed after its checkpoint; resuming from history", "instanceId", inst.id, "error", err)
 		inst.snap = nil
-		if derr := w.finishBatch(ctx, msgs); derr != nil {
+		if derr := deleteHeld(); derr != nil {
 			return errors.Join(err, derr)
 		}
 		w.insts.deliver(inst.id, inst.partition, inst.epoch, nil, true)
@@ -171,7 +212,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			"status", res.Status, "outbound", len(res.Outbound), "messages", len(msgs))
 		if len(events) > 0 && res.Dropped == len(events) && !kick {
 			// Only duplicates: nothing to record.
-			return w.finishBatch(ctx, msgs)
+			return deleteHeld()
 		}
 		kick = false
 		if snap.executionID == "" {
@@ -191,7 +232,6 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 					// duplicate start): read it and try again.
 					inst.snap, inst.mustLoad = nil, true
 					w.insts.deliver(inst.id, inst.partition, inst.epoch, batch, false)
-					w.insts.settled(len(msgs))
 					return nil
 				}
 				return afterCommit(err)
@@ -210,11 +250,20 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		if res.ContinueAsNew == nil {
 			break
 		}
+		if committed && len(undeleted) > 0 {
+			if err := deleteHeld(); err != nil {
+				// A message left behind comes back; the next execution still
+				// knows its ID and drops it.
+				w.log.Warn("deleting the messages of a continued execution failed", "instanceId", inst.id, "error", err)
+			}
+		}
 		next := uuid.NewString()
+		res.ContinueAsNew.Applied = withoutDeleted(res.ContinueAsNew.Applied, snap.deleted)
 		events = durable.NewExecutionEvents(res, inst.id, next, now)
+		snap.deleted = keepDeleted(snap.deleted, events)
 		snap.executionID, snap.events = next, nil
 	}
-	if err := w.finishBatch(ctx, msgs); err != nil {
+	if err := deleteHeld(); err != nil {
 		return err
 	}
 	if snap.done() {
@@ -290,12 +339,13 @@ func (w *Worker) notStarted(ctx context.Context, inst *instance, batch []deliver
 	if err != nil && !errors.Is(err, azstore.ErrNotFound) {
 		return err
 	}
-	held := 0
+	var held []*azstore.Message
+	defer func() { w.insts.settled(held...) }()
 	for _, d := range batch {
 		if d.msg == nil {
 			continue
 		}
-		held++
+		held = append(held, d.msg)
 		if !exists && d.msg.DequeueCount >= 5 {
 			w.log.Warn("dropping a message for an instance that does not exist", "instanceId", inst.id,
 				"event", d.ev.Type.String(), "name", d.ev.Name)
@@ -309,22 +359,33 @@ func (w *Worker) notStarted(ctx context.Context, inst *instance, batch []deliver
 			return err
 		}
 	}
-	w.insts.settled(held)
 	return nil
 }
 
-// finishBatch deletes the consumed messages.
-func (w *Worker) finishBatch(ctx context.Context, msgs []*azstore.Message) error {
-	defer w.insts.settled(len(msgs))
-	return parallel(ctx, len(msgs), 8, func(ctx context.Context, i int) error {
+// deleteMessages deletes consumed messages and returns the message IDs
+// (as events carry them) of those that are gone for good. A message that
+// someone else took after its visibility ran out (ErrConflict) is not: it
+// may still come back.
+func (w *Worker) deleteMessages(ctx context.Context, msgs []*azstore.Message) ([]string, error) {
+	defer w.insts.settled(msgs...)
+	gone := make([]bool, len(msgs))
+	err := parallel(ctx, len(msgs), 8, func(ctx context.Context, i int) error {
 		err := w.hub.DeleteMessage(ctx, msgs[i])
 		if errors.Is(err, azstore.ErrConflict) {
 			// Someone else took it after its visibility ran out; the
 			// duplicate is dropped when it is processed.
 			return nil
 		}
+		gone[i] = err == nil
 		return err
 	})
+	var ids []string
+	for i, ok := range gone {
+		if ok {
+			ids = append(ids, msgs[i].Event().MessageID)
+		}
+	}
+	return ids, err
 }
 
 // wakeAfter is the shortest timer that also gets a wake-up message: an app

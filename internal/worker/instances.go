@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
@@ -46,6 +47,22 @@ type snapshot struct {
 	// assumedNew marks a snapshot made without reading storage for an
 	// ExecutionStarted; the sentinel insert proves or disproves it.
 	assumedNew bool
+	// deleted holds IDs of messages this worker deleted that a later
+	// continue-as-new would otherwise carry: a deleted message never comes
+	// back, so its ID need not be remembered.
+	deleted map[string]bool
+}
+
+func (sn *snapshot) noteDeleted(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	if sn.deleted == nil {
+		sn.deleted = map[string]bool{}
+	}
+	for _, id := range ids {
+		sn.deleted[id] = true
+	}
 }
 
 type instances struct {
@@ -53,12 +70,23 @@ type instances struct {
 	mu   sync.Mutex
 	idle *sync.Cond
 	m    map[string]*instance
-	held int // control messages dequeued and not yet settled
+	// held are the control messages dequeued and not yet settled, by
+	// message ID: the renewer keeps them hidden, and a second delivery of
+	// one of them only refreshes its pop receipt.
+	held map[string]*heldMessage
 	busy int // instances running
 }
 
+// heldMessage is a control message this worker has dequeued and not yet
+// deleted or given back.
+type heldMessage struct {
+	msg       *azstore.Message
+	partition int
+	renewed   time.Time // when it was last dequeued or renewed
+}
+
 func newInstances(w *Worker) *instances {
-	s := &instances{w: w, m: map[string]*instance{}}
+	s := &instances{w: w, m: map[string]*instance{}, held: map[string]*heldMessage{}}
 	s.idle = sync.NewCond(&s.mu)
 	return s
 }
@@ -77,13 +105,29 @@ func (s *instances) size() int {
 func (s *instances) saturated() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.held >= max(s.w.opts.ControlQueueBatchSize, 2*s.w.opts.MaxConcurrentOrchestrations)
+	return len(s.held) >= max(s.w.opts.ControlQueueBatchSize, 2*s.w.opts.MaxConcurrentOrchestrations)
 }
 
+// deliverMessages hands dequeued messages to their instances. A message
+// this worker already holds (dequeued again after its visibility ran out)
+// is not delivered twice: the held copy takes the new pop receipt.
 func (s *instances) deliverMessages(partition int, epoch int64, msgs []*azstore.Message) {
 	byInstance := map[string][]delivery{}
 	var order []string
+	now := time.Now()
+	s.mu.Lock()
+	fresh := msgs[:0:0]
 	for _, m := range msgs {
+		if h := s.held[m.ID]; h != nil {
+			h.msg.Replace(m)
+			h.renewed = now
+			continue
+		}
+		s.held[m.ID] = &heldMessage{msg: m, partition: partition, renewed: now}
+		fresh = append(fresh, m)
+	}
+	s.mu.Unlock()
+	for _, m := range fresh {
 		id := m.InstanceID()
 		if _, ok := byInstance[id]; !ok {
 			order = append(order, id)
@@ -107,24 +151,7 @@ func (s *instances) deliver(id string, partition int, epoch int64, ds []delivery
 		// The partition was lost and won back: what we cached may be stale.
 		inst.epoch, inst.snap = epoch, nil
 	}
-	for _, d := range ds {
-		if d.msg != nil {
-			dup := false
-			for i := range inst.pending {
-				if p := inst.pending[i].msg; p != nil && p.ID == d.msg.ID {
-					// Redelivered after its visibility ran out: keep one copy,
-					// with the newest pop receipt.
-					inst.pending[i].msg = d.msg
-					dup = true
-				}
-			}
-			if dup {
-				continue
-			}
-			s.held++
-		}
-		inst.pending = append(inst.pending, d)
-	}
+	inst.pending = append(inst.pending, ds...)
 	inst.kick = inst.kick || kick
 	start := !inst.running
 	if start {
@@ -157,17 +184,54 @@ func (s *instances) take(inst *instance) (batch []delivery, kick bool, epoch int
 	}
 	batch, kick, epoch = inst.pending, inst.kick, inst.epoch
 	inst.pending, inst.kick = nil, false
+	orderBatch(batch)
 	return batch, kick, epoch, true
 }
 
-// settled records that n held messages were deleted or given back.
-func (s *instances) settled(n int) {
-	if n == 0 {
+// active reports whether the instance has work in this process.
+func (s *instances) active(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inst := s.m[id]
+	return inst != nil && (inst.running || len(inst.pending) > 0)
+}
+
+// requeue puts a batch that could not be processed back in front of
+// whatever arrived since, keeping the messages held.
+func (s *instances) requeue(inst *instance, batch []delivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inst.pending = append(batch[:len(batch):len(batch)], inst.pending...)
+}
+
+// settled forgets held messages that were deleted or given back.
+func (s *instances) settled(msgs ...*azstore.Message) {
+	if len(msgs) == 0 {
 		return
 	}
 	s.mu.Lock()
-	s.held -= n
+	for _, m := range msgs {
+		if h := s.held[m.ID]; h != nil && h.msg == m {
+			delete(s.held, m.ID)
+		}
+	}
 	s.mu.Unlock()
+}
+
+// toRenew lists held messages of owned partitions that were last renewed
+// before cutoff, and marks them renewed now.
+func (s *instances) toRenew(cutoff time.Time, owned func(partition int) bool) []*azstore.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*azstore.Message
+	now := time.Now()
+	for _, h := range s.held {
+		if h.renewed.Before(cutoff) && owned(h.partition) {
+			h.renewed = now
+			out = append(out, h.msg)
+		}
+	}
+	return out
 }
 
 // waitIdle blocks until no instance is running or ctx ends.

@@ -75,33 +75,54 @@ func (p *partitions) owned() []int {
 	return out
 }
 
+// loop runs a lease round every renew interval, and also right when a
+// lease held by another worker runs out, so that a crashed worker's
+// partitions are taken over at once rather than up to an interval later.
 func (p *partitions) loop() {
 	w := p.w
-	t := time.NewTicker(w.opts.LeaseRenewInterval)
-	defer t.Stop()
+	next := time.Now().Add(w.opts.LeaseRenewInterval)
 	for {
+		t := time.NewTimer(time.Until(next))
 		select {
 		case <-w.ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
 		if w.stopping.Load() {
 			return
 		}
-		if err := p.balance(w.ctx); err != nil && w.ctx.Err() == nil {
+		next = time.Now().Add(w.opts.LeaseRenewInterval)
+		expiry, err := p.balanceNext(w.ctx)
+		if err != nil && w.ctx.Err() == nil {
 			w.log.Warn("lease round failed", "error", err)
+		}
+		if !expiry.IsZero() && expiry.Before(next) {
+			next = expiry.Add(50 * time.Millisecond)
 		}
 	}
 }
 
 // balance renews this worker's leases, gives up those another worker asked
-// for, claims free or expired ones up to a fair share, and asks for one
-// more when it has less than its share.
+// for, claims free or expired ones up to a fair share, and asks busier
+// workers for partitions until no worker holds two more than this one.
 func (p *partitions) balance(ctx context.Context) error {
+	_, err := p.balanceNext(ctx)
+	return err
+}
+
+// balanceNext is balance; it also returns when the next lease held by
+// another worker runs out (zero if none), when a new round may claim it.
+func (p *partitions) balanceNext(ctx context.Context) (time.Time, error) {
 	w := p.w
 	leases, err := w.hub.ReadLeases(ctx)
 	if err != nil {
-		return err
+		if w.hubMissing(ctx, err) {
+			leases, err = w.hub.ReadLeases(ctx)
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
 	}
 	now := time.Now().UTC()
 	me := w.opts.WorkerID
@@ -127,61 +148,60 @@ func (p *partitions) balance(ctx context.Context) error {
 			// Storage says we own it but we hold nothing for it: a lease row
 			// left by an earlier life of this worker ID. Take it over afresh.
 			l.NeedsRecovery = true
-			l.CurrentOwner = ""
-		} else if l.NextOwner != "" && l.NextOwner != me {
+			continue
+		}
+		if l.NextOwner != "" && l.NextOwner != me {
 			if err := p.release(ctx, l); err != nil {
 				errs = append(errs, err)
 			}
 			continue
-		} else {
-			l.LastRenewal, l.ExpiresAt = now, now.Add(dur)
-			if err := w.hub.WriteLease(ctx, l); err != nil {
-				w.log.Warn("renewing partition lease failed", "partition", l.Partition, "error", err)
-				if errors.Is(err, azstore.ErrConflict) {
-					p.drop(ctx, l.Partition)
-				}
-				continue
+		}
+		l.LastRenewal, l.ExpiresAt = now, now.Add(dur)
+		if err := w.hub.WriteLease(ctx, l); err != nil {
+			w.log.Warn("renewing partition lease failed", "partition", l.Partition, "error", err)
+			if errors.Is(err, azstore.ErrConflict) {
+				p.drop(ctx, l.Partition)
 			}
-			p.mu.Lock()
-			op.lease = l
-			p.mu.Unlock()
-			mine++
 			continue
 		}
+		p.mu.Lock()
+		op.lease = l
+		p.mu.Unlock()
+		mine++
 	}
 
-	workers := map[string]int{me: 0}
+	view := leaseView(leases, me, now, dur)
+	view.counts[me] = mine
+	fair := view.ceilShare()
+	var nextExpiry time.Time
+	if p.stoppingNow() {
+		return nextExpiry, errors.Join(errs...)
+	}
 	for _, l := range leases {
 		if l == nil {
 			continue
 		}
-		if l.CurrentOwner != "" && now.Before(l.ExpiresAt) {
-			workers[l.CurrentOwner]++
-		}
-		if l.NextOwner != "" && now.Before(l.LastRenewal.Add(dur)) {
-			if _, ok := workers[l.NextOwner]; !ok {
-				workers[l.NextOwner] = 0
+		if l.CurrentOwner != "" && l.CurrentOwner != me && now.Before(l.ExpiresAt) {
+			if nextExpiry.IsZero() || l.ExpiresAt.Before(nextExpiry) {
+				nextExpiry = l.ExpiresAt
 			}
+			continue
 		}
-	}
-	workers[me] = mine
-	fair := (len(leases) + len(workers) - 1) / len(workers)
-
-	if p.stoppingNow() {
-		return errors.Join(errs...)
-	}
-	for _, l := range leases {
-		if l == nil || (l.CurrentOwner != "" && now.Before(l.ExpiresAt)) {
+		p.mu.Lock()
+		_, held := p.own[l.Partition]
+		p.mu.Unlock()
+		if held {
 			continue
 		}
 		reserved := l.NextOwner != "" && l.NextOwner != me && now.Before(l.LastRenewal.Add(dur))
 		if reserved || (mine >= fair && l.NextOwner != me) {
 			continue
 		}
-		recover := l.NeedsRecovery || l.CurrentOwner != ""
 		prev := l.CurrentOwner
+		notBefore := takeoverNotBefore(l, w.hold)
 		l.CurrentOwner, l.NextOwner, l.IsDraining = me, "", false
 		l.OwnedSince, l.LastRenewal, l.ExpiresAt = now, now, now.Add(dur)
+		recover := l.NeedsRecovery || prev != ""
 		l.NeedsRecovery = true
 		if err := w.hub.WriteLease(ctx, l); err != nil {
 			if !errors.Is(err, azstore.ErrConflict) {
@@ -189,31 +209,21 @@ func (p *partitions) balance(ctx context.Context) error {
 			}
 			continue
 		}
-		w.log.Info("acquired partition", "partition", l.Partition, "previousOwner", prev, "recover", recover)
-		p.acquire(l, recover)
+		w.log.Info("acquired partition", "partition", l.Partition, "previousOwner", prev, "recover", recover,
+			"firstDequeue", notBefore.Sub(now).Round(time.Millisecond))
+		p.acquire(l, recover, notBefore)
 		mine++
+		view.counts[me] = mine
 	}
 
-	if mine < fair {
-		// Ask the busiest worker for one partition; it lets go on its next round.
-		var victim *azstore.Lease
-		for _, l := range leases {
-			if l == nil || l.CurrentOwner == me || l.CurrentOwner == "" || l.NextOwner != "" || !now.Before(l.ExpiresAt) {
-				continue
-			}
-			if workers[l.CurrentOwner] > fair && (victim == nil || workers[l.CurrentOwner] > workers[victim.CurrentOwner]) {
-				victim = l
-			}
-		}
-		if victim != nil {
-			victim.NextOwner = me
-			victim.LastRenewal = now
-			if err := w.hub.WriteLease(ctx, victim); err == nil {
-				w.log.Info("asked for partition", "partition", victim.Partition, "owner", victim.CurrentOwner)
-			}
+	for _, victim := range view.asks(leases, me) {
+		victim.NextOwner = me
+		victim.LastRenewal = now
+		if err := w.hub.WriteLease(ctx, victim); err == nil {
+			w.log.Info("asked for partition", "partition", victim.Partition, "owner", victim.CurrentOwner)
 		}
 	}
-	return errors.Join(errs...)
+	return nextExpiry, errors.Join(errs...)
 }
 
 func (p *partitions) stoppingNow() bool {
@@ -223,8 +233,10 @@ func (p *partitions) stoppingNow() bool {
 }
 
 // acquire starts polling a newly leased partition, recovering first when
-// the previous owner may have held work only in memory.
-func (p *partitions) acquire(l *azstore.Lease, recover bool) {
+// the previous owner may have held work only in memory. The first dequeue
+// waits until notBefore, when every message the previous owner held is
+// visible again.
+func (p *partitions) acquire(l *azstore.Lease, recover bool, notBefore time.Time) {
 	w := p.w
 	p.mu.Lock()
 	p.epoch++
@@ -242,7 +254,7 @@ func (p *partitions) acquire(l *azstore.Lease, recover bool) {
 					"partition", op.index, "error", err)
 			}
 		}
-		w.pollControl(ctx, op.index, op.epoch, p.pokes[op.index])
+		w.pollControl(ctx, op.index, op.epoch, p.pokes[op.index], notBefore)
 	}()
 }
 
@@ -309,7 +321,22 @@ func (p *partitions) releaseAll(ctx context.Context) error {
 
 // pollControl dequeues a partition's control queue, backing off from 50 ms
 // to MaxQueuePollingInterval while it is empty; a poke skips the wait.
-func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, poke <-chan struct{}) {
+//
+// The first round waits until notBefore and then drains the queue before
+// delivering anything: messages a crashed owner held become visible behind
+// younger ones, and an instance must see them together to apply them in
+// the order they were sent.
+func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, poke <-chan struct{}, notBefore time.Time) {
+	if d := time.Until(notBefore); d > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+	}
+	if !w.drainControl(ctx, partition, epoch) {
+		return
+	}
 	b := newPollBackoff(ctx, poke, w.opts.MaxQueuePollingInterval)
 	for ctx.Err() == nil {
 		if w.insts.saturated() {
@@ -318,12 +345,13 @@ func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, po
 			}
 			continue
 		}
-		got, err := w.hub.DequeueControl(ctx, partition, w.opts.ControlQueueBatchSize, w.opts.ControlQueueVisibilityTimeout)
+		got, err := w.hub.DequeueControl(ctx, partition, w.opts.ControlQueueBatchSize, w.hold)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			w.log.Warn("dequeue failed", "partition", partition, "error", err)
+			w.hubMissing(ctx, err)
 			if !b.idle() {
 				return
 			}
@@ -341,4 +369,33 @@ func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, po
 		b.reset()
 		w.insts.deliverMessages(partition, epoch, got.Messages)
 	}
+}
+
+// maxDrainMessages bounds the first round after a takeover: past it, the
+// order of one sender's events is kept only as far as the queue keeps it.
+const maxDrainMessages = 1024
+
+// drainControl takes what the partition's queue holds, up to
+// maxDrainMessages, and delivers it at once. It returns false when ctx
+// ended.
+func (w *Worker) drainControl(ctx context.Context, partition int, epoch int64) bool {
+	var all []*azstore.Message
+	for len(all) < maxDrainMessages {
+		got, err := w.hub.DequeueControl(ctx, partition, 32, w.hold)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			w.log.Warn("dequeue failed", "partition", partition, "error", err)
+			break
+		}
+		all = append(all, got.Messages...)
+		if len(got.Messages) == 0 && got.Poisoned == 0 {
+			break
+		}
+	}
+	if len(all) > 0 {
+		w.insts.deliverMessages(partition, epoch, all)
+	}
+	return ctx.Err() == nil
 }

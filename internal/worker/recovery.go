@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 )
@@ -44,14 +45,13 @@ func (w *Worker) recoverPartition(ctx context.Context, partition int, epoch int6
 			if err != nil {
 				return fmt.Errorf("recover partition %d: %w", partition, err)
 			}
-			if len(hs.Events) == 0 || (row.RuntimeStatus == history.StatusPending && hs.ExecutionID != row.ExecutionID) {
-				if err := w.resendStart(ctx, row.InstanceID, row.Name, row.Version, row.ExecutionID, row.Input, row.Generation, row.CreatedTime, row.ScheduledStartTime); err != nil {
+			if startLost(row, hs) {
+				if err := w.resendStart(ctx, row); err != nil {
 					return err
 				}
 				restarted++
 				continue
 			}
-			n := len(hs.Events)
 			if end := completion(hs.Events); end != nil {
 				// History finished but the row was not updated before the crash.
 				if err := w.repairRow(ctx, row.InstanceID, end); err != nil {
@@ -60,7 +60,7 @@ func (w *Worker) recoverPartition(ctx context.Context, partition int, epoch int6
 				repaired++
 				continue
 			}
-			if n > 0 && hs.Events[n-1].Type == history.ContinueAsNew {
+			if durable.EndedByContinueAsNew(hs.Events) {
 				w.insts.deliver(row.InstanceID, partition, epoch, nil, true)
 				kicked++
 				continue
@@ -103,19 +103,83 @@ func unfinishedActivities(instanceID string, hs *azstore.HistorySnapshot) []hist
 	return out
 }
 
-func (w *Worker) resendStart(ctx context.Context, id, name, version, executionID, input string, generation int, created time.Time, scheduled *time.Time) error {
-	ev := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: created, Name: name, Version: version, Input: input,
-		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: id, ExecutionID: executionID}, ScheduledStartTime: scheduled,
-		Generation: generation}
+// resendStart sends the start message of a Pending row again. If the
+// first one exists after all, the instance drops the copy: both carry the
+// row's execution ID.
+func (w *Worker) resendStart(ctx context.Context, row *layout.InstanceRow) error {
+	tm := layout.StartMessage(row)
 	var visibleAt time.Time
-	if scheduled != nil {
-		visibleAt = *scheduled
+	if row.ScheduledStartTime != nil {
+		visibleAt = *row.ScheduledStartTime
 	}
-	tm := history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: id, ExecutionID: executionID}, Event: ev}
 	if err := w.hub.SendToInstance(ctx, tm, visibleAt); err != nil {
-		return fmt.Errorf("resend start of %q: %w", id, err)
+		return fmt.Errorf("resend start of %q: %w", row.InstanceID, err)
 	}
+	w.Notify(row.InstanceID)
 	return nil
+}
+
+// sweepPending looks, every interval, for Pending instances of this
+// worker's partitions that are older than interval and have no history of
+// their execution: their start message was lost (the client died between
+// writing the row and sending it, or the send failed), and nothing else
+// would ever run them. It sends their start again.
+func (w *Worker) sweepPending(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if w.stopping.Load() {
+			return
+		}
+		n, err := w.resendLostStarts(w.ctx, time.Now().Add(-interval))
+		if err != nil && w.ctx.Err() == nil {
+			w.log.Warn("looking for lost starts failed", "error", err)
+		}
+		if n > 0 {
+			w.log.Warn("resent lost start messages", "count", n)
+		}
+	}
+}
+
+func (w *Worker) resendLostStarts(ctx context.Context, createdBefore time.Time) (int, error) {
+	q := azstore.InstanceQuery{Statuses: []history.RuntimeStatus{history.StatusPending},
+		CreatedTo: createdBefore.UTC().Format("2006-01-02T15:04:05.0000000Z"), Top: 1000}
+	resent := 0
+	for {
+		page, err := w.hub.QueryInstances(ctx, q)
+		if err != nil {
+			return resent, fmt.Errorf("query pending instances: %w", err)
+		}
+		for _, row := range page.Rows {
+			p := w.hub.PartitionOf(row.InstanceID)
+			if _, ok := w.parts.ownedEpoch(p); !ok || w.insts.active(row.InstanceID) {
+				continue
+			}
+			if row.ScheduledStartTime != nil && row.ScheduledStartTime.After(createdBefore) {
+				continue // not due long enough to count as lost
+			}
+			hs, err := w.hub.LoadHistory(ctx, row.InstanceID)
+			if err != nil {
+				return resent, err
+			}
+			if !startLost(row, hs) {
+				continue
+			}
+			if err := w.resendStart(ctx, row); err != nil {
+				return resent, err
+			}
+			resent++
+		}
+		if page.Continuation == "" {
+			return resent, nil
+		}
+		q.Continuation = page.Continuation
+	}
 }
 
 // completion returns the execution's terminal ExecutionCompleted event, if

@@ -112,6 +112,9 @@ type Worker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// hold is how long a dequeued control message stays hidden at a time;
+	// the renewer extends it while the message is held.
+	hold      time.Duration
 	parts     *partitions
 	insts     *instances
 	acts      *activities
@@ -120,6 +123,10 @@ type Worker struct {
 	subsMu    sync.Mutex
 	subs      map[string][]chan *layout.InstanceRow
 	episodes  atomic.Int64
+	// recreating serializes re-creating a hub deleted under the worker;
+	// lastRecreate rate-limits it.
+	recreating   sync.Mutex
+	lastRecreate time.Time
 	started   atomic.Bool
 	lifecycle sync.Mutex // serializes Start and Stop
 }
@@ -134,11 +141,20 @@ func New(opts Options) (*Worker, error) {
 		orchSlots: make(chan struct{}, opts.MaxConcurrentOrchestrations),
 		subs:      map[string][]chan *layout.InstanceRow{},
 	}
+	w.hold = min(opts.ControlQueueVisibilityTimeout, maxHold)
 	w.insts = newInstances(w)
 	w.acts = newActivities(w)
 	w.parts = newPartitions(w)
 	return w, nil
 }
+
+// maxHold caps how long a dequeued control message is hidden at a time.
+// After a crash its messages are visible again at most this long after the
+// lease runs out, which is what a new owner waits for before its first
+// dequeue; so it bounds, with the lease duration, how long a crashed
+// worker's partitions go unprocessed. The renewer keeps held messages
+// hidden past it.
+const maxHold = 6 * time.Second
 
 // ID is the worker's lease owner name.
 func (w *Worker) ID() string { return w.opts.WorkerID }
@@ -166,10 +182,18 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err := w.parts.balance(ctx); err != nil {
 		w.log.Warn("first lease round failed; retrying in the background", "error", err)
 	}
-	w.wg.Add(1)
+	w.wg.Add(3)
 	go func() {
 		defer w.wg.Done()
 		w.parts.loop()
+	}()
+	go func() {
+		defer w.wg.Done()
+		w.renewHeld()
+	}()
+	go func() {
+		defer w.wg.Done()
+		w.sweepPending(2 * w.opts.LeaseDuration)
 	}()
 	w.log.Info("worker started", "partitions", w.hub.PartitionCount())
 	return nil
@@ -195,6 +219,54 @@ func (w *Worker) Stop(ctx context.Context) error {
 	w.wg.Wait()
 	w.log.Info("worker stopped")
 	return err
+}
+
+// renewHeld keeps the control messages this worker holds hidden while it
+// owns their partitions, renewing each once a third of its hold has passed.
+// It stops renewing a partition's messages as soon as the lease has run out
+// by this worker's clock, so that a new owner knows when they are visible.
+func (w *Worker) renewHeld() {
+	every := w.hold / 3
+	t := time.NewTicker(every / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-t.C:
+		}
+		msgs := w.insts.toRenew(time.Now().Add(-every), func(p int) bool {
+			_, ok := w.parts.ownedEpoch(p)
+			return ok
+		})
+		_ = parallel(w.ctx, len(msgs), 8, func(ctx context.Context, i int) error {
+			if err := w.hub.Renew(ctx, msgs[i], w.hold); err != nil && !errors.Is(err, azstore.ErrConflict) && ctx.Err() == nil {
+				w.log.Warn("renewing a held message failed", "messageId", msgs[i].ID, "error", err)
+			}
+			return nil
+		})
+	}
+}
+
+// hubMissing re-creates the task hub when err says that part of it is
+// gone: someone deleted the hub under the running app. Work started after
+// that then runs at once instead of failing until the app restarts. It
+// reports whether err was such an error.
+func (w *Worker) hubMissing(ctx context.Context, err error) bool {
+	if !azstore.IsHubMissing(err) {
+		return false
+	}
+	w.recreating.Lock()
+	defer w.recreating.Unlock()
+	if time.Since(w.lastRecreate) < time.Second {
+		return true
+	}
+	w.lastRecreate = time.Now()
+	w.log.Warn("the task hub is missing (deleted while the app runs?); creating it again", "error", err)
+	if cerr := w.hub.CreateIfNotExists(ctx); cerr != nil {
+		w.log.Error("re-creating the task hub failed", "error", cerr)
+	}
+	return true
 }
 
 // Notify tells the worker that a message for instanceID was just queued,

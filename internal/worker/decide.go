@@ -1,0 +1,170 @@
+package worker
+
+import (
+	"sort"
+	"time"
+
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
+)
+
+// This file holds the worker's decisions as plain functions over messages,
+// history and leases, apart from the I/O that carries them out, so that
+// each exactly-once rule has a unit test of its own.
+
+// orderBatch sorts an instance's batch by the time its messages were first
+// enqueued: a message that was hidden (held by a worker that crashed, say)
+// comes back behind younger ones, and applying it in that order would
+// reorder one sender's events. Events handed over in memory carry no such
+// order and keep theirs, ahead of the messages.
+func orderBatch(batch []delivery) {
+	sort.SliceStable(batch, func(i, j int) bool {
+		return inserted(batch[i]).Before(inserted(batch[j]))
+	})
+}
+
+func inserted(d delivery) time.Time {
+	if d.msg == nil {
+		return time.Time{}
+	}
+	return d.msg.Inserted
+}
+
+// withoutDeleted drops from the message IDs a continue-as-new carries those
+// whose messages were deleted: they can never be redelivered.
+func withoutDeleted(applied []string, deleted map[string]bool) []string {
+	if len(deleted) == 0 {
+		return applied
+	}
+	out := applied[:0:0]
+	for _, id := range applied {
+		if !deleted[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// keepDeleted keeps, of the deleted message IDs, those of the events that
+// open the next execution (its carried-over events): only they can still
+// end up in a later continue-as-new's list.
+func keepDeleted(deleted map[string]bool, next []history.Event) map[string]bool {
+	if len(deleted) == 0 {
+		return deleted
+	}
+	kept := map[string]bool{}
+	for _, e := range next {
+		if deleted[e.MessageID] {
+			kept[e.MessageID] = true
+		}
+	}
+	return kept
+}
+
+// takeoverNotBefore is when a worker taking lease l may first dequeue. A
+// worker keeps the messages it holds hidden for hold at a time, renewing
+// them only while its lease is valid by its own clock; so when the lease
+// was not released but ran out, every message its owner held is visible
+// again by the lease's expiry plus hold. Waiting that long (plus a second
+// for clock skew) lets the new owner see those messages together with the
+// younger ones. A lease released cleanly had its messages given back.
+func takeoverNotBefore(l *azstore.Lease, hold time.Duration) time.Time {
+	if l.CurrentOwner == "" || l.ExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	return l.ExpiresAt.Add(hold + time.Second)
+}
+
+// leaseCounts is who holds how many partitions, as one lease round sees
+// it: owners of unexpired leases, workers that recently asked for one,
+// and this worker.
+type leaseCounts struct {
+	partitions int
+	counts     map[string]int
+	now        time.Time
+}
+
+func leaseView(leases []*azstore.Lease, me string, now time.Time, dur time.Duration) leaseCounts {
+	v := leaseCounts{counts: map[string]int{me: 0}, now: now}
+	for _, l := range leases {
+		if l == nil {
+			continue
+		}
+		v.partitions++
+		if l.CurrentOwner != "" && now.Before(l.ExpiresAt) {
+			v.counts[l.CurrentOwner]++
+		}
+		if l.NextOwner != "" && now.Before(l.LastRenewal.Add(dur)) {
+			if _, ok := v.counts[l.NextOwner]; !ok {
+				v.counts[l.NextOwner] = 0
+			}
+		}
+	}
+	return v
+}
+
+// ceilShare is the most partitions a worker needs to hold for all of
+// them to be held: ⌈partitions / workers⌉.
+func (v leaseCounts) ceilShare() int {
+	return (v.partitions + len(v.counts) - 1) / len(v.counts)
+}
+
+// asks picks the leases this worker asks their owners for: one at a time
+// from the busiest owner while that owner holds at least two more than this
+// worker, up to this worker's ceiling share. That ends with every worker
+// within one of every other (4 partitions over 3 workers: 2/1/1), which
+// asking only owners above the ceiling share would not (2/2/0 stays).
+// A lease already promised to this worker counts as its own.
+func (v leaseCounts) asks(leases []*azstore.Lease, me string) []*azstore.Lease {
+	counts := map[string]int{}
+	for k, n := range v.counts {
+		counts[k] = n
+	}
+	askable := map[string][]*azstore.Lease{}
+	for _, l := range leases {
+		if l == nil || l.CurrentOwner == "" || l.CurrentOwner == me || !v.now.Before(l.ExpiresAt) {
+			continue // free or expired: claimed, not asked for
+		}
+		switch l.NextOwner {
+		case me:
+			counts[me]++
+			counts[l.CurrentOwner]--
+		case "":
+			askable[l.CurrentOwner] = append(askable[l.CurrentOwner], l)
+		}
+	}
+	limit := v.ceilShare()
+	var out []*azstore.Lease
+	for counts[me] < limit {
+		victim := ""
+		for owner, ls := range askable {
+			if len(ls) == 0 || counts[owner] < counts[me]+2 {
+				continue
+			}
+			if victim == "" || counts[owner] > counts[victim] || (counts[owner] == counts[victim] && owner < victim) {
+				victim = owner
+			}
+		}
+		if victim == "" {
+			break
+		}
+		ls := askable[victim]
+		out = append(out, ls[0])
+		askable[victim] = ls[1:]
+		counts[victim]--
+		counts[me]++
+	}
+	return out
+}
+
+// startLost reports whether an instance row's start can only have been
+// lost: the row is Pending (or, read by recovery, unfinished) while history
+// holds nothing of the row's execution. A row that a restart replaced is
+// Pending with the old execution's history, hence the execution check.
+func startLost(row *layout.InstanceRow, hs *azstore.HistorySnapshot) bool {
+	if len(hs.Events) == 0 {
+		return true
+	}
+	return row.RuntimeStatus == history.StatusPending && hs.ExecutionID != row.ExecutionID
+}
