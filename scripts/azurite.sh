@@ -69,7 +69,10 @@ start() {
 	if [[ "${AZURITE_IN_MEMORY:-0}" == 1 ]]; then
 		store=(--inMemoryPersistence)
 	fi
-	"$azurite" --silent --skipApiVersionCheck --loose "${store[@]}" \
+	# In a session of its own, so that a signal to the caller's process group (Ctrl-C, or
+	# SIGTERM to `make run`) does not stop storage before the app has released its leases;
+	# the caller stops it afterwards.
+	setsid "$azurite" --silent --skipApiVersionCheck --loose "${store[@]}" \
 		--blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
 		--blobPort "$blob" --queuePort "$queue" --tablePort "$table" \
 		</dev/null >"$log" 2>&1 &

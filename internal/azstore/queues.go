@@ -27,9 +27,13 @@ const MaxVisibilityDelay = 7*24*time.Hour - time.Minute
 type Message struct {
 	queue *azqueue.QueueClient
 	ID    string
-	// mu guards popReceipt and serializes the requests that use it.
-	mu           sync.Mutex
-	popReceipt   string
+	// mu guards popReceipt and settled and serializes the requests that
+	// use them.
+	mu         sync.Mutex
+	popReceipt string
+	// settled is set once the message was deleted or given back: a renewal
+	// after that would hide it again from whoever takes it next.
+	settled      bool
 	DequeueCount int64
 	Inserted     time.Time
 	Data         layout.MessageData
@@ -170,6 +174,7 @@ func (h *Hub) dequeue(ctx context.Context, q *azqueue.QueueClient, partition, n 
 func (h *Hub) DeleteMessage(ctx context.Context, m *Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.settled = true
 	if _, err := m.queue.DeleteMessage(ctx, m.ID, m.popReceipt, nil); err != nil {
 		if isStatus(err, 404) {
 			return fmt.Errorf("delete message %s: %w", m.ID, ErrConflict)
@@ -181,7 +186,7 @@ func (h *Hub) DeleteMessage(ctx context.Context, m *Message) error {
 
 // Abandon makes a message visible again after delay, for a later retry.
 func (h *Hub) Abandon(ctx context.Context, m *Message, delay time.Duration) error {
-	if err := m.setVisibility(ctx, delay, false); err != nil {
+	if err := m.setVisibility(ctx, delay, false, true); err != nil {
 		return fmt.Errorf("abandon %w", err)
 	}
 	return nil
@@ -189,16 +194,24 @@ func (h *Hub) Abandon(ctx context.Context, m *Message, delay time.Duration) erro
 
 // Renew keeps a held message hidden for another visibility period, so
 // that no other worker takes it while this one still works on it.
+// A message already deleted or given back is left alone.
 func (h *Hub) Renew(ctx context.Context, m *Message, visibility time.Duration) error {
-	if err := m.setVisibility(ctx, visibility, true); err != nil {
+	if err := m.setVisibility(ctx, visibility, true, false); err != nil {
 		return fmt.Errorf("renew %w", err)
 	}
 	return nil
 }
 
-func (m *Message) setVisibility(ctx context.Context, d time.Duration, roundUp bool) error {
+func (m *Message) setVisibility(ctx context.Context, d time.Duration, roundUp, settle bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.settled {
+		if settle {
+			return fmt.Errorf("message %s: already settled: %w", m.ID, ErrConflict)
+		}
+		return nil
+	}
+	m.settled = settle
 	resp, err := m.queue.UpdateMessage(ctx, m.ID, m.popReceipt, m.text, &azqueue.UpdateMessageOptions{VisibilityTimeout: seconds(d, roundUp)})
 	if err != nil {
 		if isStatus(err, 404) {

@@ -120,8 +120,8 @@ type execution struct {
 	past   []history.Event
 	// ended is set when past already records this execution's
 	// continue-as-new: new events then belong to the next execution (late).
-	ended bool
-	late  []history.Event
+	ended  bool
+	late   []history.Event
 	cursor int // events consumed
 	now    time.Time
 

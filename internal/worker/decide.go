@@ -168,3 +168,39 @@ func startLost(row *layout.InstanceRow, hs *azstore.HistorySnapshot) bool {
 	}
 	return row.RuntimeStatus == history.StatusPending && hs.ExecutionID != row.ExecutionID
 }
+
+// grants decides which of this worker's leases that other workers asked
+// for it gives up: never so many that it falls below ⌊partitions /
+// workers⌋, and each to an asker that then holds no more than this worker,
+// the askers with the fewest first. Askers that join at once each count
+// only the workers they have seen, so together they may ask for more than
+// is fair; the owner, which sees every ask, is where that is capped. The
+// asks it refuses are to be cleared.
+func (v leaseCounts) grants(mine []*azstore.Lease, me string) (release, refuse []*azstore.Lease) {
+	var asked []*azstore.Lease
+	for _, l := range mine {
+		if l.NextOwner != "" && l.NextOwner != me {
+			asked = append(asked, l)
+		}
+	}
+	if len(asked) == 0 {
+		return nil, nil
+	}
+	counts := map[string]int{}
+	for k, n := range v.counts {
+		counts[k] = n
+	}
+	remaining := len(mine)
+	floor := v.partitions / len(counts)
+	sort.SliceStable(asked, func(i, j int) bool { return counts[asked[i].NextOwner] < counts[asked[j].NextOwner] })
+	for _, l := range asked {
+		if remaining > floor && counts[l.NextOwner]+2 <= remaining {
+			release = append(release, l)
+			counts[l.NextOwner]++
+			remaining--
+			continue
+		}
+		refuse = append(refuse, l)
+	}
+	return release, refuse
+}

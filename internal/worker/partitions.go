@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -128,8 +130,8 @@ func (p *partitions) balanceNext(ctx context.Context) (time.Time, error) {
 	me := w.opts.WorkerID
 	dur := w.opts.LeaseDuration
 
-	mine := 0
-	var errs []error
+	view := leaseView(leases, me, now, dur)
+	var held []*azstore.Lease
 	for _, l := range leases {
 		if l == nil {
 			continue
@@ -137,27 +139,47 @@ func (p *partitions) balanceNext(ctx context.Context) (time.Time, error) {
 		p.mu.Lock()
 		op := p.own[l.Partition]
 		p.mu.Unlock()
-		if l.CurrentOwner != me {
+		switch {
+		case l.CurrentOwner != me:
 			if op != nil {
 				w.log.Warn("lost partition lease", "partition", l.Partition, "owner", l.CurrentOwner)
 				p.drop(ctx, l.Partition)
 			}
-			continue
-		}
-		if op == nil {
+		case op == nil:
 			// Storage says we own it but we hold nothing for it: a lease row
 			// left by an earlier life of this worker ID. Take it over afresh.
 			l.NeedsRecovery = true
-			continue
+		default:
+			held = append(held, l)
 		}
-		if l.NextOwner != "" && l.NextOwner != me {
+	}
+	view.counts[me] = len(held)
+	release, refuse := view.grants(held, me)
+	mine := 0
+	var errs []error
+	for _, l := range held {
+		if slices.Contains(release, l) {
 			if err := p.release(ctx, l); err != nil {
 				errs = append(errs, err)
 			}
 			continue
 		}
+		if slices.Contains(refuse, l) {
+			w.log.Info("refusing to give up partition: it would leave this worker below its share", "partition", l.Partition, "asker", l.NextOwner)
+			l.NextOwner = ""
+		}
 		l.LastRenewal, l.ExpiresAt = now, now.Add(dur)
-		if err := w.hub.WriteLease(ctx, l); err != nil {
+		err := w.hub.WriteLease(ctx, l)
+		if errors.Is(err, azstore.ErrConflict) {
+			// Most often a worker asking for the partition wrote the row
+			// since it was read: renew the fresh row if it is still ours.
+			if fresh, ferr := p.reread(ctx, l.Partition); ferr == nil && fresh.CurrentOwner == me {
+				l = fresh
+				l.LastRenewal, l.ExpiresAt = now, now.Add(dur)
+				err = w.hub.WriteLease(ctx, l)
+			}
+		}
+		if err != nil {
 			w.log.Warn("renewing partition lease failed", "partition", l.Partition, "error", err)
 			if errors.Is(err, azstore.ErrConflict) {
 				p.drop(ctx, l.Partition)
@@ -165,12 +187,13 @@ func (p *partitions) balanceNext(ctx context.Context) (time.Time, error) {
 			continue
 		}
 		p.mu.Lock()
-		op.lease = l
+		if op := p.own[l.Partition]; op != nil {
+			op.lease = l
+		}
 		p.mu.Unlock()
 		mine++
 	}
 
-	view := leaseView(leases, me, now, dur)
 	view.counts[me] = mine
 	fair := view.ceilShare()
 	var nextExpiry time.Time
@@ -226,6 +249,18 @@ func (p *partitions) balanceNext(ctx context.Context) (time.Time, error) {
 	return nextExpiry, errors.Join(errs...)
 }
 
+// reread reads partition i's lease row again.
+func (p *partitions) reread(ctx context.Context, i int) (*azstore.Lease, error) {
+	leases, err := p.w.hub.ReadLeases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if i >= len(leases) || leases[i] == nil {
+		return nil, fmt.Errorf("partition %d has no lease row", i)
+	}
+	return leases[i], nil
+}
+
 func (p *partitions) stoppingNow() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -278,11 +313,23 @@ func (p *partitions) drop(ctx context.Context, i int) {
 // activities of the partition are still running here.
 func (p *partitions) release(ctx context.Context, l *azstore.Lease) error {
 	p.drop(ctx, l.Partition)
-	l.CurrentOwner = ""
-	l.IsDraining = false
-	l.NeedsRecovery = p.w.acts.inFlightFor(l.Partition) > 0
-	if err := p.w.hub.WriteLease(ctx, l); err != nil {
-		return err
+	needsRecovery := p.w.acts.inFlightFor(l.Partition) > 0
+	for attempt := 0; ; attempt++ {
+		l.CurrentOwner, l.IsDraining, l.NeedsRecovery = "", false, needsRecovery
+		err := p.w.hub.WriteLease(ctx, l)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, azstore.ErrConflict) || attempt > 0 {
+			return err
+		}
+		// Changed since it was read (an ask): release the fresh row, unless
+		// someone else owns it by now.
+		fresh, ferr := p.reread(ctx, l.Partition)
+		if ferr != nil || fresh.CurrentOwner != p.w.opts.WorkerID {
+			return err
+		}
+		l = fresh
 	}
 	p.w.log.Info("released partition", "partition", l.Partition, "nextOwner", l.NextOwner, "needsRecovery", l.NeedsRecovery)
 	return nil

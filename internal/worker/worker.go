@@ -127,8 +127,8 @@ type Worker struct {
 	// lastRecreate rate-limits it.
 	recreating   sync.Mutex
 	lastRecreate time.Time
-	started   atomic.Bool
-	lifecycle sync.Mutex // serializes Start and Stop
+	started      atomic.Bool
+	lifecycle    sync.Mutex // serializes Start and Stop
 }
 
 // New validates options and builds a Worker.

@@ -1,0 +1,154 @@
+package worker
+
+import (
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
+)
+
+func TestOrderBatchPutsMessagesInSendOrder(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	msg := func(name string, sec int) delivery {
+		return delivery{ev: history.Event{Name: name}, msg: &azstore.Message{ID: name, Inserted: t0.Add(time.Duration(sec) * time.Second)}}
+	}
+	// Stop was sent last but dequeued first: the Adds were held by a worker
+	// that crashed, and came back behind it.
+	batch := []delivery{msg("stop", 5), {ev: history.Event{Name: "result"}}, msg("add1", 1), msg("add3", 3), msg("add2", 2)}
+	orderBatch(batch)
+	var got []string
+	for _, d := range batch {
+		got = append(got, d.ev.Name)
+	}
+	if want := "result add1 add2 add3 stop"; strings.Join(got, " ") != want {
+		t.Fatalf("order %v, want %s", got, want)
+	}
+}
+
+func TestDeletedMessagesAreNotCarried(t *testing.T) {
+	deleted := map[string]bool{"a": true, "c": true}
+	if got := withoutDeleted([]string{"a", "b", "c", "d"}, deleted); !slices.Equal(got, []string{"b", "d"}) {
+		t.Fatalf("carried %v, want [b d]", got)
+	}
+	next := []history.Event{{Type: history.ExecutionStarted}, {Type: history.EventRaised, MessageID: "c"}, {Type: history.EventRaised, MessageID: "e"}}
+	if kept := keepDeleted(deleted, next); len(kept) != 1 || !kept["c"] {
+		t.Fatalf("kept %v, want only c (an event the next execution inherits)", kept)
+	}
+}
+
+func TestTakeoverWaitsForTheDeadOwnersMessages(t *testing.T) {
+	exp := time.Date(2026, 12, 1, 0, 0, 30, 0, time.UTC)
+	if at := takeoverNotBefore(&azstore.Lease{CurrentOwner: "dead", ExpiresAt: exp}, 6*time.Second); !at.Equal(exp.Add(7 * time.Second)) {
+		t.Fatalf("first dequeue at %v, want expiry + hold + 1 s", at)
+	}
+	if at := takeoverNotBefore(&azstore.Lease{CurrentOwner: "", ExpiresAt: exp}, 6*time.Second); !at.IsZero() {
+		t.Fatalf("a released lease waits until %v", at)
+	}
+}
+
+func TestStartLost(t *testing.T) {
+	row := &layout.InstanceRow{InstanceID: "i", ExecutionID: "e2", RuntimeStatus: history.StatusPending}
+	for _, c := range []struct {
+		name string
+		hs   azstore.HistorySnapshot
+		want bool
+	}{
+		{"no history", azstore.HistorySnapshot{}, true},
+		{"history of a replaced execution", azstore.HistorySnapshot{ExecutionID: "e1", Events: []history.Event{{}}}, true},
+		{"started, row lags", azstore.HistorySnapshot{ExecutionID: "e2", Events: []history.Event{{}}}, false},
+	} {
+		if got := startLost(row, &c.hs); got != c.want {
+			t.Errorf("%s: lost %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// simulateBalance runs lease rounds of the given workers in turn, applying
+// asks and releases the way balance does, and returns the final split.
+func simulateBalance(partitions int, owners []string, joiners []string, rounds int) map[string]int {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	dur := 30 * time.Second
+	leases := make([]*azstore.Lease, partitions)
+	for i := range leases {
+		leases[i] = &azstore.Lease{Partition: i, CurrentOwner: owners[i%len(owners)], LastRenewal: now, ExpiresAt: now.Add(dur)}
+	}
+	workers := append(slices.Clone(owners), joiners...)
+	for r := 0; r < rounds; r++ {
+		for _, me := range workers {
+			v := leaseView(leases, me, now, dur)
+			var mine []*azstore.Lease
+			for _, l := range leases {
+				if l.CurrentOwner == me {
+					mine = append(mine, l)
+				}
+			}
+			release, refuse := v.grants(mine, me)
+			for _, l := range release {
+				l.CurrentOwner = "" // released to the asker
+			}
+			for _, l := range refuse {
+				l.NextOwner = ""
+			}
+			for _, l := range leases {
+				if l.CurrentOwner == "" && (l.NextOwner == me || l.NextOwner == "") {
+					l.CurrentOwner, l.NextOwner = me, ""
+				}
+			}
+			v = leaseView(leases, me, now, dur)
+			for _, l := range v.asks(leases, me) {
+				l.NextOwner = me
+				l.LastRenewal = now
+			}
+		}
+	}
+	split := map[string]int{}
+	for _, l := range leases {
+		split[l.CurrentOwner]++
+	}
+	return split
+}
+
+func TestLeasesSplitWithinOne(t *testing.T) {
+	for _, c := range []struct {
+		partitions      int
+		owners, joiners []string
+	}{
+		{4, []string{"a", "b"}, []string{"c"}},       // 2/2/0 must not stay
+		{4, []string{"a"}, []string{"b", "c"}},       // 1 → 3
+		{16, []string{"a"}, []string{"b", "c", "d"}}, // 1 → 4
+		{5, []string{"a", "a", "a", "b", "c"}, nil},  // 3/1/1
+		{16, []string{"a", "b"}, []string{"c"}},
+	} {
+		split := simulateBalance(c.partitions, c.owners, c.joiners, 3)
+		var counts []int
+		for owner, n := range split {
+			if owner == "" {
+				t.Errorf("%d partitions, owners %v + %v: %d unowned", c.partitions, c.owners, c.joiners, n)
+			}
+			counts = append(counts, n)
+		}
+		sort.Ints(counts)
+		live := len(slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(c.owners), c.joiners...)))))
+		if len(counts) != live || counts[len(counts)-1]-counts[0] > 1 {
+			t.Errorf("%d partitions, owners %v + %v: split %v, want every worker within one", c.partitions, c.owners, c.joiners, split)
+		}
+	}
+}
+
+func TestNoAskWhenAlreadyWithinOne(t *testing.T) {
+	now := time.Now()
+	var leases []*azstore.Lease
+	for i, o := range []string{"a", "a", "b", "c"} {
+		leases = append(leases, &azstore.Lease{Partition: i, CurrentOwner: o, ExpiresAt: now.Add(time.Minute)})
+	}
+	for _, me := range []string{"a", "b", "c"} {
+		if asks := leaseView(leases, me, now, time.Minute).asks(leases, me); len(asks) != 0 {
+			t.Errorf("%s asks for %d partitions of a 2/1/1 split", me, len(asks))
+		}
+	}
+}
