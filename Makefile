@@ -3,6 +3,8 @@
 #   make run     Azurite on the default ports (data in .azurite/), build ./handler, then
 #                `func start` when Azure Functions Core Tools is installed, else the dev host
 #   make test    go vet and go test -race against a fresh Azurite on free ports
+#   make soak    the full fault-injection suite (internal/soak, SOAK=full); make test runs
+#                its short version
 #   make bench   the benchmarks in ./bench against a fresh Azurite
 #   make build   build every package and the handler binary
 #   make fmt     gofmt the Go sources
@@ -17,7 +19,7 @@ export GOFLAGS ?= -mod=mod
 AZURITE := scripts/azurite.sh
 DEVHOST_PORT ?= 7071
 
-.PHONY: all build run test bench fmt vet clean deps
+.PHONY: all build run test soak bench fmt vet clean deps
 
 all: build
 
@@ -54,6 +56,15 @@ test: deps
 	$(AZURITE) start "$$dir" || exit 1; \
 	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
 	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 15m ./...
+
+# The soak scenarios own their storage where they pause or restart it, so
+# only the others use this run's Azurite.
+soak: deps
+	@dir="$$(mktemp -d)"; \
+	trap '$(AZURITE) stop "$$dir"; rm -rf "$$dir"' EXIT; \
+	$(AZURITE) start "$$dir" || exit 1; \
+	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
+	SOAK=full $(GO) test -race -count=1 -timeout 90m -v -run . ./internal/soak/
 
 bench: deps
 	@dir="$$(mktemp -d)"; \
