@@ -724,8 +724,9 @@ func testDeleteTaskHub(t *testing.T, f *fixture) {
 	if left := f.artifacts(); len(left) > 0 {
 		t.Errorf("left after delete-task-hub: %q", left)
 	}
-	// Deleting again is harmless; the hub is now unknown to other commands.
-	f.ok("delete-task-hub")
+	// Deleting again says the hub does not exist (exit 3) and changes
+	// nothing; the hub is now unknown to other commands.
+	f.fails(exitNotFound, "does not exist", "delete-task-hub")
 	f.fails(exitNotFound, "task hub "+f.name+" was not found", "get-instances")
 	f.fails(exitNotFound, "was not found", "get-runtime-status", "--id", id)
 }

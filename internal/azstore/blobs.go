@@ -39,7 +39,7 @@ func (b *blobStore) Download(ctx context.Context, name string) ([]byte, error) {
 }
 
 func (b *blobStore) URL(name string) string {
-	return strings.TrimSuffix(b.client.URL(), "/") + "/" + b.container + "/" + name
+	return strings.TrimSuffix(b.client.URL(), "/") + "/" + b.container + "/" + layout.BlobURLPath(name)
 }
 
 // deletePrefix removes every blob whose name starts with prefix (one

@@ -165,6 +165,11 @@ func (h *Hub) CreateIfNotExists(ctx context.Context) error {
 			return fmt.Errorf("create table %s: %w", t, err)
 		}
 	}
+	// The Durable Task Framework creates the partitions' lease rows with the
+	// hub, so tools see them on a hub that no worker has run yet.
+	if _, err := h.ReadLeases(ctx); err != nil {
+		return err
+	}
 	queues := append([]*azqueue.QueueClient{h.workItems, h.poison}, h.control...)
 	if h.wake != nil {
 		queues = append(queues, h.wake)
@@ -194,24 +199,44 @@ func (h *Hub) readTaskHubInfo(ctx context.Context) (*taskHubInfo, error) {
 // Delete removes every table, queue and container of the hub. Missing
 // artifacts are not an error, so a half-deleted hub can be deleted again.
 func (h *Hub) Delete(ctx context.Context) error {
+	_, err := h.DeleteExisting(ctx)
+	return err
+}
+
+// DeleteExisting is Delete that also reports how many of the hub's
+// tables, queues and containers existed.
+func (h *Hub) DeleteExisting(ctx context.Context) (int, error) {
 	var errs []error
+	found := 0
 	for _, t := range []string{layout.InstancesTable(h.name), layout.HistoryTable(h.name), layout.PartitionsTable(h.name)} {
-		if _, err := h.clients.Tables.DeleteTable(ctx, t, nil); err != nil && !hasTableCode(err, aztables.ResourceNotFound, aztables.TableNotFound) && !isStatus(err, http.StatusNotFound) {
+		_, err := h.clients.Tables.DeleteTable(ctx, t, nil)
+		switch {
+		case err == nil:
+			found++
+		case !hasTableCode(err, aztables.ResourceNotFound, aztables.TableNotFound) && !isStatus(err, http.StatusNotFound):
 			errs = append(errs, fmt.Errorf("delete table %s: %w", t, err))
 		}
 	}
 	queues := append([]*azqueue.QueueClient{h.workItems, h.poison}, h.control...)
 	for _, q := range queues {
-		if _, err := q.Delete(ctx, nil); err != nil && !isStatus(err, http.StatusNotFound) {
+		_, err := q.Delete(ctx, nil)
+		switch {
+		case err == nil:
+			found++
+		case !isStatus(err, http.StatusNotFound):
 			errs = append(errs, fmt.Errorf("delete queue %s: %w", q.URL(), err))
 		}
 	}
 	for _, c := range []string{layout.LargeMessagesContainer(h.name), layout.LeasesContainer(h.name)} {
-		if _, err := h.clients.Blobs.DeleteContainer(ctx, c, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerNotFound) {
+		_, err := h.clients.Blobs.DeleteContainer(ctx, c, nil)
+		switch {
+		case err == nil:
+			found++
+		case !bloberror.HasCode(err, bloberror.ContainerNotFound):
 			errs = append(errs, fmt.Errorf("delete container %s: %w", c, err))
 		}
 	}
-	return errors.Join(errs...)
+	return found, errors.Join(errs...)
 }
 
 // IsHubMissing reports a storage error saying that a table, queue or

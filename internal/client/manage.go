@@ -364,13 +364,18 @@ func (c *Client) Restart(ctx context.Context, id string, newInstanceID bool) (st
 	return c.startNew(ctx, row.Name, input, o, false)
 }
 
-// DeleteTaskHub removes every table, queue and container of the hub.
+// DeleteTaskHub removes every table, queue and container of the hub;
+// ErrNotFound when none of them existed.
 func (c *Client) DeleteTaskHub(ctx context.Context, progress Progress) error {
 	if progress != nil {
 		progress(0, 1)
 	}
-	if err := c.hub.Delete(ctx); err != nil {
+	found, err := c.hub.DeleteExisting(ctx)
+	if err != nil {
 		return fmt.Errorf("delete task hub %s: %w", c.hub.Name(), err)
+	}
+	if found == 0 {
+		return fmt.Errorf("%w: task hub %s does not exist", ErrNotFound, c.hub.Name())
 	}
 	if progress != nil {
 		progress(1, 1)

@@ -21,6 +21,10 @@ type Status struct {
 	CreatedTime     time.Time
 	LastUpdatedTime time.Time
 	ExecutionID     string
+	// FailureDetails of a Failed instance, read from its history: Output
+	// holds only their text form ("ErrorType: ErrorMessage"), as in
+	// Durable Functions.
+	FailureDetails *history.FailureDetails
 	// History is set only when asked for.
 	History []history.Event
 }
@@ -62,10 +66,14 @@ func (c *Client) GetStatus(ctx context.Context, id string, o StatusOptions) (*St
 		return nil, err
 	}
 	st := statusFromRow(row, !o.HideInput)
-	if o.ShowHistory {
+	if o.ShowHistory || row.RuntimeStatus == history.StatusFailed {
 		hs, err := c.hub.LoadHistory(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("status of %q: %w", id, err)
+		}
+		st.FailureDetails = failureOf(hs.Events)
+		if !o.ShowHistory {
+			return st, nil
 		}
 		st.History = hs.Events
 		if !o.ShowHistoryOutput {
@@ -75,6 +83,16 @@ func (c *Client) GetStatus(ctx context.Context, id string, o StatusOptions) (*St
 		}
 	}
 	return st, nil
+}
+
+// failureOf returns the failure details of a failed execution's history.
+func failureOf(events []history.Event) *history.FailureDetails {
+	for i := len(events) - 1; i >= 0; i-- {
+		if e := events[i]; e.Type == history.ExecutionCompleted && e.OrchestrationStatus == history.StatusFailed {
+			return e.FailureDetails
+		}
+	}
+	return nil
 }
 
 // WaitForCompletion waits until the instance reaches a terminal status or
@@ -102,8 +120,12 @@ func (c *Client) WaitForCompletion(ctx context.Context, id string, poll time.Dur
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case row := <-done:
-			if row != nil && row.RuntimeStatus.IsTerminal() {
+			if row != nil && row.RuntimeStatus.IsTerminal() && row.RuntimeStatus != history.StatusFailed {
 				return statusFromRow(row, true), nil
+			}
+			if row != nil && row.RuntimeStatus == history.StatusFailed {
+				// Its failure details are in history.
+				return c.GetStatus(ctx, id, StatusOptions{})
 			}
 			done = nil
 			continue

@@ -52,8 +52,10 @@ type Result struct {
 	Outbound []Outbound
 	// Status is the runtime status after the episode.
 	Status history.RuntimeStatus
-	// Output is the JSON output when Status is terminal: the result, the
-	// failure details, or the termination reason.
+	// Output is the output when Status is terminal: the result (JSON), the
+	// failure's text form ("ErrorType: ErrorMessage", as the Durable Task
+	// Framework stores it; Failure has the details), or the termination
+	// reason (JSON).
 	Output string
 	// Failure is set when Status is Failed.
 	Failure *history.FailureDetails
@@ -66,6 +68,10 @@ type Result struct {
 	Parent                     *history.ParentInstance
 	// Dropped counts new events dropped as duplicates or stale.
 	Dropped int
+	// SuspendReason is the reason of the last suspend or resume applied,
+	// which the Durable Task Framework shows as a suspended (or resumed)
+	// instance's output.
+	SuspendReason string
 }
 
 // ContinueAsNew describes the next execution after a continue-as-new.
@@ -125,16 +131,18 @@ type execution struct {
 	cursor int // events consumed
 	now    time.Time
 
-	seq          int
-	actions      map[int]*action
-	actionOrder  []*action
-	waiters      map[string][]*task
-	buffered     map[string][]history.Event
-	bufferOrder  []history.Event
-	suspended    bool
-	deferred     []history.Event
-	customStatus string
-	guidCounter  int
+	seq         int
+	actions     map[int]*action
+	actionOrder []*action
+	waiters     map[string][]*task
+	buffered    map[string][]history.Event
+	bufferOrder []history.Event
+	suspended   bool
+	// suspendReason is the reason of the last suspend or resume.
+	suspendReason string
+	deferred      []history.Event
+	customStatus  string
+	guidCounter   int
 
 	continueAsNew *string
 	finished      bool
@@ -391,8 +399,10 @@ func (x *execution) apply(e history.Event) {
 		x.now = e.Timestamp
 	case history.ExecutionSuspended:
 		x.suspended = true
+		x.suspendReason = e.Reason
 	case history.ExecutionResumed:
 		x.suspended = false
+		x.suspendReason = e.Reason
 		pending := x.deferred
 		x.deferred = nil
 		for _, d := range pending {
@@ -522,7 +532,9 @@ func (x *execution) schedule(kind history.EventType, name, input, instanceID str
 	a := x.newAction(kind, name, input)
 	if kind == history.SubOrchestrationInstanceCreated {
 		if instanceID == "" {
-			instanceID = fmt.Sprintf("%s:%04X", x.instanceID, a.id)
+			// The Durable Task Framework's default, which tools such as
+			// Durable Functions Monitor use to find a child's parent.
+			instanceID = fmt.Sprintf("%s:%d", x.executionID, a.id)
 		}
 		a.instanceID = instanceID
 		a.executionID = uuid.NewSHA1(guidNamespace, []byte(fmt.Sprintf("%s/%s/%d", x.executionID, instanceID, a.id))).String()

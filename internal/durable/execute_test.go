@@ -356,7 +356,7 @@ func TestSubOrchestrationAndGUIDsAreDeterministic(t *testing.T) {
 	d := newDriver(t, reg, "Parent", nil)
 	d.episode()
 	if len(d.sent) != 1 || d.sent[0].Message.Event.Type != history.ExecutionStarted ||
-		d.sent[0].Message.OrchestrationInstance.InstanceID != "inst1:0000" {
+		d.sent[0].Message.OrchestrationInstance.InstanceID != "exec0:0" {
 		t.Fatalf("sent %+v", d.sent)
 	}
 	d.inbox = append(d.inbox, history.Event{Type: history.SubOrchestrationInstanceCompleted, EventID: -1, TaskScheduledID: 0, Result: `"child done"`})

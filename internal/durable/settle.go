@@ -12,6 +12,7 @@ import (
 // settle turns the state left by the run into the episode's result.
 func (x *execution) settle(res *Result) {
 	res.CustomStatus = x.customStatus
+	res.SuspendReason = x.suspendReason
 	now := x.now
 	self := history.OrchestrationInstance{InstanceID: x.instanceID, ExecutionID: x.executionID}
 
@@ -123,7 +124,7 @@ func (x *execution) finishFailed(fd *history.FailureDetails, res *Result) {
 		kept = append(kept, e)
 	}
 	res.Appended = kept
-	res.Status, res.Failure, res.Output = history.StatusFailed, fd, fd.JSON()
+	res.Status, res.Failure, res.Output = history.StatusFailed, fd, fd.String()
 	res.Appended = append(res.Appended,
 		history.Event{Type: history.ExecutionCompleted, EventID: -1, Timestamp: x.now,
 			OrchestrationStatus: history.StatusFailed, Result: fd.ErrorMessage, FailureDetails: fd},

@@ -164,6 +164,15 @@ type FailureDetails struct {
 	IsNonRetriable bool            `json:"IsNonRetriable,omitempty"`
 }
 
+// String is the text form the Durable Task Framework stores as a Failed
+// instance's output: "ErrorType: ErrorMessage".
+func (f *FailureDetails) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.ErrorType + ": " + f.ErrorMessage
+}
+
 // JSON encodes the details; it cannot fail.
 func (f *FailureDetails) JSON() string {
 	if f == nil {

@@ -167,3 +167,26 @@ func downloadGunzip(ctx context.Context, blobs BlobStore, name string) ([]byte, 
 	}
 	return out, nil
 }
+
+// BlobURLPath escapes a blob name for use in its URL the way .NET's
+// Uri.EscapeDataString does, segment by segment: every byte but the
+// unreserved characters (letters, digits, "-", ".", "_", "~") is
+// percent-encoded, so that the Durable Task Framework recognizes the
+// value of an Instances column as a blob URL even for instance IDs with
+// spaces, "^" or non-ASCII text.
+func BlobURLPath(name string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '/', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}

@@ -58,6 +58,9 @@ func EncodeMessage(ctx context.Context, blobs BlobStore, md MessageData) (string
 	// afresh whether a blob is needed.
 	md.CompressedBlobName = ""
 	data, err := marshalJSON(md)
+	if err == nil {
+		data, err = annotateDotNetTypes(data, ev)
+	}
 	if err != nil {
 		return "", fail(err)
 	}
@@ -69,9 +72,10 @@ func EncodeMessage(ctx context.Context, blobs BlobStore, md MessageData) (string
 		return "", fail(fmt.Errorf("offload %d-byte message: %w", len(data), err))
 	}
 	stub, err := marshalJSON(struct {
+		Type               string `json:"$type"`
 		ActivityID         string `json:"ActivityId"`
 		CompressedBlobName string `json:"CompressedBlobName"`
-	}{md.ActivityID, name})
+	}{dotNetMessageData, md.ActivityID, name})
 	if err != nil {
 		return "", fail(err)
 	}

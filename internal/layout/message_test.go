@@ -103,7 +103,7 @@ func TestMessageRoundTripLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantName := "abc/message-5f4b1c1e-8a0e-4a57-9e8a-0d3f7d2c9b11-ExecutionStarted.json.gz"
-	if want := `{"ActivityId":"5f4b1c1e-8a0e-4a57-9e8a-0d3f7d2c9b11","CompressedBlobName":"` + wantName + `"}`; text != want {
+	if want := `{"$type":"DurableTask.AzureStorage.MessageData","ActivityId":"5f4b1c1e-8a0e-4a57-9e8a-0d3f7d2c9b11","CompressedBlobName":"` + wantName + `"}`; text != want {
 		t.Errorf("stub = %s\nwant %s", text, want)
 	}
 	if names := blobs.names(); len(names) != 1 || names[0] != wantName {

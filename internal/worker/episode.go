@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -257,7 +258,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 				w.log.Warn("deleting the messages of a continued execution failed", "instanceId", inst.id, "error", err)
 			}
 		}
-		next := uuid.NewString()
+		next := strings.ReplaceAll(uuid.NewString(), "-", "") // .NET's Guid "N" form, as the client writes
 		res.ContinueAsNew.Applied = withoutDeleted(res.ContinueAsNew.Applied, snap.deleted)
 		events = durable.NewExecutionEvents(res, inst.id, next, now)
 		snap.deleted = keepDeleted(snap.deleted, events)
@@ -495,9 +496,15 @@ func (w *Worker) updateInstanceRow(ctx context.Context, id string, snap *snapsho
 		empty := ""
 		p.Output = &empty
 	}
-	if status.IsTerminal() {
+	switch {
+	case status.IsTerminal():
 		out := res.Output
 		p.Output, p.CompletedTime = &out, &now
+	case status != snap.rowStatus && (status == history.StatusSuspended || snap.rowStatus == history.StatusSuspended):
+		// As the Durable Task Framework does: a suspended instance (and one
+		// just resumed) shows the reason as its output.
+		reason := res.SuspendReason
+		p.Output = &reason
 	}
 	if err := w.hub.PatchInstance(ctx, id, p, extra); err != nil {
 		return err

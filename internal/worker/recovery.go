@@ -199,7 +199,7 @@ func (w *Worker) repairRow(ctx context.Context, id string, end *history.Event) e
 	status := end.OrchestrationStatus
 	output := end.Result
 	if status == history.StatusFailed && end.FailureDetails != nil {
-		output = end.FailureDetails.JSON()
+		output = end.FailureDetails.String()
 	}
 	at := end.Timestamp
 	now := time.Now().UTC()

@@ -295,11 +295,12 @@ func TestUnhandledActivityFailureFailsInstance(t *testing.T) {
 	if st.RuntimeStatus != history.StatusFailed {
 		t.Fatalf("status %s", st.RuntimeStatus)
 	}
-	var fd history.FailureDetails
-	if err := json.Unmarshal(st.Output, &fd); err != nil {
-		t.Fatalf("output %s: %v", st.Output, err)
+	var out string
+	if err := json.Unmarshal(st.Output, &out); err != nil || !strings.HasPrefix(out, "TaskFailedError: ") {
+		t.Fatalf("output %s: want the failure's text form (%v)", st.Output, err)
 	}
-	if fd.InnerFailure == nil || fd.InnerFailure.ErrorType != "DatabaseError" ||
+	fd := st.FailureDetails
+	if fd == nil || fd.InnerFailure == nil || fd.InnerFailure.ErrorType != "DatabaseError" ||
 		!strings.Contains(fd.InnerFailure.ErrorMessage, "DatabaseConnection is invalid") {
 		t.Fatalf("failure details %s", st.Output)
 	}
