@@ -92,9 +92,24 @@ type StartOptions struct {
 	Version string
 }
 
+// MaxPayloadBytes is the largest input or event data a client accepts, the
+// same for the HTTP API, the CLI and Go callers. Larger values go to blobs
+// and work, but a payload this big is almost always a mistake, and every
+// replay of the instance loads it.
+const MaxPayloadBytes = 16 << 20
+
 // EncodeInput turns a Go value into the JSON text stored as input: nil
-// stays empty, json.RawMessage and []byte must already be valid JSON.
+// stays empty, json.RawMessage and []byte must already be valid JSON, and
+// no value may encode to more than MaxPayloadBytes.
 func EncodeInput(v any) (string, error) {
+	s, err := encodeInput(v)
+	if err == nil && len(s) > MaxPayloadBytes {
+		return "", fmt.Errorf("%w: the payload is %d bytes, more than the limit of %d (16 MiB)", ErrBadArgument, len(s), MaxPayloadBytes)
+	}
+	return s, err
+}
+
+func encodeInput(v any) (string, error) {
 	switch x := v.(type) {
 	case nil:
 		return "", nil

@@ -2,9 +2,11 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,5 +231,16 @@ func TestListPagingAndFilters(t *testing.T) {
 	}
 	if got, err := a.Client.PurgeRange(ctx, client.PurgeQuery{CreatedFrom: time.Now().Add(-time.Hour)}, nil); err != nil || got != 0 {
 		t.Fatalf("purge of pending instances removed %d, %v", got, err)
+	}
+}
+
+func TestPayloadLimit(t *testing.T) {
+	big := json.RawMessage(`"` + strings.Repeat("x", client.MaxPayloadBytes) + `"`)
+	if _, err := client.EncodeInput(big); !errors.Is(err, client.ErrBadArgument) {
+		t.Fatalf("a %d-byte payload: %v, want ErrBadArgument", len(big), err)
+	}
+	ok := json.RawMessage(`"` + strings.Repeat("x", client.MaxPayloadBytes-2) + `"`)
+	if _, err := client.EncodeInput(ok); err != nil {
+		t.Fatalf("a payload of exactly the limit: %v", err)
 	}
 }
