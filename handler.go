@@ -1,126 +1,54 @@
-// Command handler is the function app's custom handler: the Azure Functions
-// host (or the project's dev host) starts it with FUNCTIONS_CUSTOMHANDLER_PORT
-// set and forwards every trigger to it. It runs the durable-task engine in
-// the same process.
+// Command handler is this repository's example function app: a Go custom
+// handler for Azure Functions with the durable engine in it, serving the
+// samples (package samples) plus SendInstanceInfo, the seed's example of an
+// activity that uses the durable client. The Functions host (or the
+// project's dev host) starts it with FUNCTIONS_CUSTOMHANDLER_PORT set.
 //
-// Register your own orchestrators and activities in register below.
+// It uses only the module's public packages, as an app of your own would:
+// `durable init DIR` writes the same skeleton.
 package main
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"path/filepath"
-	"syscall"
-	"time"
 
-	"github.com/durable-go/durable/internal/app"
-	"github.com/durable-go/durable/internal/config"
-	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/funcapp"
 	"github.com/durable-go/durable/internal/samples"
+	"github.com/durable-go/durable/task"
 )
 
-// register adds the app's orchestrators and activities.
-func register(reg *durable.Registry, settings *config.Settings) error {
-	return samples.Register(reg, settings.Get)
-}
-
 func main() {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
-	if err := run(logger); err != nil {
-		logger.Error("handler stopped", "error", err)
-		os.Exit(1)
-	}
+	funcapp.Main(funcapp.Options{Register: register})
 }
 
-func logLevel() slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(os.Getenv("DURABLE_LOG_LEVEL"))); err != nil {
-		return slog.LevelInfo
-	}
-	return l
-}
-
-func run(logger *slog.Logger) error {
-	root := os.Getenv("DURABLE_APP_ROOT")
-	if root == "" {
-		root = "."
-	}
-	settings, err := config.LoadSettings(root)
-	if err != nil {
+// register adds the samples and the orchestration that sends its own
+// management URLs somewhere.
+func register(reg *task.Registry, app *funcapp.App) error {
+	if err := samples.Register(reg, app.Setting); err != nil {
 		return err
 	}
-	host, err := config.LoadHost(filepath.Join(root, config.HostFile), settings)
-	if err != nil {
-		return err
-	}
-	reg := durable.NewRegistry()
-	if err := register(reg, settings); err != nil {
-		return fmt.Errorf("register orchestrations: %w", err)
-	}
-	a, err := app.New(app.Config{Settings: settings, Durable: host.Durable, Registry: reg, Logger: logger,
-		ShutdownGrace: 20 * time.Second})
-	if err != nil {
-		return err
-	}
-
-	port := os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT")
-	if port == "" {
-		port = "8080"
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
-	if err != nil {
-		return fmt.Errorf("listen on port %s: %w", port, err)
-	}
-	router, err := newRouter(a, host, settings, logger)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: router, ReadHeaderTimeout: 30 * time.Second}
-	serveErr := make(chan error, 1)
-	// Serve before the engine starts: the host probes GET / and gives up
-	// on a handler that does not answer within its start-up window.
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("custom handler listening", "port", port, "hub", host.Durable.HubName)
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	go startEngine(ctx, a, logger)
-
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve: %w", err)
+	// SendInstanceInfo builds the HTTP management payload of the instance
+	// that called it, as the seed's C# and JavaScript examples do, and
+	// "sends" it: here to the log, where an app would write it to a
+	// database or a queue for an outside system.
+	if err := reg.AddActivity("SendInstanceInfo", func(ctx *task.ActivityContext) (any, error) {
+		c, err := app.Client()
+		if err != nil {
+			return nil, err
 		}
-	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	httpErr := srv.Shutdown(shutdownCtx)
-	return errors.Join(httpErr, a.Stop(shutdownCtx))
-}
-
-// startEngine retries until storage answers: on a developer machine the
-// emulator may come up after the handler.
-func startEngine(ctx context.Context, a *app.App, logger *slog.Logger) {
-	backoff := time.Second
-	for {
-		err := a.Start(ctx)
-		if err == nil {
-			return
+		payload := c.CreateHTTPManagementPayload(ctx.InstanceID())
+		doc, err := json.Marshal(map[string]any{"id": ctx.InstanceID(), "payload": payload})
+		if err != nil {
+			return nil, fmt.Errorf("encode the management payload: %w", err)
 		}
-		logger.Error("starting the durable engine failed; retrying", "error", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 30*time.Second)
+		ctx.Logger().Info("instance info", "document", string(doc))
+		return payload, nil
+	}); err != nil {
+		return err
 	}
+	return reg.AddOrchestrator("SendInstanceInfoDemo", func(ctx *task.OrchestrationContext) (any, error) {
+		var payload map[string]string
+		err := ctx.CallActivity("SendInstanceInfo", nil).Await(&payload)
+		return payload, err
+	})
 }

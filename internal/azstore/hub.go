@@ -182,6 +182,28 @@ func (h *Hub) CreateIfNotExists(ctx context.Context) error {
 	return nil
 }
 
+// UseRecordedPartitionCount adopts the partition count recorded in the
+// hub's taskhub.json, which a client must use to find an instance's control
+// queue. It reports whether the hub exists; a missing or unreadable file
+// leaves the configured count.
+func (h *Hub) UseRecordedPartitionCount(ctx context.Context) (bool, error) {
+	info, err := h.readTaskHubInfo(ctx)
+	if err != nil {
+		if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
+			return false, nil
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return true, nil
+		}
+		return false, err
+	}
+	if info.PartitionCount >= 1 && info.PartitionCount <= 16 {
+		h.setPartitions(info.PartitionCount)
+	}
+	return true, nil
+}
+
 func (h *Hub) readTaskHubInfo(ctx context.Context) (*taskHubInfo, error) {
 	leases := layout.LeasesContainer(h.name)
 	resp, err := h.clients.Blobs.DownloadStream(ctx, leases, "taskhub.json", nil)

@@ -121,6 +121,21 @@ func (s *Settings) Get(name string) (string, bool) {
 	return s.file.get(n)
 }
 
+// All returns every setting, the environment's (when used) over the file's.
+func (s *Settings) All() map[string]string {
+	out := map[string]string{}
+	if s == nil {
+		return out
+	}
+	for k, v := range s.file.exact {
+		out[k] = v
+	}
+	for k, v := range s.env.exact {
+		out[k] = v
+	}
+	return out
+}
+
 // LoadSettings returns the settings of the app in appRoot: the "Values" of
 // appRoot/local.settings.json, if that file exists, overridden by the process
 // environment. A missing file is not an error because deployed apps have

@@ -1,0 +1,84 @@
+package handler
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/durable-go/durable/internal/functions"
+	"github.com/durable-go/durable/internal/httpapi"
+)
+
+// builtInFunctions are the queue and timer functions of internal/functions.
+func builtInFunctions() []string {
+	return []string{functions.StartNew, functions.GetStatus, functions.Terminate, functions.RaiseEvent,
+		functions.Rewind, functions.Purge, functions.PurgeTimer, functions.Wake}
+}
+
+// newRouter serves the host's requests:
+//
+//   - GET / answers the host's start-up probe;
+//   - forwarded HTTP requests for the starters under /orchestrators and the
+//     management API under /durabletask (below the route prefix) go to
+//     internal/httpapi;
+//   - POST /{FunctionName} of a known function is an invocation: of one of
+//     the app's own functions, of a built-in queue or timer function
+//     (internal/functions), or, when the host does not forward HTTP
+//     requests, of a built-in HTTP function from its payload;
+//   - any other request is a forwarded request for the app's own HTTP
+//     routes.
+func newRouter(a *App, own map[string]http.Handler, ownHTTP http.Handler) (http.Handler, error) {
+	api, err := httpapi.New(httpapi.Config{
+		Client:         a.Client,
+		HubName:        a.Hub.Name(),
+		ConnectionName: a.Host.Durable.ConnectionName,
+		RoutePrefix:    a.Host.HTTPRoutePrefix,
+		Logger:         a.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build HTTP API: %w", err)
+	}
+	fns, err := functions.New(functions.Config{
+		Client: a.Client,
+		Engine: a.Worker,
+		// The engine is processing once it owns a partition; on a fresh
+		// start that takes one lease round.
+		EngineReady: func() bool { return len(a.Worker.Stats().OwnedPartitions) > 0 },
+		Setting:     a.Settings.Get,
+		Logger:      a.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build functions: %w", err)
+	}
+	payload := httpapi.PayloadHandler(api)
+	// Function names are matched case-insensitively, as the host does.
+	invocations := map[string]http.Handler{}
+	for _, n := range httpapi.FunctionNames() {
+		invocations[strings.ToLower(n)] = payload
+	}
+	for _, n := range builtInFunctions() {
+		invocations[strings.ToLower(n)] = fns
+	}
+	for name, h := range own {
+		if invocations[strings.ToLower(name)] != nil {
+			return nil, fmt.Errorf("function %q: the name is taken by a built-in function", name)
+		}
+		invocations[strings.ToLower(name)] = h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Forwarded requests keep their original path, so the API's
+		// prefixes tell them from invocations.
+		switch {
+		case api.Handles(r.URL.Path):
+			api.ServeHTTP(w, r)
+		case r.Method == http.MethodGet && r.URL.Path == "/":
+			w.WriteHeader(http.StatusOK)
+		case r.Method == http.MethodPost && invocations[strings.ToLower(strings.TrimPrefix(r.URL.Path, "/"))] != nil:
+			invocations[strings.ToLower(strings.TrimPrefix(r.URL.Path, "/"))].ServeHTTP(w, r)
+		case ownHTTP != nil:
+			ownHTTP.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	}), nil
+}
