@@ -44,6 +44,7 @@ type e2eApp struct {
 	conn    string // storage connection string
 	suffix  string // appended to every trigger queue name
 	handler string
+	src     string // the app whose host.json and function folders are used
 	env     map[string]string
 	logs    *testutil.SyncBuffer // the dev host's and the handler's output
 	base    string               // http://127.0.0.1:port while running
@@ -72,8 +73,15 @@ func randomHex(t *testing.T, n int) string {
 // overrides app settings.
 func newE2EApp(t *testing.T, env map[string]string) *e2eApp {
 	t.Helper()
+	return newE2EAppFrom(t, env, ".", buildHandler(t))
+}
+
+// newE2EAppFrom is newE2EApp for another function app: its host.json and
+// function folders are read from src, and handler is its binary.
+func newE2EAppFrom(t *testing.T, env map[string]string, src, handler string) *e2eApp {
+	t.Helper()
 	a := &e2eApp{t: t, dir: t.TempDir(), hub: testutil.UniqueHubName(t), conn: testutil.Storage(t),
-		suffix: randomHex(t, 5), handler: buildHandler(t), logs: &testutil.SyncBuffer{}}
+		suffix: randomHex(t, 5), handler: handler, src: src, logs: &testutil.SyncBuffer{}}
 	a.env = map[string]string{
 		"FUNCTIONS_WORKER_RUNTIME": "custom",
 		"AzureWebJobsStorage":      a.conn,
@@ -107,7 +115,7 @@ func (a *e2eApp) queue(name string) string { return name + "-" + a.suffix }
 
 func (a *e2eApp) writeHostJSON() {
 	t := a.t
-	raw, err := os.ReadFile(config.HostFile)
+	raw, err := os.ReadFile(filepath.Join(a.src, config.HostFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +142,7 @@ func (a *e2eApp) writeHostJSON() {
 // renaming trigger queues so that parallel tests do not share them.
 func (a *e2eApp) copyFunctions() {
 	t := a.t
-	paths, err := filepath.Glob(filepath.Join("*", "function.json"))
+	paths, err := filepath.Glob(filepath.Join(a.src, "*", "function.json"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no function folders found: %v", err)
 	}
@@ -154,7 +162,7 @@ func (a *e2eApp) copyFunctions() {
 			}
 		}
 		out, _ := json.MarshalIndent(fj, "", "  ")
-		dst := filepath.Join(a.dir, filepath.Dir(p))
+		dst := filepath.Join(a.dir, filepath.Base(filepath.Dir(p)))
 		if err := os.MkdirAll(dst, 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -162,6 +162,8 @@ func run(ctx context.Context, args []string, s streams) int {
 		return exitBadArgs
 	}
 	switch name := args[0]; name {
+	case "init":
+		return runInit(ctx, args[1:], s)
 	case "help", "-h", "-help", "--help":
 		if name == "help" && len(args) > 1 {
 			sp, ok := lookup(args[1])
@@ -255,6 +257,7 @@ Commands:
 	for _, sp := range commands() {
 		fmt.Fprintf(w, "  %-20s %s\n", sp.name, sp.summary)
 	}
+	fmt.Fprintf(w, "  %-20s %s\n", "init", "Write a new function app that uses this module (durable init --help)")
 	fmt.Fprint(w, `
 Run 'durable <command> --help' (or 'durable help <command>') for its flags.
 
