@@ -1,0 +1,66 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/durable-go/durable/client"
+)
+
+// A program of its own manages a function app's instances with nothing but
+// the storage connection.
+func ExampleOpen() {
+	ctx := context.Background()
+	c, err := client.Open(ctx, client.Config{ConnectionString: "UseDevelopmentStorage=true", HubName: "MyHub"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := c.StartNew(ctx, "HelloCities5", nil, client.StartOptions{InstanceID: "order-42"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	st, err := c.WaitForCompletion(wctx, id, time.Second)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.RuntimeStatus, string(st.Output))
+}
+
+// Errors tell apart a missing instance, a wrong state and a bad request.
+func ExampleClient_Terminate() {
+	ctx := context.Background()
+	c, err := client.Open(ctx, client.Config{ConnectionString: "UseDevelopmentStorage=true"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = c.Terminate(ctx, "order-42", "cancelled by the customer")
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		fmt.Println("no such order")
+	case errors.Is(err, client.ErrWrongState):
+		fmt.Println("the order already finished")
+	case err != nil:
+		log.Fatal(err)
+	}
+}
+
+// The management URLs of an instance, for an outside system that watches
+// or signals it; no storage request is needed.
+func ExampleClient_CreateHTTPManagementPayload() {
+	c, err := client.Open(context.Background(), client.Config{ConnectionString: "UseDevelopmentStorage=true",
+		HubName: "MyHub", PartitionCount: 4, BaseURL: "https://myapp.azurewebsites.net"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	p := c.CreateHTTPManagementPayload("order-42")
+	fmt.Println(p.StatusQueryGetURI)
+	fmt.Println(p.SendEventPostURI)
+	// Output:
+	// https://myapp.azurewebsites.net/durabletask/instances/order-42?taskHub=MyHub&connection=AzureWebJobsStorage
+	// https://myapp.azurewebsites.net/durabletask/instances/order-42/raiseEvent/{eventName}?taskHub=MyHub&connection=AzureWebJobsStorage
+}
