@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -68,7 +69,7 @@ const (
 	// 230 s, so a longer wait could only end in a gateway error.
 	MaxWait = 220 * time.Second
 	// maxBodyBytes bounds request bodies (inputs and event data).
-	maxBodyBytes = 16 << 20
+	maxBodyBytes = client.MaxPayloadBytes
 )
 
 // API serves the HTTP routes. It is safe for concurrent use.
@@ -121,12 +122,23 @@ func (a *API) routes() {
 	a.mux.HandleFunc("GET "+m+"/instances/{instanceId}", a.status)
 	a.mux.HandleFunc("DELETE "+m+"/instances/{instanceId}", a.purge)
 	a.mux.HandleFunc("POST "+m+"/instances/{instanceId}/{operation}", a.operation)
-	a.mux.HandleFunc("POST "+m+"/instances/{instanceId}/{operation}/{eventName}", a.raiseEvent)
+	// {eventName...} takes the rest of the path so that an event name with
+	// a raw '/' (which the JS clients put in the URL unescaped) gets a 400
+	// that names the problem rather than a 404.
+	a.mux.HandleFunc("POST "+m+"/instances/{instanceId}/{operation}/{eventName...}", a.raiseEvent)
 }
 
 // ServeHTTP routes a request. Requests that match no route get a JSON 404,
 // and a known path with the wrong method a JSON 405.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p != cleanPath(p) {
+		// The mux would answer a path with an empty segment ("//", as a
+		// client sends for an empty instance ID) with a redirect that
+		// no API client follows; no route has such a path.
+		writeError(w, http.StatusNotFound, http.StatusText(http.StatusNotFound),
+			fmt.Sprintf("%s %s is not a route of this API: the path has an empty or dot segment", r.Method, p))
+		return
+	}
 	h, pattern := a.mux.Handler(r)
 	if pattern == "" {
 		rec := &statusOnly{header: http.Header{}}
@@ -142,6 +154,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is path.Clean as the mux applies it, keeping a trailing slash
+// (GET /instances/ is a route).
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // statusOnly records the status and headers the mux's fallback handler
@@ -170,8 +195,17 @@ func (a *API) clientFor(r *http.Request) (Client, error) {
 	if hub := q.get("taskHub"); hub != "" && !strings.EqualFold(hub, a.cfg.HubName) {
 		return nil, fmt.Errorf("%w: this app serves task hub %q only, not %q", client.ErrBadArgument, a.cfg.HubName, hub)
 	}
-	if conn := q.get("connection"); conn != "" && !strings.EqualFold(conn, a.cfg.ConnectionName) {
+	if conn := q.get("connection"); conn != "" && !sameConnection(conn, a.cfg.ConnectionName) {
 		return nil, fmt.Errorf("%w: this app uses connection %q only, not %q", client.ErrBadArgument, a.cfg.ConnectionName, conn)
 	}
 	return a.cfg.Client, nil
+}
+
+// sameConnection reports whether the connection name a request gives
+// resolves to the app's connection setting. The WebJobs SDK looks a name N
+// up as the setting AzureWebJobsN first, then N, so the extension's own
+// URLs and durableClient bindings say connection=Storage for the default
+// connection AzureWebJobsStorage.
+func sameConnection(given, setting string) bool {
+	return strings.EqualFold(given, setting) || strings.EqualFold("AzureWebJobs"+given, setting)
 }

@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/durable-go/durable/internal/apijson"
 	"github.com/durable-go/durable/internal/client"
@@ -57,6 +58,12 @@ func readJSONBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, erro
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return nil, nil
+	}
+	// json.Valid lets invalid UTF-8 through inside strings (a decoder
+	// would turn it into U+FFFD); JSON text must be UTF-8, and storing such
+	// bytes would hand other readers something they cannot decode.
+	if !utf8.Valid(b) {
+		return nil, fmt.Errorf("%w: invalid JSON content: the body is not valid UTF-8", client.ErrBadArgument)
 	}
 	if !json.Valid(b) {
 		return nil, fmt.Errorf("%w: invalid JSON content: the body is not valid JSON", client.ErrBadArgument)
@@ -112,7 +119,7 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusBadRequest, err)
 		return
 	}
-	poll, hasPoll, err := q.seconds("pollingInterval")
+	poll, hasPoll, err := q.interval("pollingInterval")
 	if err != nil {
 		a.fail(w, r, http.StatusBadRequest, err)
 		return
@@ -145,9 +152,9 @@ func (a *API) startAndWait(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		timeout = DefaultWaitTimeout
 	}
-	interval, ok, err := q.seconds("retryInterval")
+	interval, ok, err := q.interval("retryInterval")
 	if err == nil && !ok {
-		interval, ok, err = q.seconds("pollingInterval")
+		interval, ok, err = q.interval("pollingInterval")
 	}
 	if err != nil {
 		a.fail(w, r, http.StatusBadRequest, err)
@@ -240,6 +247,14 @@ func (a *API) respondStatus(w http.ResponseWriter, r *http.Request, c Client, id
 	st, err := c.GetStatus(r.Context(), id, client.StatusOptions{ShowHistory: sr.showHistory,
 		ShowHistoryOutput: sr.showHistoryOutput, HideInput: !sr.showInput})
 	if err != nil {
+		if errors.Is(err, client.ErrNotFound) {
+			// The extension answers an unknown ID with an empty 404, and
+			// the JS client v2 hands a 404's body back as the status: a
+			// JSON error body would look like a status to its callers.
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
 		a.fail(w, r, errorStatus(err), err)
 		return
 	}
@@ -289,6 +304,15 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	qu.InstanceIDPrefix = q.get("instanceIdPrefix")
+	if p := qu.InstanceIDPrefix; p != "" {
+		// A prefix no instance ID can start with (too long, '/', control
+		// characters) matches nothing, and storage refuses some of them
+		// outright: say so rather than fail in the query.
+		if err := layout.ValidateInstanceID(p); err != nil {
+			a.fail(w, r, http.StatusBadRequest, fmt.Errorf("%w: query parameter instanceIdPrefix cannot start an instance ID: %v", client.ErrBadArgument, err))
+			return
+		}
+	}
 	qu.ContinuationToken = r.Header.Get(ContinuationHeader)
 	page, err := c.ListInstances(r.Context(), qu)
 	if err != nil {
@@ -392,17 +416,43 @@ func (a *API) operation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		status := errorStatus(err)
-		var se *client.StateError
-		if strings.EqualFold(op, "rewind") && errors.Is(err, client.ErrWrongState) && !errors.As(err, &se) {
-			// Not a status refusal: the instance changed while it was
-			// being rewound. Trying again may work.
-			status = http.StatusConflict
+		if strings.EqualFold(op, "rewind") {
+			a.rewindFailed(w, r, id, err)
+			return
 		}
-		a.fail(w, r, status, err)
+		a.fail(w, r, errorStatus(err), err)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// Texts of the rewind refusals. The JS client v3 uses a rewind answer's
+// body as its error message (a JSON body would read "[object Object]"), so
+// these go out as plain text; the 412 one starts with the message v3 shows
+// for an empty 412.
+const (
+	msgRewindNotFound  = "No orchestration with instance ID '%s' found."
+	msgRewindNotFailed = "The rewind operation is only supported on failed orchestration instances."
+)
+
+// rewindFailed answers a refused rewind as the current extension does: 404
+// with a plain-text body for an unknown instance, and 412 for any instance
+// that is not Failed, whatever its status (the extension answered 410 or
+// 400 before it added rewind for .NET isolated).
+func (a *API) rewindFailed(w http.ResponseWriter, r *http.Request, id string, err error) {
+	var se *client.StateError
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		writeText(w, http.StatusNotFound, fmt.Sprintf(msgRewindNotFound, id))
+	case errors.As(err, &se):
+		writeText(w, http.StatusPreconditionFailed, fmt.Sprintf("%s Instance '%s' is %s.", msgRewindNotFailed, id, se.Status))
+	case errors.Is(err, client.ErrWrongState):
+		// Not a status refusal: the instance changed while it was being
+		// rewound. Trying again may work.
+		a.fail(w, r, http.StatusConflict, err)
+	default:
+		a.fail(w, r, errorStatus(err), err)
+	}
 }
 
 // restart serves POST /instances/{id}/restart?restartWithNewInstanceId=
@@ -411,7 +461,7 @@ func (a *API) restart(w http.ResponseWriter, r *http.Request, c Client, id strin
 	q := query(r)
 	newID, err1 := q.bool("restartWithNewInstanceId", true)
 	timeout, hasTimeout, err2 := q.seconds("timeout")
-	poll, hasPoll, err3 := q.seconds("pollingInterval")
+	poll, hasPoll, err3 := q.interval("pollingInterval")
 	if err := errors.Join(err1, err2, err3); err != nil {
 		a.fail(w, r, http.StatusBadRequest, err)
 		return
@@ -432,9 +482,41 @@ func (a *API) restart(w http.ResponseWriter, r *http.Request, c Client, id strin
 	a.writeCheckStatus(w, r, started)
 }
 
+// MaxEventNameChars bounds event names. Durable Functions sets no limit,
+// but a name travels in the URL, in every event message and in history
+// rows; names are identifiers such as "Approval", and one longer than an
+// instance ID may be is a mistake.
+const MaxEventNameChars = layout.MaxInstanceIDChars
+
+// validateEventName refuses event names that could not be sent back in a
+// URL ('/' would split the route) or stored as given.
+func validateEventName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return fmt.Errorf("%w: the event name must not be empty or blank", client.ErrBadArgument)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%w: the event name %q is not valid UTF-8", client.ErrBadArgument, name)
+	case utf8.RuneCountInString(name) > MaxEventNameChars:
+		return fmt.Errorf("%w: the event name %.40q... is longer than %d characters", client.ErrBadArgument, name, MaxEventNameChars)
+	case strings.Contains(name, "/"):
+		return fmt.Errorf("%w: the event name %q must not contain '/'", client.ErrBadArgument, name)
+	}
+	for _, c := range name {
+		if unicode.IsControl(c) {
+			return fmt.Errorf("%w: the event name %q must not contain control character U+%04X", client.ErrBadArgument, name, c)
+		}
+	}
+	return nil
+}
+
 // raiseEvent serves POST /instances/{id}/raiseEvent/{eventName}: 202, 404
 // for an unknown instance, 410 for a finished one, 400 for a body that is
-// not JSON.
+// not JSON or an event name that cannot be one.
+//
+// The body is read as JSON whatever its Content-Type, as the start route
+// reads it. The extension itself refuses anything but application/json;
+// this app also takes a JSON body sent without one (curl -d, fetch with a
+// string body), since the body is the only thing that has to be JSON.
 func (a *API) raiseEvent(w http.ResponseWriter, r *http.Request) {
 	if !strings.EqualFold(r.PathValue("operation"), "raiseEvent") {
 		a.fail(w, r, http.StatusNotFound, fmt.Errorf("%s is not a route of this API", r.URL.Path))
@@ -444,12 +526,10 @@ func (a *API) raiseEvent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			a.fail(w, r, http.StatusBadRequest, fmt.Errorf("%w: only application/json request content is supported, not %q", client.ErrBadArgument, ct))
-			return
-		}
+	name := r.PathValue("eventName")
+	if err := validateEventName(name); err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
 	}
 	body, err := readJSONBody(w, r)
 	if err != nil {
@@ -459,7 +539,7 @@ func (a *API) raiseEvent(w http.ResponseWriter, r *http.Request) {
 	if body == nil {
 		body = json.RawMessage("null")
 	}
-	if err := c.RaiseEvent(r.Context(), id, r.PathValue("eventName"), body); err != nil {
+	if err := c.RaiseEvent(r.Context(), id, name, body); err != nil {
 		a.fail(w, r, errorStatus(err), err)
 		return
 	}

@@ -68,6 +68,16 @@ func (p params) seconds(name string) (d time.Duration, ok bool, err error) {
 	return time.Duration(f * float64(time.Second)), true, nil
 }
 
+// interval reads a polling interval in seconds, which must be positive: a
+// zero interval asks for a busy loop against storage.
+func (p params) interval(name string) (d time.Duration, ok bool, err error) {
+	d, ok, err = p.seconds(name)
+	if err == nil && ok && d <= 0 {
+		return 0, false, fmt.Errorf("%w: query parameter %s=%q must be a positive number of seconds", client.ErrBadArgument, name, p.get(name))
+	}
+	return d, ok, err
+}
+
 // time reads a date-time parameter; ok is false when absent.
 func (p params) time(name string) (t time.Time, ok bool, err error) {
 	v := strings.TrimSpace(p.get(name))

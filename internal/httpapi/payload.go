@@ -25,11 +25,16 @@ const (
 	FuncDurableInstance = "DurableTaskInstance"
 	FuncDurableOp       = "DurableTaskOperation"
 	FuncDurableEvent    = "DurableTaskRaiseEvent"
+	// FuncDurableFallback has the catch-all route durabletask/{*path}, so
+	// that management paths no other route matches (a raw '/' in an ID or
+	// event name, an empty segment) reach the handler and get its JSON 400
+	// or 404 rather than the host's bare 404.
+	FuncDurableFallback = "DurableTaskFallback"
 )
 
 // FunctionNames lists the HTTP functions.
 func FunctionNames() []string {
-	return []string{FuncHTTPStart, FuncHTTPSyncStart, FuncDurableStart, FuncDurableList, FuncDurableInstance, FuncDurableOp, FuncDurableEvent}
+	return []string{FuncHTTPStart, FuncHTTPSyncStart, FuncDurableStart, FuncDurableList, FuncDurableInstance, FuncDurableOp, FuncDurableEvent, FuncDurableFallback}
 }
 
 // httpData is an HTTP trigger's value in an invocation payload.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,21 +32,9 @@ type CheckStatus struct {
 // came. They carry taskHub and connection always and code when the request
 // had one, as Durable Functions' URLs carry the system key.
 func (a *API) checkStatus(r *http.Request, id string) CheckStatus {
-	inst := origin(r) + a.ManagementBase() + "/instances/" + url.PathEscape(id)
-	qs := "taskHub=" + url.QueryEscape(a.cfg.HubName) + "&connection=" + url.QueryEscape(a.cfg.ConnectionName)
-	if code := query(r).get("code"); code != "" {
-		qs += "&code=" + url.QueryEscape(code)
-	}
-	return CheckStatus{
-		ID:                    id,
-		StatusQueryGetURI:     inst + "?" + qs,
-		SendEventPostURI:      inst + "/raiseEvent/{eventName}?" + qs,
-		TerminatePostURI:      inst + "/terminate?reason={text}&" + qs,
-		PurgeHistoryDeleteURI: inst + "?" + qs,
-		RestartPostURI:        inst + "/restart?" + qs,
-		SuspendPostURI:        inst + "/suspend?reason={text}&" + qs,
-		ResumePostURI:         inst + "/resume?reason={text}&" + qs,
-	}
+	m := managementURLs(origin(r)+a.ManagementBase(), url.PathEscape(id), a.cfg.HubName, a.cfg.ConnectionName, query(r).get("code"))
+	m.ID = id
+	return m.CheckStatus()
 }
 
 // origin is the scheme and host the caller used. Behind the Functions host
@@ -102,6 +91,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// writeText answers with a plain-text body, for the answers whose body
+// clients show as it is.
+func writeText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, text)
 }
 
 // Messages of error bodies, as Durable Functions words them.
