@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -191,11 +192,13 @@ func jsonOrNull(raw json.RawMessage) string {
 type historyCmd struct {
 	id   idFlag
 	json jsonFlag
+	raw  bool
 }
 
 func (c *historyCmd) define(fs *flag.FlagSet) {
 	c.id.define(fs, "instance `ID` (required)")
 	c.json.define(fs)
+	fs.BoolVar(&c.raw, "raw", false, "print the engine's own history events as JSON, as tasktest.ParseHistory reads them for replay (implies --json)")
 }
 
 func (c *historyCmd) run(ctx context.Context, e *env) error {
@@ -206,6 +209,16 @@ func (c *historyCmd) run(ctx context.Context, e *env) error {
 	st, err := t.client.GetStatus(ctx, id, client.StatusOptions{ShowHistory: true, ShowHistoryOutput: true, HideInput: true})
 	if err != nil {
 		return t.explainNotFound(err)
+	}
+	if c.raw {
+		// The HTTP API's shape leaves out inputs, event IDs and the
+		// episode boundaries, all of which a replay needs; the engine's own
+		// events round-trip through JSON.
+		raw, err := rawHistory(st.History)
+		if err != nil {
+			return internalError(fmt.Errorf("render raw history of %s: %w", id, err))
+		}
+		return writeJSON(e.stdout, raw)
 	}
 	if c.json {
 		raw, err := apijson.HistoryEvents(st.History, true)
@@ -239,6 +252,21 @@ func (c *historyCmd) run(ctx context.Context, e *env) error {
 		tw.row(ev.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z"), ev.Type.String(), strconv.Itoa(ev.EventID), name, eventDetails(&ev))
 	}
 	return tw.flush()
+}
+
+// rawHistory encodes history events as the engine's JSON, an array even
+// when empty, without HTML escaping so payloads read as they were written.
+func rawHistory(events []history.Event) ([]byte, error) {
+	if events == nil {
+		events = []history.Event{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(events); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // eventDetails summarizes the type-specific fields of a history event.

@@ -31,6 +31,7 @@ import (
 	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/internal/samples"
 	"github.com/durable-go/durable/internal/testutil"
+	"github.com/durable-go/durable/tasktest"
 )
 
 // These tests run the durable binary as a subprocess, as a user would,
@@ -180,6 +181,44 @@ func (f *fixture) fails(code int, msg string, args ...string) result {
 		f.t.Errorf("durable %q: exit %d, stderr %q; want exit %d with %q", args, r.code, r.stderr, code, msg)
 	}
 	return r
+}
+
+// sampleRegistry has the samples, as the worker runs them.
+func sampleRegistry(t *testing.T) *durable.Registry {
+	t.Helper()
+	reg := durable.NewRegistry()
+	if err := samples.Register(reg, func(string) (string, bool) { return "Server=db", true }); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// replayRaw fetches an instance's history with get-history --raw, checks
+// that it round-trips, and replays it against reg with the test kit.
+func (f *fixture) replayRaw(id string, reg *durable.Registry) error {
+	f.t.Helper()
+	r := f.ok("get-history", "--id", id, "--raw")
+	if again := f.ok("get-history", "--id", id, "--json", "--raw"); again.stdout != r.stdout {
+		f.t.Errorf("--raw and --json --raw differ:\n%s\n%s", r.stdout, again.stdout)
+	}
+	events, err := tasktest.ParseHistory([]byte(r.stdout))
+	if err != nil {
+		return err
+	}
+	// What storage holds, but for the fields kept out of the events' JSON
+	// (message IDs), which the replay does not use.
+	hs, err := f.hub.LoadHistory(context.Background(), id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	stored := append([]history.Event(nil), hs.Events...)
+	for i := range stored {
+		stored[i].MessageID, stored[i].AppliedMessageIDs = "", nil
+	}
+	if !reflect.DeepEqual(events, stored) {
+		f.t.Errorf("get-history --raw does not round-trip:\n%s", r.stdout)
+	}
+	return tasktest.Replay(reg, events)
 }
 
 // startWorker runs the samples on the fixture's hub until the test ends
@@ -559,6 +598,28 @@ func testRaiseEventAndTerminate(t *testing.T, f *fixture) {
 	// A finished instance takes no more events.
 	f.fails(exitWrongState, "Completed", "raise-event", "--id", "approval-1", "--event-name", "Approval", "--event-data", "1")
 
+	// The raw history replays against the samples, and a changed
+	// ApprovalWorkflow is caught.
+	if err := f.replayRaw("approval-1", sampleRegistry(t)); err != nil {
+		t.Errorf("replay approval-1 against the samples: %v", err)
+	}
+	changed := durable.NewRegistry()
+	_ = changed.AddOrchestrator("ApprovalWorkflow", func(ctx *durable.OrchestrationContext) (any, error) {
+		if err := ctx.WaitForExternalEvent("Approval").Await(nil); err != nil {
+			return nil, err
+		}
+		return nil, ctx.CallActivity("NotifyManager", nil).Await(nil)
+	})
+	var nd *durable.NonDeterminismError
+	if err := f.replayRaw("approval-1", changed); !errors.As(err, &nd) || !strings.Contains(nd.Message, "SaveToDatabase") {
+		t.Errorf("replay approval-1 against changed code: %v, want a NonDeterminismError", err)
+	}
+	// The HTTP shape is refused with a pointer to --raw.
+	r = f.ok("get-history", "--id", "approval-1", "--json")
+	if _, err := tasktest.ParseHistory([]byte(r.stdout)); !errors.Is(err, tasktest.ErrNotReplayable) || !strings.Contains(err.Error(), "--raw") {
+		t.Errorf("ParseHistory of get-history --json: %v", err)
+	}
+
 	f.startNew("ApprovalWorkflow", "approval-2", "")
 	f.waitStatus("approval-2", history.StatusRunning)
 	f.ok("terminate", "--id", "approval-2", "--reason", "no longer needed")
@@ -592,6 +653,10 @@ func testRewind(t *testing.T, f *fixture) {
 	r = f.ok("get-history", "--id", "rewind-1")
 	if !strings.Contains(r.stdout, "Rewound: TaskFailed") {
 		t.Errorf("history after rewind:\n%s", r.stdout)
+	}
+	// A rewound history replays like any other.
+	if err := f.replayRaw("rewind-1", sampleRegistry(t)); err != nil {
+		t.Errorf("replay rewind-1: %v", err)
 	}
 	f.fails(exitWrongState, "Completed", "rewind", "--id", "rewind-1")
 }

@@ -64,11 +64,14 @@ func commands() []spec {
 				"--show-input true.",
 			example: "durable get-runtime-status --id 0ab8c55a66644d68a3a8b220b12d209c --show-input --show-output"},
 		{name: "get-history", newCmd: func() command { return &historyCmd{} },
-			synopsis: "--id ID [--json]",
+			synopsis: "--id ID [--json] [--raw]",
 			summary:  "Show the execution history of an instance",
 			about: "Prints the current execution's history events, oldest first. --json prints the HTTP API's\n" +
-				"historyEvents array, results included.",
-			example: "durable get-history --id 0ab8c55a66644d68a3a8b220b12d209c"},
+				"historyEvents array, results included. That shape leaves out what a replay needs (inputs,\n" +
+				"event IDs, episode boundaries), so --raw (which implies --json) prints the engine's own\n" +
+				"events instead, with every field the replay uses: the format tasktest.ParseHistory reads, to\n" +
+				"check with tasktest.Replay that changed orchestrator code still replays the instance.",
+			example: "durable get-history --id 0ab8c55a66644d68a3a8b220b12d209c --json --raw > history.json"},
 		{name: "get-instances", newCmd: func() command { return &instancesCmd{} },
 			synopsis: "[--top N] [--continuation-token TOKEN] [--created-after TIME] [--created-before TIME]\n" +
 				"                           [--runtime-status STATUS...] [--instance-id-prefix PREFIX] [--show-input] [--json]",

@@ -48,6 +48,7 @@ type Message struct {
 // envelope's ActivityId, which a redelivery repeats) for de-duplication.
 func (m *Message) Event() history.Event {
 	ev := m.Data.TaskMessage.Event
+	ev.TargetExecutionID = m.Data.TaskMessage.OrchestrationInstance.ExecutionID
 	ev.MessageID = m.Data.ActivityID
 	if ev.MessageID == "" {
 		ev.MessageID = m.ID

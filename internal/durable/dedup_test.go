@@ -187,3 +187,41 @@ func TestOutboundMessageIDsAreStableAcrossReplays(t *testing.T) {
 		seen[a] = true
 	}
 }
+
+// A result (or a timer) addressed to an execution that has continued as
+// new must not resolve the next execution's task of the same ID.
+func TestResultsForAnEarlierExecutionAreDropped(t *testing.T) {
+	reg := NewRegistry()
+	_ = reg.AddActivity("Echo", func(ctx *ActivityContext) (any, error) { return ctx.RawInput(), nil })
+	_ = reg.AddOrchestrator("Gen", func(ctx *OrchestrationContext) (any, error) {
+		var gen int
+		_ = ctx.GetInput(&gen)
+		if gen == 0 {
+			ctx.CallActivity("Echo", "from old") // not awaited
+			return nil, ctx.ContinueAsNew(1)
+		}
+		var s string
+		err := ctx.CallActivity("Echo", "from new").Await(&s)
+		return s, err
+	})
+	start := history.Event{Type: history.ExecutionStarted, EventID: -1, Name: "Gen", Input: "0",
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "i", ExecutionID: "e1"}}
+	first := Execute(reg, Episode{InstanceID: "i", New: []history.Event{start}}, nil)
+	if first.ContinueAsNew == nil {
+		t.Fatalf("status %s", first.Status)
+	}
+	next := NewExecutionEvents(first, "i", "e2", start.Timestamp)
+	second := Execute(reg, Episode{InstanceID: "i", New: next}, nil)
+	past := second.Appended
+	old := history.Event{Type: history.TaskCompleted, EventID: -1, TaskScheduledID: 0, Result: `"from old"`, TargetExecutionID: "e1"}
+	oldTimer := history.Event{Type: history.TimerFired, EventID: -1, TimerID: 0, TargetExecutionID: "e1"}
+	res := Execute(reg, Episode{InstanceID: "i", Past: past, New: []history.Event{old, oldTimer}}, nil)
+	if res.Dropped != 2 || res.Status != history.StatusRunning {
+		t.Fatalf("dropped %d, status %s, output %s: the old execution's result was taken", res.Dropped, res.Status, res.Output)
+	}
+	cur := history.Event{Type: history.TaskCompleted, EventID: -1, TaskScheduledID: 0, Result: `"from new"`, TargetExecutionID: "e2"}
+	res = Execute(reg, Episode{InstanceID: "i", Past: past, New: []history.Event{cur}}, nil)
+	if res.Status != history.StatusCompleted || res.Output != `"from new"` {
+		t.Fatalf("status %s, output %s", res.Status, res.Output)
+	}
+}

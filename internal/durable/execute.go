@@ -249,6 +249,7 @@ func (x *execution) filterNew(past, incoming []history.Event) (accepted []histor
 	fired := map[int]bool{}
 	seen := map[string]bool{}
 	started := false
+	execution := ""
 	for _, e := range past {
 		if e.MessageID != "" {
 			seen[e.MessageID] = true
@@ -256,6 +257,9 @@ func (x *execution) filterNew(past, incoming []history.Event) (accepted []histor
 		switch e.Type {
 		case history.ExecutionStarted:
 			started = true
+			if e.OrchestrationInstance != nil {
+				execution = e.OrchestrationInstance.ExecutionID
+			}
 			for _, id := range e.AppliedMessageIDs {
 				seen[id] = true
 			}
@@ -280,10 +284,19 @@ func (x *execution) filterNew(past, incoming []history.Event) (accepted []histor
 			seen[e.MessageID] = true
 		}
 		ok := true
+		// A result or timer addressed to another execution (one this
+		// instance continued from) resolves nothing here, even when a task
+		// of the same ID exists.
+		stale := e.TargetExecutionID != "" && execution != "" && e.TargetExecutionID != execution
 		switch {
 		case e.Type == history.ExecutionStarted:
 			ok = !started
+			if ok && e.OrchestrationInstance != nil {
+				execution = e.OrchestrationInstance.ExecutionID
+			}
 			started = true
+		case stale && (e.IsTaskResult() || e.Type == history.TimerFired):
+			ok = false
 		case e.IsTaskResult():
 			ok = scheduled[e.TaskScheduledID] && !resolved[e.TaskScheduledID]
 			resolved[e.TaskScheduledID] = true

@@ -237,6 +237,12 @@ type Event struct {
 	// column, never in the event's own JSON: in a queue message it is the
 	// envelope's field.
 	MessageID string `json:"-"`
+	// TargetExecutionID is the execution a delivered message was addressed
+	// to (its TaskMessage's ExecutionId), when the sender named one. An
+	// activity result or a timer meant for an execution that has since
+	// continued as new must not resolve the new execution's task of the
+	// same ID. Not stored, not in the event's JSON.
+	TargetExecutionID string `json:"-"`
 	// AppliedMessageIDs, on an ExecutionStarted that opens a continue-as-new
 	// execution, lists the message IDs applied by earlier executions whose
 	// messages may still be redelivered, so that de-duplication survives

@@ -176,6 +176,7 @@ func (a *activities) run(it activityItem) {
 		}
 	}
 	result.Timestamp = time.Now().UTC()
+	result.TargetExecutionID = it.tm.OrchestrationInstance.ExecutionID
 	w.log.Debug("activity done", "instanceId", id, "taskId", ev.EventID, "name", ev.Name, "queued", it.msg != nil, "result", result.Type.String())
 	if it.msg != nil {
 		a.queueRuns.Add(1)

@@ -84,7 +84,7 @@ func (w *Worker) handOff(instanceID string, batch []delivery) {
 			continue
 		}
 		w.sendDurably(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{
-			InstanceID: instanceID}, Event: d.ev})
+			InstanceID: instanceID, ExecutionID: d.ev.TargetExecutionID}, Event: d.ev})
 	}
 	w.insts.settled(held...)
 }
@@ -97,7 +97,8 @@ func (w *Worker) retryLater(inst *instance, batch []delivery) {
 	var held []*azstore.Message
 	for _, d := range batch {
 		if d.msg == nil {
-			w.sendDurably(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: inst.id}, Event: d.ev})
+			w.sendDurably(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: inst.id,
+				ExecutionID: d.ev.TargetExecutionID}, Event: d.ev})
 			continue
 		}
 		held = append(held, d.msg)
@@ -146,7 +147,8 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		if ev.Type == history.TimerFired && ev.FireAt.After(now.Add(time.Second)) {
 			// A timer beyond a queue message's 7-day limit: send it on for
 			// the rest of its wait.
-			tm := history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: inst.id}, Event: ev}
+			tm := history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: inst.id,
+				ExecutionID: ev.TargetExecutionID}, Event: ev}
 			if err := w.hub.SendToInstance(ctx, tm, ev.FireAt); err != nil {
 				return err
 			}
