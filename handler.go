@@ -13,7 +13,7 @@ import (
 	"fmt"
 
 	"github.com/durable-go/durable/funcapp"
-	"github.com/durable-go/durable/internal/samples"
+	"github.com/durable-go/durable/samples"
 	"github.com/durable-go/durable/task"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
-	"github.com/durable-go/durable/internal/samples"
+	"github.com/durable-go/durable/samples"
 	"github.com/durable-go/durable/internal/testutil"
 )
 

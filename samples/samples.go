@@ -1,6 +1,8 @@
-// Package samples holds the orchestrators and activities the function app
-// ships with. They follow the Durable Functions samples and the seed page;
-// tests and benchmarks rely on their names and outputs.
+// Package samples holds the orchestrators and activities this repository's
+// example app ships with. They follow the Durable Functions samples and the
+// seed page, use only the public package task, and are unit-tested with
+// tasktest; the engine's own tests and benchmarks rely on their names and
+// outputs.
 package samples
 
 import (
@@ -10,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/task"
 )
 
 // Lookup reads an app setting at the time of the call, so that a restarted
@@ -18,12 +20,12 @@ import (
 type Lookup func(name string) (string, bool)
 
 // Register adds every sample to reg.
-func Register(reg *durable.Registry, settings Lookup) error {
-	acts := map[string]durable.ActivityFunc{
+func Register(reg *task.Registry, settings Lookup) error {
+	acts := map[string]task.ActivityFunc{
 		"SayHello":       SayHello,
 		"SaveToDatabase": saveToDatabase(settings),
 	}
-	orchs := map[string]durable.OrchestratorFunc{
+	orchs := map[string]task.OrchestratorFunc{
 		"HelloWorld":           HelloWorld,
 		"E1_HelloSequence":     citiesSequence("Tokyo", "Seattle", "London"),
 		"HelloCities5":         citiesSequence("Tokyo", "Seattle", "London", "Cairo", "Lima"),
@@ -44,7 +46,7 @@ func Register(reg *durable.Registry, settings Lookup) error {
 }
 
 // SayHello greets its input: "x" gives "Hello x!".
-func SayHello(ctx *durable.ActivityContext) (any, error) {
+func SayHello(ctx *task.ActivityContext) (any, error) {
 	var name string
 	if err := ctx.GetInput(&name); err != nil {
 		// Accept any JSON value, greeting its text.
@@ -54,7 +56,7 @@ func SayHello(ctx *durable.ActivityContext) (any, error) {
 }
 
 // HelloWorld calls SayHello with its input and returns the greeting.
-func HelloWorld(ctx *durable.OrchestrationContext) (any, error) {
+func HelloWorld(ctx *task.OrchestrationContext) (any, error) {
 	var out string
 	err := ctx.CallActivity("SayHello", json.RawMessage(orNull(ctx.RawInput()))).Await(&out)
 	return out, err
@@ -68,8 +70,8 @@ func orNull(s string) string {
 }
 
 // citiesSequence greets each city in turn: the function-chaining pattern.
-func citiesSequence(cities ...string) durable.OrchestratorFunc {
-	return func(ctx *durable.OrchestrationContext) (any, error) {
+func citiesSequence(cities ...string) task.OrchestratorFunc {
+	return func(ctx *task.OrchestrationContext) (any, error) {
 		out := make([]string, 0, len(cities))
 		for _, c := range cities {
 			var s string
@@ -84,7 +86,7 @@ func citiesSequence(cities ...string) durable.OrchestratorFunc {
 
 // FanOutFanIn calls SayHello N times in parallel and returns the greetings
 // in call order.
-func FanOutFanIn(ctx *durable.OrchestrationContext) (any, error) {
+func FanOutFanIn(ctx *task.OrchestrationContext) (any, error) {
 	var n int
 	if err := ctx.GetInput(&n); err != nil {
 		return nil, fmt.Errorf("FanOutFanIn wants an integer input: %w", err)
@@ -92,7 +94,7 @@ func FanOutFanIn(ctx *durable.OrchestrationContext) (any, error) {
 	if n < 0 || n > 100000 {
 		return nil, fmt.Errorf("FanOutFanIn: N=%d is out of range 0..100000", n)
 	}
-	tasks := make([]durable.Task, n)
+	tasks := make([]task.Task, n)
 	for i := range tasks {
 		tasks[i] = ctx.CallActivity("SayHello", fmt.Sprint(i))
 	}
@@ -112,7 +114,7 @@ func FanOutFanIn(ctx *durable.OrchestrationContext) (any, error) {
 // {"approved": <event data>, "saved": true}. Saving fails while the
 // DatabaseConnection setting is missing or invalid; fix the setting and
 // rewind the instance to finish it without a second approval.
-func ApprovalWorkflow(ctx *durable.OrchestrationContext) (any, error) {
+func ApprovalWorkflow(ctx *task.OrchestrationContext) (any, error) {
 	var approval json.RawMessage
 	if err := ctx.WaitForExternalEvent("Approval").Await(&approval); err != nil {
 		return nil, err
@@ -131,8 +133,8 @@ func (e *DatabaseError) Error() string { return "cannot save to the database: " 
 // ErrorType names the error in failure details.
 func (e *DatabaseError) ErrorType() string { return "DatabaseError" }
 
-func saveToDatabase(settings Lookup) durable.ActivityFunc {
-	return func(ctx *durable.ActivityContext) (any, error) {
+func saveToDatabase(settings Lookup) task.ActivityFunc {
+	return func(ctx *task.ActivityContext) (any, error) {
 		conn, _ := settings("DatabaseConnection")
 		switch {
 		case conn == "":
@@ -147,7 +149,7 @@ func saveToDatabase(settings Lookup) durable.ActivityFunc {
 // Counter keeps a running total, shown as its custom status: each Add
 // event (an integer) adds to it and continues as new; Stop completes the
 // instance with the total.
-func Counter(ctx *durable.OrchestrationContext) (any, error) {
+func Counter(ctx *task.OrchestrationContext) (any, error) {
 	var total int
 	if err := ctx.GetInput(&total); err != nil {
 		return nil, fmt.Errorf("Counter wants an integer input: %w", err)
@@ -173,7 +175,7 @@ func Counter(ctx *durable.OrchestrationContext) (any, error) {
 
 // TimerDemo sleeps on a durable timer for its input in seconds, then
 // returns "done".
-func TimerDemo(ctx *durable.OrchestrationContext) (any, error) {
+func TimerDemo(ctx *task.OrchestrationContext) (any, error) {
 	var secs float64
 	if err := ctx.GetInput(&secs); err != nil {
 		return nil, fmt.Errorf("TimerDemo wants a number of seconds: %w", err)
@@ -186,7 +188,7 @@ func TimerDemo(ctx *durable.OrchestrationContext) (any, error) {
 
 // SubOrchestrationDemo runs HelloCities5 as a sub-orchestration and
 // returns its result.
-func SubOrchestrationDemo(ctx *durable.OrchestrationContext) (any, error) {
+func SubOrchestrationDemo(ctx *task.OrchestrationContext) (any, error) {
 	var out []string
 	err := ctx.CallSubOrchestrator("HelloCities5", nil).Await(&out)
 	return out, err

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/durable-go/durable/internal/samples"
+	"github.com/durable-go/durable/samples"
 	"github.com/durable-go/durable/task"
 	"github.com/durable-go/durable/tasktest"
 )
