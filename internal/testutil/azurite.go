@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -160,12 +161,21 @@ func (l *lazyAzurite) stop() error {
 
 // azurite is one running Azurite process.
 type azurite struct {
-	cmd              *exec.Cmd
-	stdin            io.Closer
-	exited           chan struct{} // closed once cmd.Wait has returned
-	waitErr          error         // set before exited is closed
+	cmd     *exec.Cmd
+	stdin   io.Closer
+	exited  chan struct{} // closed once cmd.Wait has returned
+	waitErr error         // set before exited is closed
+	// pid is the node process itself, which the watchdog's sh runs as a child: signals
+	// that must reach Azurite (SIGSTOP, SIGTERM) go there, not to cmd.Process.
+	pid int
+	// closed receives one value per service that reports a clean close after SIGTERM,
+	// which is when Azurite has written its databases to disk.
+	closed           chan struct{}
 	connectionString string
 }
+
+// azuritePorts are the ports Azurite listens on; 0 lets it pick.
+type azuritePorts struct{ blob, queue, table int }
 
 // watchdog runs Azurite under sh so that Azurite dies with the test binary even when the
 // binary is killed (a test timeout, Ctrl-C): sh holds the read end of a pipe whose only
@@ -175,14 +185,24 @@ type azurite struct {
 const watchdog = `exec 3<&0
 "$0" "$@" </dev/null &
 pid=$!
+echo "watchdog: azurite pid $pid"
 (read -r _ <&3; kill -9 "$pid") >/dev/null 2>&1 &
 wait "$pid"`
 
-var listeningRE = regexp.MustCompile(`Azurite (Blob|Queue|Table) service is successfully listening at (http://\S+)`)
+var (
+	listeningRE = regexp.MustCompile(`Azurite (Blob|Queue|Table) service is successfully listening at (http://\S+)`)
+	pidRE       = regexp.MustCompile(`^watchdog: azurite pid (\d+)$`)
+	closedRE    = regexp.MustCompile(`Azurite (Blob|Queue|Table) service successfully closed`)
+)
 
 // startAzurite starts Azurite with its data in dir on ports it picks itself (port 0), which
 // avoids the race between finding a free port and binding it.
 func startAzurite(dir string) (*azurite, error) {
+	return startAzuriteOn(dir, azuritePorts{})
+}
+
+// startAzuriteOn starts Azurite with its data in dir on the given ports.
+func startAzuriteOn(dir string, ports azuritePorts) (*azurite, error) {
 	bin, err := findAzurite()
 	if err != nil {
 		return nil, err
@@ -190,7 +210,7 @@ func startAzurite(dir string) (*azurite, error) {
 	cmd := exec.Command("sh", "-c", watchdog, bin,
 		"--silent", "--skipApiVersionCheck", "--loose", "--location", dir,
 		"--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
-		"--blobPort", "0", "--queuePort", "0", "--tablePort", "0")
+		"--blobPort", strconv.Itoa(ports.blob), "--queuePort", strconv.Itoa(ports.queue), "--tablePort", strconv.Itoa(ports.table))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("azurite stdin pipe: %w", err)
@@ -203,11 +223,12 @@ func startAzurite(dir string) (*azurite, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start azurite %s: %w", bin, err)
 	}
-	az := &azurite{cmd: cmd, stdin: stdin, exited: make(chan struct{})}
+	az := &azurite{cmd: cmd, stdin: stdin, exited: make(chan struct{}), closed: make(chan struct{}, 3)}
 
-	// Read the output for the three "listening" lines and keep draining it afterwards so
-	// Azurite never blocks on a full pipe; the tail is kept for error messages.
+	// Read the output for the pid and the three "listening" lines and keep draining it
+	// afterwards so Azurite never blocks on a full pipe; the tail is kept for error messages.
 	endpoints := make(chan [2]string, 3)
+	pid := make(chan int, 1)
 	var tail tailBuffer
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -217,6 +238,16 @@ func startAzurite(dir string) (*azurite, error) {
 			if m := listeningRE.FindStringSubmatch(line); m != nil {
 				endpoints <- [2]string{m[1], m[2]}
 			}
+			if m := pidRE.FindStringSubmatch(line); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				pid <- n
+			}
+			if closedRE.MatchString(line) {
+				select {
+				case az.closed <- struct{}{}:
+				default:
+				}
+			}
 		}
 		az.waitErr = cmd.Wait()
 		close(az.exited)
@@ -224,10 +255,11 @@ func startAzurite(dir string) (*azurite, error) {
 
 	urls := map[string]string{}
 	deadline := time.After(startTimeout)
-	for len(urls) < 3 {
+	for len(urls) < 3 || az.pid == 0 {
 		select {
 		case ep := <-endpoints:
 			urls[ep[0]] = ep[1]
+		case az.pid = <-pid:
 		case <-az.exited:
 			return nil, fmt.Errorf("azurite exited during start-up (%v); output:\n%s", az.waitErr, tail.String())
 		case <-deadline:
