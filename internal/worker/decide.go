@@ -13,20 +13,26 @@ import (
 // history and leases, apart from the I/O that carries them out, so that
 // each exactly-once rule has a unit test of its own.
 
-// orderBatch sorts an instance's batch by the time its messages were first
-// enqueued: a message that was hidden (held by a worker that crashed, say)
+// orderBatch sorts an instance's batch into the order its messages were
+// sent: a message that was hidden (held by a worker that crashed, say)
 // comes back behind younger ones, and applying it in that order would
-// reorder one sender's events. Events handed over in memory carry no such
-// order and keep theirs, ahead of the messages.
+// reorder one sender's events. The key is the time the sender stamped on
+// the event when it sent it, which orders one sender's messages exactly;
+// the queue's insertion time, which has only whole seconds, is the
+// fallback for an event without one. Events handed over in memory carry no
+// such order and keep theirs, ahead of the messages.
 func orderBatch(batch []delivery) {
 	sort.SliceStable(batch, func(i, j int) bool {
-		return inserted(batch[i]).Before(inserted(batch[j]))
+		return sentAt(batch[i]).Before(sentAt(batch[j]))
 	})
 }
 
-func inserted(d delivery) time.Time {
-	if d.msg == nil {
+func sentAt(d delivery) time.Time {
+	switch {
+	case d.msg == nil:
 		return time.Time{}
+	case !d.ev.Timestamp.IsZero():
+		return d.ev.Timestamp
 	}
 	return d.msg.Inserted
 }

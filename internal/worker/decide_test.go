@@ -14,8 +14,11 @@ import (
 
 func TestOrderBatchPutsMessagesInSendOrder(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	msg := func(name string, sec int) delivery {
-		return delivery{ev: history.Event{Name: name}, msg: &azstore.Message{ID: name, Inserted: t0.Add(time.Duration(sec) * time.Second)}}
+	// The queue's insertion times have whole seconds only: the five were
+	// inserted within one, and the senders' own stamps order them.
+	msg := func(name string, ms int) delivery {
+		return delivery{ev: history.Event{Name: name, Timestamp: t0.Add(time.Duration(ms) * time.Millisecond)},
+			msg: &azstore.Message{ID: name, Inserted: t0}}
 	}
 	// Stop was sent last but dequeued first: the Adds were held by a worker
 	// that crashed, and came back behind it.
@@ -27,6 +30,15 @@ func TestOrderBatchPutsMessagesInSendOrder(t *testing.T) {
 	}
 	if want := "result add1 add2 add3 stop"; strings.Join(got, " ") != want {
 		t.Fatalf("order %v, want %s", got, want)
+	}
+	// Without a stamp, the insertion time orders them.
+	late := delivery{ev: history.Event{Name: "unstamped"}, msg: &azstore.Message{ID: "u", Inserted: t0.Add(time.Hour)}}
+	early := delivery{ev: history.Event{Name: "stamped"}, msg: &azstore.Message{ID: "s", Inserted: t0.Add(2 * time.Hour)}}
+	early.ev.Timestamp = t0.Add(30 * time.Minute)
+	b := []delivery{late, early}
+	orderBatch(b)
+	if b[0].ev.Name != "stamped" {
+		t.Fatalf("order %s, %s", b[0].ev.Name, b[1].ev.Name)
 	}
 }
 
