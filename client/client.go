@@ -234,18 +234,9 @@ func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress
 // HTTPManagementPayload is Durable Functions' HttpManagementPayload: the
 // instance's ID and the URLs of the app's HTTP management API for it
 // (status, raise event, terminate, rewind, purge, restart, suspend,
-// resume), with {eventName} and {text} left for the caller to fill in.
-type HTTPManagementPayload struct {
-	ID                    string `json:"id"`
-	StatusQueryGetURI     string `json:"statusQueryGetUri"`
-	SendEventPostURI      string `json:"sendEventPostUri"`
-	TerminatePostURI      string `json:"terminatePostUri"`
-	RewindPostURI         string `json:"rewindPostUri"`
-	PurgeHistoryDeleteURI string `json:"purgeHistoryDeleteUri"`
-	RestartPostURI        string `json:"restartPostUri"`
-	SuspendPostURI        string `json:"suspendPostUri"`
-	ResumePostURI         string `json:"resumePostUri"`
-}
+// resume), with {eventName} and {text} left for the caller to fill in. Its
+// JSON has the extension's field names.
+type HTTPManagementPayload = apijson.ManagementPayload
 
 // CreateHTTPManagementPayload returns the management URLs of an instance,
 // below the Config's BaseURL (its /durabletask routes), as Durable
@@ -253,8 +244,5 @@ type HTTPManagementPayload struct {
 // an outside system that then watches or signals the instance. They carry
 // taskHub and connection but no function key: add ?code= on Azure.
 func (c *Client) CreateHTTPManagementPayload(instanceID string) HTTPManagementPayload {
-	m := apijson.BuildManagementURLs(c.baseURL+"/durabletask", url.PathEscape(instanceID), c.hub, c.connection, "")
-	return HTTPManagementPayload{ID: instanceID, StatusQueryGetURI: m.StatusQueryGetURI, SendEventPostURI: m.SendEventPostURI,
-		TerminatePostURI: m.TerminatePostURI, RewindPostURI: m.RewindPostURI, PurgeHistoryDeleteURI: m.PurgeHistoryDeleteURI,
-		RestartPostURI: m.RestartPostURI, SuspendPostURI: m.SuspendPostURI, ResumePostURI: m.ResumePostURI}
+	return apijson.BuildManagementPayload(c.baseURL+"/durabletask", instanceID, url.PathEscape(instanceID), c.hub, c.connection, "")
 }

@@ -305,23 +305,9 @@ func (r *runner) runActivity(inst *instance, ev history.Event) {
 	a.Attempt = r.attempt(inst.id, "activity", a.Name, a.Input)
 	fn, ok := r.env.activities[ev.Name]
 	if !ok {
-		fn, ok = r.env.reg.Activity(ev.Name)
+		fn, _ = r.env.reg.Activity(ev.Name)
 	}
-	var result history.Event
-	if !ok {
-		fd := &history.FailureDetails{ErrorType: "ActivityNotFound",
-			ErrorMessage: fmt.Sprintf("activity %q is not registered in this app", ev.Name)}
-		result = history.Event{Type: history.TaskFailed, EventID: -1, TaskScheduledID: ev.EventID, Reason: fd.ErrorMessage, FailureDetails: fd}
-	} else {
-		actx := durable.NewActivityContext(context.Background(), ev.Name, inst.id, ev.EventID, ev.Input, nil)
-		out, fd := durable.RunActivity(fn, actx)
-		if fd != nil {
-			result = history.Event{Type: history.TaskFailed, EventID: -1, TaskScheduledID: ev.EventID,
-				Reason: fd.ErrorMessage, Details: fd.StackTrace, FailureDetails: fd}
-		} else {
-			result = history.Event{Type: history.TaskCompleted, EventID: -1, TaskScheduledID: ev.EventID, Result: out}
-		}
-	}
+	result := durable.ActivityResult(context.Background(), fn, ev, inst.id, nil)
 	result.Timestamp = r.now
 	result.TargetExecutionID = ev.TargetExecutionID
 	a.Output, a.Failure = result.Result, result.FailureDetails

@@ -29,8 +29,8 @@ import (
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
-	"github.com/durable-go/durable/samples"
 	"github.com/durable-go/durable/internal/testutil"
+	"github.com/durable-go/durable/samples"
 	"github.com/durable-go/durable/tasktest"
 )
 

@@ -2,30 +2,35 @@ package apijson
 
 import "net/url"
 
-// ManagementURLs are the management API's URLs for one instance, the
-// members of Durable Functions' HttpManagementPayload.
-type ManagementURLs struct {
-	StatusQueryGetURI     string
-	SendEventPostURI      string
-	TerminatePostURI      string
-	RewindPostURI         string
-	PurgeHistoryDeleteURI string
-	RestartPostURI        string
-	SuspendPostURI        string
-	ResumePostURI         string
+// ManagementPayload is Durable Functions' HttpManagementPayload: the
+// instance's ID and the URLs of the HTTP management API for it, in the
+// extension's field order, with {eventName} and {text} left for the caller
+// to fill in. It is what CreateHttpManagementPayload returns and a
+// durableClient binding's managementUrls hold.
+type ManagementPayload struct {
+	ID                    string `json:"id"`
+	StatusQueryGetURI     string `json:"statusQueryGetUri"`
+	SendEventPostURI      string `json:"sendEventPostUri"`
+	TerminatePostURI      string `json:"terminatePostUri"`
+	RewindPostURI         string `json:"rewindPostUri"`
+	PurgeHistoryDeleteURI string `json:"purgeHistoryDeleteUri"`
+	RestartPostURI        string `json:"restartPostUri"`
+	SuspendPostURI        string `json:"suspendPostUri"`
+	ResumePostURI         string `json:"resumePostUri"`
 }
 
-// BuildManagementURLs builds the URLs of one instance below base (an
+// BuildManagementPayload builds the payload of instance id below base (an
 // absolute URL of the management API, without a trailing slash), with
 // escapedID in the paths as given. The query carries taskHub, connection
 // and code (when not empty), as the extension's links do.
-func BuildManagementURLs(base, escapedID, hub, connection, code string) ManagementURLs {
+func BuildManagementPayload(base, id, escapedID, hub, connection, code string) ManagementPayload {
 	inst := base + "/instances/" + escapedID
 	qs := "taskHub=" + url.QueryEscape(hub) + "&connection=" + url.QueryEscape(connection)
 	if code != "" {
 		qs += "&code=" + url.QueryEscape(code)
 	}
-	return ManagementURLs{
+	return ManagementPayload{
+		ID:                    id,
 		StatusQueryGetURI:     inst + "?" + qs,
 		SendEventPostURI:      inst + "/raiseEvent/{eventName}?" + qs,
 		TerminatePostURI:      inst + "/terminate?reason={text}&" + qs,

@@ -15,8 +15,8 @@ import (
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
-	"github.com/durable-go/durable/samples"
 	"github.com/durable-go/durable/internal/testutil"
+	"github.com/durable-go/durable/samples"
 )
 
 func TestMain(m *testing.M) { testutil.Main(m) }

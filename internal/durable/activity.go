@@ -72,3 +72,23 @@ func RunActivity(fn ActivityFunc, ctx *ActivityContext) (result string, failure 
 	}
 	return s, nil
 }
+
+// ActivityResult runs the activity that a TaskScheduled event asks for and
+// returns the event that reports its outcome to the orchestration:
+// TaskCompleted with its result, or TaskFailed with the failure details (an
+// ActivityNotFound failure when fn is nil, the name being unregistered).
+// The worker and the test kit both use it, so that an activity behaves the
+// same in tests as in production. Timestamp is left to the caller.
+func ActivityResult(ctx context.Context, fn ActivityFunc, scheduled history.Event, instanceID string, logger *slog.Logger) history.Event {
+	if fn == nil {
+		fd := &history.FailureDetails{ErrorType: "ActivityNotFound",
+			ErrorMessage: fmt.Sprintf("activity %q is not registered in this app", scheduled.Name)}
+		return history.Event{Type: history.TaskFailed, EventID: -1, TaskScheduledID: scheduled.EventID, Reason: fd.ErrorMessage, FailureDetails: fd}
+	}
+	out, fd := RunActivity(fn, NewActivityContext(ctx, scheduled.Name, instanceID, scheduled.EventID, scheduled.Input, logger))
+	if fd != nil {
+		return history.Event{Type: history.TaskFailed, EventID: -1, TaskScheduledID: scheduled.EventID,
+			Reason: fd.ErrorMessage, Details: fd.StackTrace, FailureDetails: fd}
+	}
+	return history.Event{Type: history.TaskCompleted, EventID: -1, TaskScheduledID: scheduled.EventID, Result: out}
+}

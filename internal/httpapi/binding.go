@@ -7,37 +7,15 @@ import (
 	"github.com/durable-go/durable/internal/apijson"
 )
 
-// ManagementPayload is the shape of the extension's HttpManagementPayload
-// (CreateHttpManagementPayload, and the managementUrls of a durableClient
-// binding): the check-status URLs plus rewindPostUri, in the extension's
-// field order. The 202 check-status body leaves rewindPostUri out, as the
-// extension's does.
-type ManagementPayload struct {
-	ID                    string `json:"id"`
-	StatusQueryGetURI     string `json:"statusQueryGetUri"`
-	SendEventPostURI      string `json:"sendEventPostUri"`
-	TerminatePostURI      string `json:"terminatePostUri"`
-	RewindPostURI         string `json:"rewindPostUri"`
-	PurgeHistoryDeleteURI string `json:"purgeHistoryDeleteUri"`
-	RestartPostURI        string `json:"restartPostUri"`
-	SuspendPostURI        string `json:"suspendPostUri"`
-	ResumePostURI         string `json:"resumePostUri"`
-}
+// ManagementPayload is the extension's HttpManagementPayload (see
+// apijson): the check-status URLs plus rewindPostUri. The 202 check-status
+// body leaves rewindPostUri out, as the extension's does.
+type ManagementPayload = apijson.ManagementPayload
 
-// CheckStatus is the payload without rewindPostUri: the 202 body.
-func (m ManagementPayload) CheckStatus() CheckStatus {
+// checkStatusOf is the payload without rewindPostUri: the 202 body.
+func checkStatusOf(m ManagementPayload) CheckStatus {
 	return CheckStatus{ID: m.ID, StatusQueryGetURI: m.StatusQueryGetURI, SendEventPostURI: m.SendEventPostURI,
 		TerminatePostURI: m.TerminatePostURI, PurgeHistoryDeleteURI: m.PurgeHistoryDeleteURI,
-		RestartPostURI: m.RestartPostURI, SuspendPostURI: m.SuspendPostURI, ResumePostURI: m.ResumePostURI}
-}
-
-// managementURLs builds the management URLs of one instance below base (an
-// absolute URL of the management API, without a trailing slash), with
-// escapedID in the paths as given.
-func managementURLs(base, escapedID, hub, connection, code string) ManagementPayload {
-	m := apijson.BuildManagementURLs(base, escapedID, hub, connection, code)
-	return ManagementPayload{ID: escapedID, StatusQueryGetURI: m.StatusQueryGetURI, SendEventPostURI: m.SendEventPostURI,
-		TerminatePostURI: m.TerminatePostURI, RewindPostURI: m.RewindPostURI, PurgeHistoryDeleteURI: m.PurgeHistoryDeleteURI,
 		RestartPostURI: m.RestartPostURI, SuspendPostURI: m.SuspendPostURI, ResumePostURI: m.ResumePostURI}
 }
 
@@ -119,7 +97,7 @@ func NewClientBinding(o ClientBindingOptions) ClientBinding {
 			CreateNewInstancePostURI:          create + "?" + required,
 			CreateAndWaitOnNewInstancePostURI: create + "?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&" + required,
 		},
-		ManagementURLs:                managementURLs(base, InstanceIDPlaceholder, o.HubName, conn, o.Code),
+		ManagementURLs:                apijson.BuildManagementPayload(base, InstanceIDPlaceholder, InstanceIDPlaceholder, o.HubName, conn, o.Code),
 		BaseURL:                       base,
 		RequiredQueryStringParameters: required,
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/durable-go/durable/internal/apijson"
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
 )
@@ -32,9 +33,8 @@ type CheckStatus struct {
 // came. They carry taskHub and connection always and code when the request
 // had one, as Durable Functions' URLs carry the system key.
 func (a *API) checkStatus(r *http.Request, id string) CheckStatus {
-	m := managementURLs(origin(r)+a.ManagementBase(), url.PathEscape(id), a.cfg.HubName, a.cfg.ConnectionName, query(r).get("code"))
-	m.ID = id
-	return m.CheckStatus()
+	return checkStatusOf(apijson.BuildManagementPayload(origin(r)+a.ManagementBase(), id, url.PathEscape(id),
+		a.cfg.HubName, a.cfg.ConnectionName, query(r).get("code")))
 }
 
 // origin is the scheme and host the caller used. Behind the Functions host

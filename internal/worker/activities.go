@@ -160,21 +160,8 @@ func (a *activities) run(it activityItem) {
 	defer a.running.Add(-1)
 	ev := it.tm.Event
 	id := it.tm.OrchestrationInstance.InstanceID
-	var result history.Event
-	fn, ok := w.reg.Activity(ev.Name)
-	if !ok {
-		fd := &history.FailureDetails{ErrorType: "ActivityNotFound", ErrorMessage: "activity " + quote(ev.Name) + " is not registered in this app"}
-		result = history.Event{Type: history.TaskFailed, EventID: -1, TaskScheduledID: ev.EventID, Reason: fd.ErrorMessage, FailureDetails: fd}
-	} else {
-		actx := durable.NewActivityContext(w.ctx, ev.Name, id, ev.EventID, ev.Input, w.log)
-		out, fd := durable.RunActivity(fn, actx)
-		if fd != nil {
-			result = history.Event{Type: history.TaskFailed, EventID: -1, TaskScheduledID: ev.EventID,
-				Reason: fd.ErrorMessage, Details: fd.StackTrace, FailureDetails: fd}
-		} else {
-			result = history.Event{Type: history.TaskCompleted, EventID: -1, TaskScheduledID: ev.EventID, Result: out}
-		}
-	}
+	fn, _ := w.reg.Activity(ev.Name)
+	result := durable.ActivityResult(w.ctx, fn, ev, id, w.log)
 	result.Timestamp = time.Now().UTC()
 	result.TargetExecutionID = it.tm.OrchestrationInstance.ExecutionID
 	w.log.Debug("activity done", "instanceId", id, "taskId", ev.EventID, "name", ev.Name, "queued", it.msg != nil, "result", result.Type.String())
@@ -230,5 +217,3 @@ func (a *activities) drain(ctx context.Context, grace time.Duration) {
 	}
 	close(a.drained)
 }
-
-func quote(s string) string { return "\"" + s + "\"" }
