@@ -38,6 +38,11 @@ var (
 // on it instead of polling storage. worker.Worker implements it.
 type Notifier interface {
 	Notify(instanceID string)
+	// StartLocal hands a start to the worker in memory when the worker
+	// owns the instance's partition, and reports whether it took it. The
+	// instance row, already written, is what makes such a start durable:
+	// if the worker dies first, recovery finds the row and sends the start.
+	StartLocal(tm history.TaskMessage) bool
 	// Subscribe delivers the instance's final row once it finishes.
 	Subscribe(instanceID string) (done <-chan *layout.InstanceRow, cancel func())
 }
@@ -218,12 +223,17 @@ func sameStart(existing, req *layout.InstanceRow) bool {
 }
 
 // sendStart sends the start message of an instance row and wakes the app.
+// A start that an in-process worker will run itself skips the queue.
 func (c *Client) sendStart(ctx context.Context, row *layout.InstanceRow) error {
 	var at time.Time
 	if row.ScheduledStartTime != nil {
 		at = *row.ScheduledStartTime
 	}
-	if err := c.hub.SendToInstance(ctx, layout.StartMessage(row), at); err != nil {
+	tm := layout.StartMessage(row)
+	if at.IsZero() && c.opts.Notifier != nil && c.opts.Notifier.StartLocal(tm) {
+		return nil
+	}
+	if err := c.hub.SendToInstance(ctx, tm, at); err != nil {
 		return err
 	}
 	c.wake(ctx, row.InstanceID, "start", at)

@@ -131,7 +131,7 @@ func (a *activities) pollWorkItems(ctx context.Context) {
 			}
 			continue
 		}
-		got, err := w.hub.DequeueWorkItems(ctx, idle, w.opts.WorkItemQueueVisibilityTimeout)
+		got, err := a.dequeue(ctx, idle)
 		if err != nil || len(got.Messages) == 0 {
 			if err != nil && ctx.Err() == nil {
 				w.log.Warn("dequeue from the work-item queue failed", "error", err)
@@ -142,15 +142,42 @@ func (a *activities) pollWorkItems(ctx context.Context) {
 			continue
 		}
 		b.reset()
-		for _, m := range got.Messages {
+		for i, m := range got.Messages {
 			it := activityItem{tm: m.Data.TaskMessage, partition: -1, msg: m}
 			select {
 			case a.queued <- it:
 			case <-ctx.Done():
+				// Shutting down: the items no runner took go back at once.
+				bctx := context.WithoutCancel(ctx)
+				for _, rest := range got.Messages[i:] {
+					_ = w.hub.Abandon(bctx, rest, 0)
+				}
 				return
 			}
 		}
 	}
+}
+
+// dequeue takes work items without letting ctx cut the request short (see
+// Worker.dequeueControl): a dequeue abandoned at shutdown would hide its
+// activities for the whole visibility timeout.
+func (a *activities) dequeue(ctx context.Context, n int) (*azstore.Dequeued, error) {
+	w := a.w
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dequeueTimeout)
+	defer cancel()
+	got, err := w.hub.DequeueWorkItems(dctx, n, w.opts.WorkItemQueueVisibilityTimeout)
+	if err != nil || ctx.Err() == nil {
+		return got, err
+	}
+	for _, m := range got.Messages {
+		if aerr := w.hub.Abandon(dctx, m, 0); aerr != nil && !errors.Is(aerr, azstore.ErrConflict) {
+			w.log.Warn("giving back a work item dequeued at shutdown failed; it reappears after its visibility timeout", "error", aerr)
+		}
+	}
+	return nil, ctx.Err()
 }
 
 // run executes one activity and hands its result to the instance.

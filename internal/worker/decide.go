@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 )
@@ -209,4 +210,52 @@ func (v leaseCounts) grants(mine []*azstore.Lease, me string) (release, refuse [
 		refuse = append(refuse, l)
 	}
 	return release, refuse
+}
+
+// maxDefer bounds how long an instance's progress stays in memory only,
+// and maxUncommitted how many events of it: a checkpoint batch holds 99
+// rows besides the sentinel.
+const (
+	maxDefer       = time.Second
+	maxUncommitted = 80
+)
+
+// mayDefer decides whether an episode's events may stay in memory instead
+// of being checkpointed now. A chain of activities run in this process
+// then costs one checkpoint per maxDefer rather than one per step: when
+// the episode consumed no queue message (those may be deleted only once a
+// checkpoint holds their events), sent nothing to another instance, a
+// timer or the shared work-item queue, did not finish or continue as new,
+// and has activities to wait for, whose results will bring the next
+// episode (a timer checkpoints after maxDefer at the latest). A crash loses the progress kept
+// in memory, which is safe: the durable history is a prefix of it, so the
+// replay schedules the lost steps again and their activities run again
+// (activities are at-least-once), and no result is ever applied twice.
+// Nothing is deferred while the worker stops.
+func mayDefer(snap *snapshot, res *durable.Result, heldMessages, sentElsewhere int, stopping bool, now time.Time) bool {
+	switch {
+	case stopping, heldMessages > 0, sentElsewhere > 0, res.ContinueAsNew != nil,
+		res.Status != history.StatusRunning, !awaitsActivities(snap.events, res.Appended):
+		return false
+	case !snap.deferredSince.IsZero() && now.Sub(snap.deferredSince) >= maxDefer:
+		return false
+	}
+	return snap.uncommitted()+len(res.Appended) <= maxUncommitted
+}
+
+// awaitsActivities reports whether the execution has scheduled activities
+// whose results it has not received.
+func awaitsActivities(past, appended []history.Event) bool {
+	open := 0
+	for _, evs := range [][]history.Event{past, appended} {
+		for _, e := range evs {
+			switch e.Type {
+			case history.TaskScheduled:
+				open++
+			case history.TaskCompleted, history.TaskFailed:
+				open--
+			}
+		}
+	}
+	return open > 0
 }

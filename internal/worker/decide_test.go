@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 )
@@ -161,6 +162,38 @@ func TestNoAskWhenAlreadyWithinOne(t *testing.T) {
 	for _, me := range []string{"a", "b", "c"} {
 		if asks := leaseView(leases, me, now, time.Minute).asks(leases, me); len(asks) != 0 {
 			t.Errorf("%s asks for %d partitions of a 2/1/1 split", me, len(asks))
+		}
+	}
+}
+
+func TestMayDefer(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	scheduled := []history.Event{{Type: history.ExecutionStarted}, {Type: history.TaskScheduled, EventID: 0}}
+	running := &durable.Result{Status: history.StatusRunning, Appended: []history.Event{{Type: history.TaskScheduled, EventID: 1}}}
+	fresh := func() *snapshot { return &snapshot{events: append([]history.Event(nil), scheduled...), durable: 2} }
+	if !mayDefer(fresh(), running, 0, 0, false, now) {
+		t.Fatal("a step of a local activity chain was not deferred")
+	}
+	for _, c := range []struct {
+		name string
+		snap *snapshot
+		res  *durable.Result
+		held int
+		sent int
+		stop bool
+	}{
+		{"consumed queue messages", fresh(), running, 1, 0, false},
+		{"sent a message elsewhere", fresh(), running, 0, 1, false},
+		{"stopping", fresh(), running, 0, 0, true},
+		{"completed", fresh(), &durable.Result{Status: history.StatusCompleted}, 0, 0, false},
+		{"continued as new", fresh(), &durable.Result{Status: history.StatusRunning, ContinueAsNew: &durable.ContinueAsNew{}}, 0, 0, false},
+		{"suspended", fresh(), &durable.Result{Status: history.StatusSuspended}, 0, 0, false},
+		{"waits for no activity", &snapshot{events: scheduled[:1], durable: 1}, &durable.Result{Status: history.StatusRunning}, 0, 0, false},
+		{"deferred for maxDefer already", &snapshot{events: scheduled, durable: 1, deferredSince: now.Add(-maxDefer)}, running, 0, 0, false},
+		{"too many events in memory", &snapshot{events: append(append([]history.Event(nil), scheduled...), make([]history.Event, maxUncommitted)...)}, running, 0, 0, false},
+	} {
+		if mayDefer(c.snap, c.res, c.held, c.sent, c.stop, now) {
+			t.Errorf("%s: deferred", c.name)
 		}
 	}
 }

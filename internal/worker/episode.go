@@ -25,9 +25,15 @@ func (w *Worker) runInstance(inst *instance) {
 	defer func() { <-w.orchSlots }()
 	failures := 0
 	for {
-		batch, kick, epoch, ok := w.insts.take(inst)
+		batch, kick, flush, epoch, ok := w.insts.take(inst)
 		if !ok {
 			return
+		}
+		if len(batch) == 0 && !kick {
+			if flush && w.parts.owns(inst.partition, epoch) {
+				w.flush(w.ctx, inst)
+			}
+			continue
 		}
 		if w.ctx.Err() != nil || !w.parts.owns(inst.partition, epoch) {
 			inst.snap = nil
@@ -221,16 +227,29 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		if snap.executionID == "" {
 			snap.executionID = res.ExecutionID
 		}
-		local, err := w.sendOutbound(ctx, inst, res)
+		local, elsewhere, err := w.sendOutbound(ctx, inst, res)
 		if err != nil {
 			return afterCommit(err)
 		}
-		if len(res.Appended) > 0 {
+		snap.last = res
+		if mayDefer(snap, res, len(undeleted), elsewhere, w.stopping.Load(), now) {
+			// Only local activities to wait for: keep this step in memory
+			// and checkpoint it with a later one (at most maxDefer later).
+			if snap.deferredSince.IsZero() {
+				snap.deferredSince = now
+				w.insts.flushAfter(inst.id, inst.epoch, maxDefer)
+			}
+			snap.events = append(snap.events, res.Appended...)
+			w.acts.submit(inst.partition, local)
+			return nil
+		}
+		if len(res.Appended) > 0 || snap.uncommitted() > 0 {
+			pendingEvents := append(append([]history.Event(nil), snap.events[snap.durable:]...), res.Appended...)
 			etag, err := w.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: inst.id, ExecutionID: snap.executionID,
-				FirstSeq: len(snap.events), Events: res.Appended, ETag: snap.etag})
+				FirstSeq: snap.durable, Events: pendingEvents, ETag: snap.etag})
 			if err != nil {
 				w.acts.unreserve(len(local))
-				if errors.Is(err, azstore.ErrConflict) && snap.assumedNew {
+				if errors.Is(err, azstore.ErrConflict) && snap.assumedNew && snap.durable == 0 && len(snap.events) == 0 {
 					// The instance has history after all (a restart, or a
 					// duplicate start): read it and try again.
 					inst.snap, inst.mustLoad = nil, true
@@ -242,6 +261,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			committed = true
 			snap.etag, snap.assumedNew = etag, false
 			snap.events = append(snap.events, res.Appended...)
+			snap.durable, snap.deferredSince = len(snap.events), time.Time{}
 		}
 		if err := w.updateInstanceRowWithRetry(ctx, inst.id, snap, res, now); err != nil {
 			// History is safe; the row catches up at the next checkpoint, or
@@ -264,7 +284,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		res.ContinueAsNew.Applied = withoutDeleted(res.ContinueAsNew.Applied, snap.deleted)
 		events = durable.NewExecutionEvents(res, inst.id, next, now)
 		snap.deleted = keepDeleted(snap.deleted, events)
-		snap.executionID, snap.events = next, nil
+		snap.executionID, snap.events, snap.durable = next, nil, 0
 	}
 	if err := deleteHeld(); err != nil {
 		return err
@@ -273,6 +293,33 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		w.publishDone(inst.id, finalRow(inst.id, w.hub.Name(), snap, lastResult, now))
 	}
 	return nil
+}
+
+// flush checkpoints the progress an instance kept in memory (see mayDefer)
+// when no episode did within maxDefer, or before a shutdown.
+func (w *Worker) flush(ctx context.Context, inst *instance) {
+	snap := inst.snap
+	if snap.uncommitted() == 0 {
+		return
+	}
+	etag, err := w.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: inst.id, ExecutionID: snap.executionID,
+		FirstSeq: snap.durable, Events: snap.events[snap.durable:], ETag: snap.etag})
+	if err != nil {
+		// The progress is lost with the snapshot; its activities' results,
+		// if they come, are for tasks history does not hold, and the replay
+		// schedules them again (activities are at-least-once).
+		w.log.Warn("checkpointing progress kept in memory failed; it will be redone", "instanceId", inst.id, "error", err)
+		inst.snap = nil
+		return
+	}
+	snap.etag, snap.assumedNew = etag, false
+	snap.durable, snap.deferredSince = len(snap.events), time.Time{}
+	if snap.last != nil {
+		if err := w.updateInstanceRow(ctx, inst.id, snap, snap.last, time.Now().UTC()); err != nil {
+			w.log.Warn("updating the instance row failed", "instanceId", inst.id, "error", err)
+			snap.rowStatus = ""
+		}
+	}
 }
 
 // finalRow is the instance row of a finished execution as the episode
@@ -308,7 +355,7 @@ func (w *Worker) snapshotFor(ctx context.Context, inst *instance, events []histo
 	inst.mustLoad = false
 	// rowStatus stays unknown, so the first episode after a load writes the
 	// row: a rewind, for one, leaves it Pending.
-	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, etag: hs.ETag, rowExecution: hs.ExecutionID}
+	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, durable: len(hs.Events), etag: hs.ETag, rowExecution: hs.ExecutionID}
 	return inst.snap, nil
 }
 
@@ -399,8 +446,8 @@ const wakeAfter = 30 * time.Second
 // crash in between only causes duplicates, which replay drops. Activities
 // that fit in the local backlog are returned to run after the checkpoint
 // instead of going through the work-item queue.
-func (w *Worker) sendOutbound(ctx context.Context, inst *instance, res *durable.Result) ([]history.TaskMessage, error) {
-	var local, queued []history.TaskMessage
+func (w *Worker) sendOutbound(ctx context.Context, inst *instance, res *durable.Result) (local []history.TaskMessage, sentElsewhere int, err error) {
+	var queued []history.TaskMessage
 	var toInstances []durable.Outbound
 	for _, o := range res.Outbound {
 		if o.Kind == durable.ToActivity {
@@ -413,7 +460,7 @@ func (w *Worker) sendOutbound(ctx context.Context, inst *instance, res *durable.
 		}
 		toInstances = append(toInstances, o)
 	}
-	err := parallel(ctx, len(queued)+len(toInstances), 8, func(ctx context.Context, i int) error {
+	err = parallel(ctx, len(queued)+len(toInstances), 8, func(ctx context.Context, i int) error {
 		if i < len(queued) {
 			return w.hub.SendToWorkItems(ctx, queued[i])
 		}
@@ -437,12 +484,12 @@ func (w *Worker) sendOutbound(ctx context.Context, inst *instance, res *durable.
 	})
 	if err != nil {
 		w.acts.unreserve(len(local))
-		return nil, err
+		return nil, 0, err
 	}
 	if len(queued) > 0 {
 		w.acts.pokeQueue()
 	}
-	return local, nil
+	return local, len(queued) + len(toInstances), nil
 }
 
 // updateInstanceRowWithRetry retries a finished instance's row update for a

@@ -8,6 +8,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -28,7 +29,9 @@ type instance struct {
 	epoch     int64
 	pending   []delivery
 	kick      bool
-	running   bool
+	// flush asks the goroutine to checkpoint progress kept in memory.
+	flush   bool
+	running bool
 	snap      *snapshot
 	// mustLoad forbids assuming a new instance: a sentinel insert already
 	// showed that history exists.
@@ -38,8 +41,16 @@ type instance struct {
 // snapshot is a cached copy of the instance's current execution, valid as
 // long as this worker keeps the partition: only the owner writes history.
 type snapshot struct {
-	executionID  string
+	executionID string
+	// events are the execution's history: the first durable of them are
+	// checkpointed, the rest are progress kept in memory only (see
+	// mayDefer).
 	events       []history.Event
+	durable      int
+	// deferredSince is when the oldest progress not checkpointed was made;
+	// last is the result of the last episode, for the instance row.
+	deferredSince time.Time
+	last          *durable.Result
 	etag         azcore.ETag
 	rowStatus    history.RuntimeStatus
 	rowCustom    string
@@ -51,6 +62,14 @@ type snapshot struct {
 	// continue-as-new would otherwise carry: a deleted message never comes
 	// back, so its ID need not be remembered.
 	deleted map[string]bool
+}
+
+// uncommitted counts the events not checkpointed yet.
+func (sn *snapshot) uncommitted() int {
+	if sn == nil {
+		return 0
+	}
+	return len(sn.events) - sn.durable
 }
 
 func (sn *snapshot) noteDeleted(ids []string) {
@@ -153,39 +172,92 @@ func (s *instances) deliver(id string, partition int, epoch int64, ds []delivery
 	}
 	inst.pending = append(inst.pending, ds...)
 	inst.kick = inst.kick || kick
-	start := !inst.running
-	if start {
-		inst.running = true
-		s.busy++
-	}
+	start := s.startLocked(inst)
 	s.mu.Unlock()
 	if start {
-		s.w.wg.Add(1)
-		go func() {
-			defer s.w.wg.Done()
-			s.w.runInstance(inst)
-		}()
+		s.run(inst)
 	}
 }
 
 // take hands the running goroutine its next batch, or marks the instance
-// idle and returns false.
-func (s *instances) take(inst *instance) (batch []delivery, kick bool, epoch int64, ok bool) {
+// idle and returns false. An instance with progress not checkpointed is
+// never evicted from the cache: that would throw the progress away.
+func (s *instances) take(inst *instance) (batch []delivery, kick, flush bool, epoch int64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(inst.pending) == 0 && !inst.kick {
+	if len(inst.pending) == 0 && !inst.kick && !inst.flush {
 		inst.running = false
 		s.busy--
-		if inst.snap == nil || inst.snap.done() || len(s.m) > s.w.opts.MaxCachedInstances {
+		if inst.snap == nil || inst.snap.done() || (len(s.m) > s.w.opts.MaxCachedInstances && inst.snap.uncommitted() == 0) {
 			delete(s.m, inst.id)
 		}
 		s.idle.Broadcast()
-		return nil, false, 0, false
+		return nil, false, false, 0, false
 	}
-	batch, kick, epoch = inst.pending, inst.kick, inst.epoch
-	inst.pending, inst.kick = nil, false
+	batch, kick, flush, epoch = inst.pending, inst.kick, inst.flush, inst.epoch
+	inst.pending, inst.kick, inst.flush = nil, false, false
 	orderBatch(batch)
-	return batch, kick, epoch, true
+	return batch, kick, flush, epoch, true
+}
+
+// flushAfter asks for a checkpoint of the instance's progress in memory
+// after d, unless an episode makes one first.
+func (s *instances) flushAfter(id string, epoch int64, d time.Duration) {
+	time.AfterFunc(d, func() { s.requestFlush(id, epoch) })
+}
+
+func (s *instances) requestFlush(id string, epoch int64) {
+	s.mu.Lock()
+	inst := s.m[id]
+	if inst == nil || inst.epoch != epoch {
+		s.mu.Unlock()
+		return
+	}
+	inst.flush = true
+	start := s.startLocked(inst)
+	s.mu.Unlock()
+	if start {
+		s.run(inst)
+	}
+}
+
+// flushAll asks every instance for a checkpoint of its progress in memory,
+// before a shutdown.
+func (s *instances) flushAll() {
+	s.mu.Lock()
+	var started []*instance
+	for _, inst := range s.m {
+		if inst.running || inst.snap.uncommitted() == 0 {
+			continue
+		}
+		inst.flush = true
+		if s.startLocked(inst) {
+			started = append(started, inst)
+		}
+	}
+	s.mu.Unlock()
+	for _, inst := range started {
+		s.run(inst)
+	}
+}
+
+// startLocked marks an idle instance running and reports whether the
+// caller must start its goroutine (with run, after unlocking).
+func (s *instances) startLocked(inst *instance) bool {
+	if inst.running {
+		return false
+	}
+	inst.running = true
+	s.busy++
+	return true
+}
+
+func (s *instances) run(inst *instance) {
+	s.w.wg.Add(1)
+	go func() {
+		defer s.w.wg.Done()
+		s.w.runInstance(inst)
+	}()
 }
 
 // active reports whether the instance has work in this process.

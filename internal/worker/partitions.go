@@ -392,7 +392,7 @@ func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, po
 			}
 			continue
 		}
-		got, err := w.hub.DequeueControl(ctx, partition, w.opts.ControlQueueBatchSize, w.hold)
+		got, err := w.dequeueControl(ctx, partition, w.opts.ControlQueueBatchSize)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -418,6 +418,34 @@ func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, po
 	}
 }
 
+// dequeueControl dequeues from a partition's control queue without letting
+// ctx cut the request short: a dequeue that the service carried out but
+// whose answer was abandoned would leave its messages hidden with nobody
+// holding them, and a worker taking over a cleanly released partition
+// would then see younger messages first. When ctx ended meanwhile (the
+// partition is being given up), the messages go straight back.
+func (w *Worker) dequeueControl(ctx context.Context, partition, n int) (*azstore.Dequeued, error) {
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dequeueTimeout)
+	defer cancel()
+	got, err := w.hub.DequeueControl(dctx, partition, n, w.hold)
+	if err != nil || ctx.Err() == nil {
+		return got, err
+	}
+	for _, m := range got.Messages {
+		if aerr := w.hub.Abandon(dctx, m, 0); aerr != nil && !errors.Is(aerr, azstore.ErrConflict) {
+			w.log.Warn("giving back a message dequeued while the partition was released failed; it reappears after its hold",
+				"partition", partition, "error", aerr)
+		}
+	}
+	return nil, ctx.Err()
+}
+
+// dequeueTimeout bounds one dequeue request, which ctx does not cut short.
+const dequeueTimeout = 10 * time.Second
+
 // maxDrainMessages bounds the first round after a takeover: past it, the
 // order of one sender's events is kept only as far as the queue keeps it.
 const maxDrainMessages = 1024
@@ -428,7 +456,7 @@ const maxDrainMessages = 1024
 func (w *Worker) drainControl(ctx context.Context, partition int, epoch int64) bool {
 	var all []*azstore.Message
 	for len(all) < maxDrainMessages {
-		got, err := w.hub.DequeueControl(ctx, partition, 32, w.hold)
+		got, err := w.dequeueControl(ctx, partition, 32)
 		if err != nil {
 			if ctx.Err() != nil {
 				return false

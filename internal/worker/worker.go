@@ -26,6 +26,7 @@ import (
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 )
 
@@ -214,6 +215,10 @@ func (w *Worker) Stop(ctx context.Context) error {
 	w.insts.waitIdle(ctx)
 	w.acts.drain(ctx, w.opts.ShutdownGrace)
 	w.insts.waitIdle(ctx)
+	// Progress kept in memory is checkpointed, so that the next owner does
+	// not run those activities again.
+	w.insts.flushAll()
+	w.insts.waitIdle(ctx)
 	err := w.parts.releaseAll(ctx)
 	w.cancel()
 	w.wg.Wait()
@@ -274,6 +279,28 @@ func (w *Worker) hubMissing(ctx context.Context, err error) bool {
 // call it; other processes fall back on polling.
 func (w *Worker) Notify(instanceID string) {
 	w.parts.poke(w.hub.PartitionOf(instanceID))
+}
+
+// StartLocal takes the start of a new instance in memory when this worker
+// owns its partition, saving the start message's three queue requests.
+// The caller has written the instance row: should this worker die before
+// the start's first checkpoint, the next owner's recovery (or, without a
+// takeover, the periodic look for Pending instances without history)
+// sends the start from the row.
+func (w *Worker) StartLocal(tm history.TaskMessage) bool {
+	if w.stopping.Load() {
+		return false
+	}
+	id := tm.OrchestrationInstance.InstanceID
+	p := w.hub.PartitionOf(id)
+	epoch, ok := w.parts.ownedEpoch(p)
+	if !ok {
+		return false
+	}
+	ev := tm.Event
+	ev.TargetExecutionID = tm.OrchestrationInstance.ExecutionID
+	w.insts.deliver(id, p, epoch, []delivery{{ev: ev}}, false)
+	return true
 }
 
 // Subscribe returns a channel that receives instanceID's final instance
