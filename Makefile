@@ -6,6 +6,7 @@
 #   make soak    the full fault-injection suite (internal/soak, SOAK=full); make test runs
 #                its short version
 #   make bench   the benchmarks in ./bench against a fresh Azurite
+#   make bench-compare  the project against durabletask-go v0.5.0, side by side
 #   make build   build every package and the handler binary
 #   make fmt     gofmt the Go sources
 #   make clean   remove build outputs and local Azurite data (node_modules stays)
@@ -16,7 +17,7 @@ GO ?= go
 AZURITE := scripts/azurite.sh
 DEVHOST_PORT ?= 7071
 
-.PHONY: all build run test soak bench fmt vet tidy clean deps
+.PHONY: all build run test soak bench bench-compare fmt vet tidy clean deps
 
 all: build
 
@@ -73,6 +74,12 @@ bench: deps
 	$(AZURITE) start "$$dir" || exit 1; \
 	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bench/...
+
+# The project against microsoft/durabletask-go v0.5.0 (SQLite file and in memory), run
+# alternately, each run on fresh storage; bench/peer is a module of its own so the app's
+# go.mod never depends on it. More rounds: make bench-compare BENCH_COMPARE_FLAGS='-rounds 3'
+bench-compare: deps
+	GO=$(GO) $(GO) run ./bench/compare $(BENCH_COMPARE_FLAGS)
 
 clean:
 	-@test ! -f .azurite/azurite.pid || $(AZURITE) stop .azurite
