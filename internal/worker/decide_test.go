@@ -197,3 +197,21 @@ func TestMayDefer(t *testing.T) {
 		}
 	}
 }
+
+func TestAdmissionIsHeldWhileLocalActivitiesRun(t *testing.T) {
+	waiting := &snapshot{events: []history.Event{{Type: history.ExecutionStarted}, {Type: history.TaskScheduled}}}
+	if !holdsAdmission(waiting) {
+		t.Error("an instance waiting for an activity gave up its place")
+	}
+	for name, sn := range map[string]*snapshot{
+		"no snapshot":        nil,
+		"waits for an event": {events: []history.Event{{Type: history.ExecutionStarted}}},
+		"finished": {events: []history.Event{{Type: history.ExecutionStarted}, {Type: history.TaskScheduled},
+			{Type: history.ExecutionCompleted, OrchestrationStatus: history.StatusCompleted}}},
+		"result in": {events: []history.Event{{Type: history.TaskScheduled}, {Type: history.TaskCompleted}}},
+	} {
+		if holdsAdmission(sn) {
+			t.Errorf("%s: keeps its place", name)
+		}
+	}
+}

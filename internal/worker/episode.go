@@ -35,12 +35,17 @@ func (w *Worker) runInstance(inst *instance) {
 			}
 			continue
 		}
+		for _, d := range batch {
+			inst.admitted = inst.admitted || d.admitted
+		}
 		if w.ctx.Err() != nil || !w.parts.owns(inst.partition, epoch) {
 			inst.snap = nil
 			w.handOff(inst.id, batch)
+			w.leaveAdmission(inst)
 			continue
 		}
 		err := w.episode(w.ctx, inst, batch, kick)
+		w.leaveAdmission(inst)
 		if err == nil {
 			failures = 0
 			continue
@@ -64,6 +69,15 @@ func (w *Worker) runInstance(inst *instance) {
 		w.log.Error("episode keeps failing; giving its messages back", "instanceId", inst.id, "error", err)
 		failures = 0
 		w.retryLater(inst, batch)
+	}
+}
+
+// leaveAdmission gives up the instance's place in the admission of local
+// starts once it no longer waits for activities of this process.
+func (w *Worker) leaveAdmission(inst *instance) {
+	if inst.admitted && !holdsAdmission(inst.snap) {
+		inst.admitted = false
+		w.admit.release()
 	}
 }
 

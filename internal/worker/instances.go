@@ -18,6 +18,9 @@ import (
 type delivery struct {
 	ev  history.Event
 	msg *azstore.Message
+	// admitted marks a start taken in memory that holds a place in the
+	// worker's admission (see admission).
+	admitted bool
 }
 
 // instance is the in-memory state of one orchestration instance. pending,
@@ -36,6 +39,9 @@ type instance struct {
 	// mustLoad forbids assuming a new instance: a sentinel insert already
 	// showed that history exists.
 	mustLoad bool
+	// admitted: the instance holds a place in the worker's admission.
+	// Touched only by the goroutine running the instance.
+	admitted bool
 }
 
 // snapshot is a cached copy of the instance's current execution, valid as
@@ -188,7 +194,8 @@ func (s *instances) take(inst *instance) (batch []delivery, kick, flush bool, ep
 	if len(inst.pending) == 0 && !inst.kick && !inst.flush {
 		inst.running = false
 		s.busy--
-		if inst.snap == nil || inst.snap.done() || (len(s.m) > s.w.opts.MaxCachedInstances && inst.snap.uncommitted() == 0) {
+		if inst.snap == nil || inst.snap.done() ||
+			(len(s.m) > s.w.opts.MaxCachedInstances && inst.snap.uncommitted() == 0 && !inst.admitted) {
 			delete(s.m, inst.id)
 		}
 		s.idle.Broadcast()
@@ -345,6 +352,7 @@ func (s *instances) releasePartition(ctx context.Context, partition int) {
 		s.idle.Wait()
 	}
 	handOff := map[string][]delivery{}
+	admitted := 0
 	for id, inst := range s.m {
 		if inst.partition != partition || inst.running {
 			continue
@@ -352,9 +360,15 @@ func (s *instances) releasePartition(ctx context.Context, partition int) {
 		if len(inst.pending) > 0 {
 			handOff[id] = inst.pending
 		}
+		if inst.admitted {
+			admitted++
+		}
 		delete(s.m, id)
 	}
 	s.mu.Unlock()
+	for range admitted {
+		s.w.admit.release()
+	}
 	for id, batch := range handOff {
 		s.w.handOff(id, batch)
 	}

@@ -119,6 +119,7 @@ type Worker struct {
 	parts     *partitions
 	insts     *instances
 	acts      *activities
+	admit     *admission
 	orchSlots chan struct{}
 	stopping  atomic.Bool
 	subsMu    sync.Mutex
@@ -145,6 +146,7 @@ func New(opts Options) (*Worker, error) {
 	w.hold = min(opts.ControlQueueVisibilityTimeout, maxHold)
 	w.insts = newInstances(w)
 	w.acts = newActivities(w)
+	w.admit = newAdmission(w)
 	w.parts = newPartitions(w)
 	return w, nil
 }
@@ -219,6 +221,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 	// not run those activities again.
 	w.insts.flushAll()
 	w.insts.waitIdle(ctx)
+	w.admit.spill(ctx)
 	err := w.parts.releaseAll(ctx)
 	w.cancel()
 	w.wg.Wait()
@@ -291,15 +294,10 @@ func (w *Worker) StartLocal(tm history.TaskMessage) bool {
 	if w.stopping.Load() {
 		return false
 	}
-	id := tm.OrchestrationInstance.InstanceID
-	p := w.hub.PartitionOf(id)
-	epoch, ok := w.parts.ownedEpoch(p)
-	if !ok {
+	if _, ok := w.parts.ownedEpoch(w.hub.PartitionOf(tm.OrchestrationInstance.InstanceID)); !ok {
 		return false
 	}
-	ev := tm.Event
-	ev.TargetExecutionID = tm.OrchestrationInstance.ExecutionID
-	w.insts.deliver(id, p, epoch, []delivery{{ev: ev}}, false)
+	w.admit.offer(tm)
 	return true
 }
 
