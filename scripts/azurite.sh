@@ -117,7 +117,7 @@ stop() {
 	[[ -f "$pidfile" ]] || return 0
 	pid="$(cat "$pidfile")"
 	if kill -0 "$pid" 2>/dev/null; then
-		# Azurite 3.37 saves its data and closes its three services on SIGTERM but then keeps
+		# Azurite (3.35 here) saves its data and closes its three services on SIGTERM but then keeps
 		# the node process alive, so wait for the "closed" lines rather than for the exit.
 		kill -TERM "$pid" 2>/dev/null || true
 		for ((i = 0; i < 100; i++)); do

@@ -120,12 +120,18 @@ func (c *Client) WaitForCompletion(ctx context.Context, id string, poll time.Dur
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case row := <-done:
-			if row != nil && row.RuntimeStatus.IsTerminal() && row.RuntimeStatus != history.StatusFailed {
-				return statusFromRow(row, true), nil
-			}
-			if row != nil && row.RuntimeStatus == history.StatusFailed {
-				// Its failure details are in history.
-				return c.GetStatus(ctx, id, StatusOptions{})
+			if row != nil && row.RuntimeStatus.IsTerminal() {
+				// The notice comes once history holds the outcome, maybe
+				// before the instance row does: it is the status.
+				st := statusFromRow(row, true)
+				if row.RuntimeStatus == history.StatusFailed {
+					hs, err := c.hub.LoadHistory(ctx, id)
+					if err != nil {
+						return nil, fmt.Errorf("status of %q: %w", id, err)
+					}
+					st.FailureDetails = failureOf(hs.Events)
+				}
+				return st, nil
 			}
 			done = nil
 			continue

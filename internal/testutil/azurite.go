@@ -180,7 +180,7 @@ type azuritePorts struct{ blob, queue, table int }
 // watchdog runs Azurite under sh so that Azurite dies with the test binary even when the
 // binary is killed (a test timeout, Ctrl-C): sh holds the read end of a pipe whose only
 // writer is this process, and kills Azurite when it reads end-of-file. It uses SIGKILL because
-// Azurite 3.37 keeps running after SIGTERM, and test data is thrown away anyway. The killer's
+// Azurite keeps running after SIGTERM, and test data is thrown away anyway. The killer's
 // output goes to /dev/null so that it does not keep the output pipe open after Azurite dies.
 const watchdog = `exec 3<&0
 "$0" "$@" </dev/null &

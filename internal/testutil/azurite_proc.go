@@ -119,7 +119,7 @@ func (p *AzuriteProcess) Restart(tb testing.TB) {
 			n = 3
 		}
 	}
-	// Azurite 3.37 keeps running after closing its services; the watchdog kills it.
+	// Azurite keeps running after closing its services; the watchdog kills it.
 	if err := old.stop(); err != nil {
 		tb.Fatalf("testutil: %v", err)
 	}

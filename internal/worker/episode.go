@@ -202,7 +202,6 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		return err
 	}
 
-	var lastResult *durable.Result
 	committed := false
 	// The batch's messages are deleted as soon as a checkpoint holds their
 	// events: before the next execution of a continue-as-new chain
@@ -230,7 +229,6 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 	}
 	for {
 		res := durable.Execute(w.reg, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now}, w.log)
-		lastResult = res
 		w.log.Debug("episode", "instanceId", inst.id, "past", len(snap.events), "new", len(events), "dropped", res.Dropped,
 			"status", res.Status, "outbound", len(res.Outbound), "messages", len(msgs))
 		if len(events) > 0 && res.Dropped == len(events) && !kick {
@@ -283,6 +281,11 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			w.log.Warn("updating the instance row failed", "instanceId", inst.id, "error", err)
 			snap.rowStatus = ""
 		}
+		if res.Status.IsTerminal() && committed {
+			// After the row, so that a status read after the notice never
+			// shows the instance still running.
+			w.publishDone(inst.id, finalRow(inst.id, w.hub.Name(), snap, res, now))
+		}
 		w.acts.submit(inst.partition, local)
 		if res.ContinueAsNew == nil {
 			break
@@ -300,13 +303,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		snap.deleted = keepDeleted(snap.deleted, events)
 		snap.executionID, snap.events, snap.durable = next, nil, 0
 	}
-	if err := deleteHeld(); err != nil {
-		return err
-	}
-	if snap.done() {
-		w.publishDone(inst.id, finalRow(inst.id, w.hub.Name(), snap, lastResult, now))
-	}
-	return nil
+	return deleteHeld()
 }
 
 // flush checkpoints the progress an instance kept in memory (see mayDefer)
