@@ -218,6 +218,11 @@ func (v leaseCounts) grants(mine []*azstore.Lease, me string) (release, refuse [
 const (
 	maxDefer       = time.Second
 	maxUncommitted = 80
+	// maxDeferHistory: past this many events an episode's replay costs
+	// more than its checkpoint, and the checkpoint's wait is what lets
+	// results pile up into one episode (a fan-out of a thousand
+	// activities); so long histories are checkpointed every episode.
+	maxDeferHistory = 200
 )
 
 // mayDefer decides whether an episode's events may stay in memory instead
@@ -237,7 +242,8 @@ func mayDefer(snap *snapshot, res *durable.Result, heldMessages, sentElsewhere i
 	case stopping, heldMessages > 0, sentElsewhere > 0, res.ContinueAsNew != nil,
 		res.Status != history.StatusRunning, !awaitsActivities(snap.events, res.Appended):
 		return false
-	case !snap.deferredSince.IsZero() && now.Sub(snap.deferredSince) >= maxDefer:
+	case !snap.deferredSince.IsZero() && now.Sub(snap.deferredSince) >= maxDefer,
+		len(snap.events) > maxDeferHistory:
 		return false
 	}
 	return snap.uncommitted()+len(res.Appended) <= maxUncommitted

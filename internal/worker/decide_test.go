@@ -190,6 +190,7 @@ func TestMayDefer(t *testing.T) {
 		{"suspended", fresh(), &durable.Result{Status: history.StatusSuspended}, 0, 0, false},
 		{"waits for no activity", &snapshot{events: scheduled[:1], durable: 1}, &durable.Result{Status: history.StatusRunning}, 0, 0, false},
 		{"deferred for maxDefer already", &snapshot{events: scheduled, durable: 1, deferredSince: now.Add(-maxDefer)}, running, 0, 0, false},
+		{"long history", &snapshot{events: append(append([]history.Event(nil), scheduled...), make([]history.Event, maxDeferHistory)...), durable: maxDeferHistory}, running, 0, 0, false},
 		{"too many events in memory", &snapshot{events: append(append([]history.Event(nil), scheduled...), make([]history.Event, maxUncommitted)...)}, running, 0, 0, false},
 	} {
 		if mayDefer(c.snap, c.res, c.held, c.sent, c.stop, now) {
