@@ -471,7 +471,9 @@ func (w *Worker) sendOutbound(ctx context.Context, inst *instance, res *durable.
 		}
 		toInstances = append(toInstances, o)
 	}
-	err = parallel(ctx, len(queued)+len(toInstances), 8, func(ctx context.Context, i int) error {
+	// A fan-out sends hundreds of work items at once; storage takes them in
+	// parallel.
+	err = parallel(ctx, len(queued)+len(toInstances), 32, func(ctx context.Context, i int) error {
 		if i < len(queued) {
 			return w.hub.SendToWorkItems(ctx, queued[i])
 		}
