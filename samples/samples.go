@@ -128,6 +128,7 @@ func ApprovalWorkflow(ctx *task.OrchestrationContext) (any, error) {
 // DatabaseError is SaveToDatabase's failure.
 type DatabaseError struct{ Reason string }
 
+// Error says what could not be saved, and why.
 func (e *DatabaseError) Error() string { return "cannot save to the database: " + e.Reason }
 
 // ErrorType names the error in failure details.

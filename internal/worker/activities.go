@@ -12,6 +12,10 @@ import (
 	"github.com/durable-go/durable/internal/history"
 )
 
+// aloneBacklog is the local backlog of a worker that serves the hub alone,
+// enough for a fan-out of a thousand activities.
+const aloneBacklog = 1024
+
 // activityItem is one activity to run: scheduled locally by an instance
 // this worker owns (msg nil), or taken from the work-item queue.
 type activityItem struct {
@@ -38,7 +42,7 @@ type activities struct {
 }
 
 func newActivities(w *Worker) *activities {
-	return &activities{w: w, local: make(chan activityItem, w.opts.LocalActivityBacklog),
+	return &activities{w: w, local: make(chan activityItem, max(w.opts.LocalActivityBacklog, aloneBacklog)),
 		queued: make(chan activityItem), queuePoke: make(chan struct{}, 1), inFlight: map[int]int{},
 		drained: make(chan struct{})}
 }
@@ -64,7 +68,13 @@ func (a *activities) start() {
 // reserve claims a slot in the local backlog; the slot is used by submit
 // after the checkpoint, so submit never blocks.
 func (a *activities) reserve() bool {
-	if a.reserved.Add(1) > int64(cap(a.local)) {
+	limit := a.w.opts.LocalActivityBacklog
+	if a.w.parts.alone.Load() {
+		// No other worker serves the hub: the work-item queue would only
+		// carry activities back to this one, at three requests each.
+		limit = cap(a.local)
+	}
+	if a.reserved.Add(1) > int64(limit) {
 		a.reserved.Add(-1)
 		return false
 	}

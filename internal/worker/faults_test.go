@@ -3,15 +3,21 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/durable-go/durable/internal/app"
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/config"
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
+	"github.com/durable-go/durable/internal/testutil"
+	"github.com/durable-go/durable/samples"
 )
 
 const cities5 = `["Hello Tokyo!","Hello Seattle!","Hello London!","Hello Cairo!","Hello Lima!"]`
@@ -83,5 +89,63 @@ func TestHubDeletedUnderRunningApp(t *testing.T) {
 	expectCompleted(t, a.wait(t, ctx, id), cities5)
 	if d := time.Since(started); d > 30*time.Second {
 		t.Fatalf("took %s after the hub was deleted", d)
+	}
+}
+
+// Activities beyond the local backlog go through the shared work-item
+// queue when another worker serves the hub, and any worker runs them.
+func TestFanOutOverflowsToTheWorkItemQueue(t *testing.T) {
+	conn := testutil.Storage(t)
+	d := config.DefaultDurableOptions()
+	d.HubName = testutil.UniqueHubName(t)
+	d.MaxQueuePollingInterval = time.Second
+	d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 6*time.Second, time.Second
+	d.MaxLocalActivityBacklog = 2
+	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": conn, app.WakeQueueSetting: "none"}, false)
+	var apps []*app.App
+	for range 2 {
+		reg := durable.NewRegistry()
+		if err := samples.Register(reg, settings.Get); err != nil {
+			t.Fatal(err)
+		}
+		a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: reg, ShutdownGrace: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		apps = append(apps, a)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_ = a.Stop(ctx)
+		})
+	}
+	t.Cleanup(func() {
+		if os.Getenv("KEEP_HUBS") == "" {
+			_ = apps[0].Hub.Delete(context.Background())
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Both workers must know of each other before the fan-out.
+	for deadline := time.Now().Add(20 * time.Second); len(apps[0].Worker.Stats().OwnedPartitions) == 4 || len(apps[1].Worker.Stats().OwnedPartitions) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the partitions were not split")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	id, err := apps[0].Client.StartNew(ctx, "FanOutFanIn", 50, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := apps[0].Client.WaitForCompletion(ctx, id, 200*time.Millisecond)
+	if err != nil || st.RuntimeStatus != history.StatusCompleted {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	queued := apps[0].Worker.Stats().QueueActivities + apps[1].Worker.Stats().QueueActivities
+	if queued == 0 {
+		t.Fatal("no activity went through the work-item queue")
 	}
 }

@@ -35,7 +35,7 @@ type instance struct {
 	// flush asks the goroutine to checkpoint progress kept in memory.
 	flush   bool
 	running bool
-	snap      *snapshot
+	snap    *snapshot
 	// mustLoad forbids assuming a new instance: a sentinel insert already
 	// showed that history exists.
 	mustLoad bool
@@ -51,16 +51,16 @@ type snapshot struct {
 	// events are the execution's history: the first durable of them are
 	// checkpointed, the rest are progress kept in memory only (see
 	// mayDefer).
-	events       []history.Event
-	durable      int
+	events  []history.Event
+	durable int
 	// deferredSince is when the oldest progress not checkpointed was made;
 	// last is the result of the last episode, for the instance row.
 	deferredSince time.Time
 	last          *durable.Result
-	etag         azcore.ETag
-	rowStatus    history.RuntimeStatus
-	rowCustom    string
-	rowExecution string
+	etag          azcore.ETag
+	rowStatus     history.RuntimeStatus
+	rowCustom     string
+	rowExecution  string
 	// assumedNew marks a snapshot made without reading storage for an
 	// ExecutionStarted; the sentinel insert proves or disproves it.
 	assumedNew bool

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/durable-go/durable/internal/azstore"
@@ -21,6 +22,9 @@ type partitions struct {
 	epoch int64
 	pokes []chan struct{}
 	quit  bool
+	// alone is set while this worker holds every partition and sees no
+	// other worker: activities beyond the local backlog then stay local.
+	alone atomic.Bool
 }
 
 type ownedPartition struct {
@@ -239,6 +243,7 @@ func (p *partitions) balanceNext(ctx context.Context) (time.Time, error) {
 		view.counts[me] = mine
 	}
 
+	p.alone.Store(len(view.counts) == 1 && mine == view.partitions)
 	for _, victim := range view.asks(leases, me) {
 		victim.NextOwner = me
 		victim.LastRenewal = now
