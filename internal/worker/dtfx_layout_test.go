@@ -48,7 +48,8 @@ func TestTaskHubMatchesTheDurableTaskFramework(t *testing.T) {
 		if !regexp.MustCompile(`^[0-9a-f]{32}:0$`).MatchString(child) {
 			t.Fatalf("child ID %q", child)
 		}
-		cst, err := a.Client.GetStatus(ctx, child, client.StatusOptions{})
+		// The child tells its parent before its own row says Completed.
+		cst, err := a.Client.WaitForCompletion(ctx, child, 50*time.Millisecond)
 		if err != nil || cst.RuntimeStatus != history.StatusCompleted {
 			t.Fatalf("child %s: %+v %v", child, cst, err)
 		}
