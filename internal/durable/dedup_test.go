@@ -225,3 +225,10 @@ func TestResultsForAnEarlierExecutionAreDropped(t *testing.T) {
 		t.Fatalf("status %s, output %s", res.Status, res.Output)
 	}
 }
+
+func TestPayloadsAreNotHTMLEscaped(t *testing.T) {
+	got, err := marshalJSON(map[string]string{"u": "https://x/y?a=1&b=<2>"})
+	if err != nil || got != `{"u":"https://x/y?a=1&b=<2>"}` {
+		t.Fatalf("encoded %s (%v)", got, err)
+	}
+}

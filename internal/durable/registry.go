@@ -8,8 +8,10 @@
 package durable
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // OrchestratorFunc is an orchestrator. It must be deterministic: everything
@@ -79,11 +81,15 @@ func marshalJSON(v any) (string, error) {
 	case json.RawMessage:
 		return string(x), nil
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	// No HTML escaping: payloads are JSON for other programs, not for a
+	// page, and "&" in a URL should stay "&" as .NET writes it.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return "", err
 	}
-	return string(b), nil
+	return strings.TrimSuffix(buf.String(), "\n"), nil
 }
 
 // unmarshalJSON decodes a payload into v. An empty payload leaves v as is,
