@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/task"
 )
 
@@ -61,7 +62,7 @@ func (r *Result) Output(v any) error {
 	if r.Status != StatusCompleted {
 		return r.notCompleted()
 	}
-	if err := decode(r.output, v); err != nil {
+	if err := durable.DecodePayload(r.output, v); err != nil {
 		return fmt.Errorf("tasktest: decode the output of %q: %w", r.Name, err)
 	}
 	return nil
@@ -75,7 +76,7 @@ func (r *Result) RawOutput() string { return r.output }
 // CustomStatus decodes the last custom status the orchestration set into
 // v. It leaves v as is when no status was set in the final execution.
 func (r *Result) CustomStatus(v any) error {
-	if err := decode(r.customStatus, v); err != nil {
+	if err := durable.DecodePayload(r.customStatus, v); err != nil {
 		return fmt.Errorf("tasktest: decode the custom status of %q: %w", r.Name, err)
 	}
 	return nil

@@ -246,11 +246,10 @@ func (r *runner) registryFor(start history.Event) *task.Registry {
 func (r *runner) send(inst *instance, res *durable.Result) {
 	sent := 0
 	for _, o := range res.Outbound {
-		ev := o.Message.Event
 		// As the worker does: a delivered message names the execution it
 		// was sent to, so a result for an execution that continued as new
 		// is dropped.
-		ev.TargetExecutionID = o.Message.OrchestrationInstance.ExecutionID
+		ev := o.Message.Received()
 		to := o.Message.OrchestrationInstance.InstanceID
 		switch {
 		case o.Kind == durable.ToActivity:

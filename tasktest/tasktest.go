@@ -27,10 +27,10 @@
 package tasktest
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/task"
 )
@@ -126,15 +126,16 @@ func (e *Env) OnSubOrchestrator(name string, fn task.OrchestratorFunc) {
 
 // RaiseEvent raises an event on the orchestration at the start of the run,
 // as a client would right after starting it: the orchestration finds it
-// whether it waits for it at once or later. data is encoded as JSON
-// (a json.RawMessage is taken as is; nil means no data).
+// whether it waits for it at once or later. data is encoded as the
+// client encodes event data (nil is no data; a json.RawMessage or []byte is
+// taken as JSON, which must be valid).
 func (e *Env) RaiseEvent(name string, data any) { e.RaiseEventAfter(0, name, data) }
 
 // RaiseEventAfter raises an event on the orchestration d of virtual time
 // after the run starts. Events and timers are delivered in virtual-time
 // order; at the same instant, raised events come before timers.
 func (e *Env) RaiseEventAfter(d time.Duration, name string, data any) {
-	s, err := encode(data)
+	s, err := client.EncodeInput(data)
 	if err != nil {
 		e.fail(fmt.Errorf("tasktest: raise event %q: encode data: %w", name, err))
 		return
@@ -151,7 +152,7 @@ func (e *Env) RaiseEventAfter(d time.Duration, name string, data any) {
 func (e *Env) SetStartTime(t time.Time) { e.start = t.UTC() }
 
 // Run runs the orchestrator registered as name with the given input
-// (encoded as JSON) under DefaultInstanceID until it finishes, blocks or
+// (encoded as the client encodes inputs) under DefaultInstanceID until it finishes, blocks or
 // reaches MaxEpisodes.
 func (e *Env) Run(name string, input any) *Result { return e.RunWithID(DefaultInstanceID, name, input) }
 
@@ -163,7 +164,7 @@ func (e *Env) RunWithID(instanceID, name string, input any) *Result {
 		res.Err = e.err
 		return res
 	}
-	in, err := encode(input)
+	in, err := client.EncodeInput(input)
 	if err != nil {
 		res.Err = fmt.Errorf("tasktest: run %q: encode input: %w", name, err)
 		return res
@@ -179,37 +180,4 @@ func (e *Env) fail(err error) {
 	if e.err == nil {
 		e.err = err
 	}
-}
-
-// encode turns a user value into the JSON text the engine stores, with the
-// engine's and the client's rules: nil is no payload and a json.RawMessage
-// passes through unchanged.
-func encode(v any) (string, error) {
-	switch x := v.(type) {
-	case nil:
-		return "", nil
-	case json.RawMessage:
-		if !json.Valid(x) {
-			return "", fmt.Errorf("the json.RawMessage is not valid JSON")
-		}
-		return string(x), nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
-}
-
-// decode reads a stored payload into v; an empty payload leaves v as is,
-// as the engine's GetInput and Await do.
-func decode(data string, v any) error {
-	if v == nil || data == "" {
-		return nil
-	}
-	if raw, ok := v.(*json.RawMessage); ok {
-		*raw = json.RawMessage(data)
-		return nil
-	}
-	return json.Unmarshal([]byte(data), v)
 }

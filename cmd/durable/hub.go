@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,14 +11,11 @@ import (
 	"path/filepath"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
 	"github.com/durable-go/durable/internal/app"
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
-	"github.com/durable-go/durable/internal/layout"
 )
 
 // hubFlags are the flags every command has: where the task hub is.
@@ -93,50 +89,16 @@ func (h *hubFlags) open(ctx context.Context, logger *slog.Logger) (*target, erro
 	if err != nil {
 		return nil, err
 	}
-	st, err := config.OpenStorage(settings, opts.ConnectionName, config.ClientOptions{})
+	hub, err := app.OpenHub(settings, opts, logger)
 	if err != nil {
 		return nil, configError(fmt.Errorf("%w; run durable from the function app's root, set the setting in the environment, "+
 			"or name another one with --connection-string-setting", err))
 	}
-	n, known, err := recordedPartitionCount(ctx, st.Blobs, opts.HubName)
+	known, err := hub.UseRecordedPartitionCount(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if known {
-		opts.PartitionCount = n
-	}
-	hub, err := app.OpenHub(settings, opts, logger)
-	if err != nil {
-		return nil, configError(err)
-	}
 	return &target{hub: hub, client: client.New(hub, client.Options{Logger: logger}), known: known}, nil
-}
-
-// recordedPartitionCount reads the partition count from the hub's
-// {hub}-leases/taskhub.json (compat.md §1). known is false when there is no
-// such file; a count out of range is ignored the same way.
-func recordedPartitionCount(ctx context.Context, blobs *azblob.Client, hubName string) (n int, known bool, err error) {
-	container := layout.LeasesContainer(hubName)
-	resp, err := blobs.DownloadStream(ctx, container, "taskhub.json", nil)
-	if err != nil {
-		if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
-			return 0, false, nil
-		}
-		return 0, false, fmt.Errorf("read %s/taskhub.json: %w", container, err)
-	}
-	defer resp.Body.Close()
-	var info struct {
-		PartitionCount int `json:"PartitionCount"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-		// A damaged file must not stop management; the configured count
-		// stands, as when there is no file.
-		return 0, false, nil
-	}
-	if info.PartitionCount < 1 || info.PartitionCount > config.MaxPartitionCount {
-		return 0, false, nil
-	}
-	return info.PartitionCount, true, nil
 }
 
 // explainNotFound adds the likelier cause to an instance-not-found error

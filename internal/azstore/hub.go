@@ -183,26 +183,26 @@ func (h *Hub) CreateIfNotExists(ctx context.Context) error {
 }
 
 // UseRecordedPartitionCount adopts the partition count recorded in the
-// hub's taskhub.json, which a client must use to find an instance's control
-// queue. It reports whether the hub exists; a missing or unreadable file
-// leaves the configured count.
+// hub's {hub}-leases/taskhub.json, which a client must use to find an
+// instance's control queue, and reports whether it found one. A missing
+// file, a damaged one or a count out of range leaves the configured count:
+// a damaged file must not stop management.
 func (h *Hub) UseRecordedPartitionCount(ctx context.Context) (bool, error) {
 	info, err := h.readTaskHubInfo(ctx)
 	if err != nil {
-		if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
+		if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) || errors.Is(err, errTaskHubInfoDamaged) {
 			return false, nil
-		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return true, nil
 		}
 		return false, err
 	}
-	if info.PartitionCount >= 1 && info.PartitionCount <= 16 {
-		h.setPartitions(info.PartitionCount)
+	if info.PartitionCount < 1 || info.PartitionCount > 16 {
+		return false, nil
 	}
+	h.setPartitions(info.PartitionCount)
 	return true, nil
 }
+
+var errTaskHubInfoDamaged = errors.New("damaged")
 
 func (h *Hub) readTaskHubInfo(ctx context.Context) (*taskHubInfo, error) {
 	leases := layout.LeasesContainer(h.name)
@@ -213,7 +213,7 @@ func (h *Hub) readTaskHubInfo(ctx context.Context) (*taskHubInfo, error) {
 	defer resp.Body.Close()
 	var info taskHubInfo
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-		return nil, fmt.Errorf("decode %s/taskhub.json: %w", leases, err)
+		return nil, fmt.Errorf("decode %s/taskhub.json: %w (%w)", leases, err, errTaskHubInfoDamaged)
 	}
 	return &info, nil
 }

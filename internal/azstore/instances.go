@@ -114,7 +114,7 @@ func (h *Hub) encodeInstance(ctx context.Context, row *layout.InstanceRow) ([]by
 type InstanceQuery struct {
 	Statuses []history.RuntimeStatus
 	// CreatedFrom and CreatedTo bound CreatedTime (inclusive, exclusive)
-	// as OData date-time literals; use FormatTime.
+	// as OData date-time literals; use layout.FormatTime.
 	CreatedFrom, CreatedTo string
 	// InstanceIDPrefix matches escaped PartitionKeys by range.
 	InstanceIDPrefix string

@@ -47,8 +47,7 @@ type Message struct {
 // Event is the message's history event, carrying the message's ID (the
 // envelope's ActivityId, which a redelivery repeats) for de-duplication.
 func (m *Message) Event() history.Event {
-	ev := m.Data.TaskMessage.Event
-	ev.TargetExecutionID = m.Data.TaskMessage.OrchestrationInstance.ExecutionID
+	ev := m.Data.TaskMessage.Received()
 	ev.MessageID = m.Data.ActivityID
 	if ev.MessageID == "" {
 		ev.MessageID = m.ID

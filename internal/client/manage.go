@@ -71,8 +71,6 @@ func columnsWithoutInput() []string {
 		"Generation", "Tags", "TaskHubName"}
 }
 
-func odataTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
-
 // ListInstances returns one page of instances matching q, in instance-ID
 // order. The continuation token is a position in that order, so paging
 // holds while instances are created: each existing instance appears once.
@@ -89,10 +87,10 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 	}
 	aq := azstore.InstanceQuery{Statuses: q.Statuses, InstanceIDPrefix: q.InstanceIDPrefix, Top: int32(size)}
 	if !q.CreatedFrom.IsZero() {
-		aq.CreatedFrom = odataTime(q.CreatedFrom)
+		aq.CreatedFrom = layout.FormatTime(q.CreatedFrom)
 	}
 	if !q.CreatedTo.IsZero() {
-		aq.CreatedTo = odataTime(q.CreatedTo)
+		aq.CreatedTo = layout.FormatTime(q.CreatedTo)
 	}
 	if !q.ShowInput {
 		aq.Columns = columnsWithoutInput()

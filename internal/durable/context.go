@@ -36,7 +36,7 @@ func (c *OrchestrationContext) IsReplaying() bool { return c.x.cursor <= len(c.x
 
 // GetInput decodes the orchestration's JSON input into v.
 func (c *OrchestrationContext) GetInput(v any) error {
-	if err := unmarshalJSON(c.x.input, v); err != nil {
+	if err := DecodePayload(c.x.input, v); err != nil {
 		return fmt.Errorf("orchestration %q: decode input: %w", c.x.name, err)
 	}
 	return nil

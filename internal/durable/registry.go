@@ -8,10 +8,10 @@
 package durable
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
+
+	"github.com/durable-go/durable/internal/history"
 )
 
 // OrchestratorFunc is an orchestrator. It must be deterministic: everything
@@ -81,20 +81,17 @@ func marshalJSON(v any) (string, error) {
 	case json.RawMessage:
 		return string(x), nil
 	}
-	// No HTML escaping: payloads are JSON for other programs, not for a
-	// page, and "&" in a URL should stay "&" as .NET writes it.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := history.EncodeJSON(v)
+	if err != nil {
 		return "", err
 	}
-	return strings.TrimSuffix(buf.String(), "\n"), nil
+	return string(b), nil
 }
 
-// unmarshalJSON decodes a payload into v. An empty payload leaves v as is,
-// since "no input" is a normal case for orchestrators and activities.
-func unmarshalJSON(data string, v any) error {
+// DecodePayload decodes a payload into v as GetInput and Await do. An
+// empty payload leaves v as is, since "no input" is a normal case for
+// orchestrators and activities; a *json.RawMessage gets the text as is.
+func DecodePayload(data string, v any) error {
 	if v == nil || data == "" {
 		return nil
 	}

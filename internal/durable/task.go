@@ -32,7 +32,7 @@ func (t *task) Await(v any) error {
 	if t.err != nil {
 		return t.err
 	}
-	if err := unmarshalJSON(t.result, v); err != nil {
+	if err := DecodePayload(t.result, v); err != nil {
 		return fmt.Errorf("decode task result: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@
 package history
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -173,6 +174,20 @@ func (f *FailureDetails) String() string {
 	return f.ErrorType + ": " + f.ErrorMessage
 }
 
+// EncodeJSON encodes v the way payloads and stored values are written:
+// without HTML escaping (payloads often hold '<', '>' and '&', which
+// escaping would only inflate and which .NET writes as they are) and
+// without a trailing newline.
+func EncodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 // JSON encodes the details; it cannot fail.
 func (f *FailureDetails) JSON() string {
 	if f == nil {
@@ -266,4 +281,19 @@ type TaskMessage struct {
 	Event                 Event                 `json:"Event"`
 	SequenceNumber        int64                 `json:"SequenceNumber"`
 	OrchestrationInstance OrchestrationInstance `json:"OrchestrationInstance"`
+}
+
+// Received is the message's event as its instance gets it: carrying, in
+// TargetExecutionID, the execution the message was addressed to.
+func (tm TaskMessage) Received() Event {
+	ev := tm.Event
+	ev.TargetExecutionID = tm.OrchestrationInstance.ExecutionID
+	return ev
+}
+
+// MessageTo addresses a received event to instanceID again, to the
+// execution it was meant for: the inverse of Received, for an event that
+// must go (back) through a queue.
+func MessageTo(instanceID string, ev Event) TaskMessage {
+	return TaskMessage{OrchestrationInstance: OrchestrationInstance{InstanceID: instanceID, ExecutionID: ev.TargetExecutionID}, Event: ev}
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/durable-go/durable/internal/history"
 )
 
 // Entity is one Azure Table entity as a property map.
@@ -65,6 +67,10 @@ const (
 // with all seven fractional digits of a .NET tick. Writing the same text
 // keeps rows written here indistinguishable from .NET ones.
 const dateTimeLayout = "2006-01-02T15:04:05.0000000Z"
+
+// FormatTime writes t as the Table service's date-time, the form an OData
+// filter's datetime literal takes.
+func FormatTime(t time.Time) string { return t.UTC().Format(dateTimeLayout) }
 
 // The Table service stores DateTime values from 1601-01-01 (the Windows file
 // time epoch) to the end of year 9999; anything else is rejected with a 400,
@@ -425,15 +431,6 @@ func (e Entity) Time(name string) (time.Time, error) {
 // or a transaction action for optimistic concurrency.
 func (e Entity) ETag() string { return e.str(propETag) }
 
-// marshalJSON encodes v without HTML escaping: payloads often contain '<',
-// '>' and '&', and escaping them would only inflate values that are measured
-// against size limits.
-func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+// marshalJSON encodes v without HTML escaping (history.EncodeJSON): values
+// are measured against size limits, which escaping would only inflate.
+func marshalJSON(v any) ([]byte, error) { return history.EncodeJSON(v) }

@@ -173,21 +173,9 @@ func (a *activities) pollWorkItems(ctx context.Context) {
 // activities for the whole visibility timeout.
 func (a *activities) dequeue(ctx context.Context, n int) (*azstore.Dequeued, error) {
 	w := a.w
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dequeueTimeout)
-	defer cancel()
-	got, err := w.hub.DequeueWorkItems(dctx, n, w.opts.WorkItemQueueVisibilityTimeout)
-	if err != nil || ctx.Err() == nil {
-		return got, err
-	}
-	for _, m := range got.Messages {
-		if aerr := w.hub.Abandon(dctx, m, 0); aerr != nil && !errors.Is(aerr, azstore.ErrConflict) {
-			w.log.Warn("giving back a work item dequeued at shutdown failed; it reappears after its visibility timeout", "error", aerr)
-		}
-	}
-	return nil, ctx.Err()
+	return w.dequeueUncut(ctx, func(ctx context.Context) (*azstore.Dequeued, error) {
+		return w.hub.DequeueWorkItems(ctx, n, w.opts.WorkItemQueueVisibilityTimeout)
+	})
 }
 
 // run executes one activity and hands its result to the instance.

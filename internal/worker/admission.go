@@ -87,9 +87,7 @@ func (w *Worker) deliverStart(tm history.TaskMessage) bool {
 		w.sendDurably(context.WithoutCancel(w.ctx), tm)
 		return false
 	}
-	ev := tm.Event
-	ev.TargetExecutionID = tm.OrchestrationInstance.ExecutionID
-	w.insts.deliver(id, p, epoch, []delivery{{ev: ev, admitted: true}}, false)
+	w.insts.deliver(id, p, epoch, []delivery{{ev: tm.Received(), admitted: true}}, false)
 	return true
 }
 

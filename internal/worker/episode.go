@@ -93,38 +93,32 @@ func retryDelay(attempt int) time.Duration {
 // once for the partition's next owner; in-memory results are sent to the
 // instance's control queue, since nothing else holds them.
 func (w *Worker) handOff(instanceID string, batch []delivery) {
-	ctx := context.WithoutCancel(w.ctx)
-	var held []*azstore.Message
-	for _, d := range batch {
-		if d.msg != nil {
-			held = append(held, d.msg)
-			if err := w.hub.Abandon(ctx, d.msg, 0); err != nil && !errors.Is(err, azstore.ErrConflict) {
-				w.log.Warn("giving a message back failed; it reappears after its visibility timeout", "error", err)
-			}
-			continue
-		}
-		w.sendDurably(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{
-			InstanceID: instanceID, ExecutionID: d.ev.TargetExecutionID}, Event: d.ev})
-	}
-	w.insts.settled(held...)
+	w.giveBack(instanceID, batch, func(*azstore.Message) time.Duration { return 0 })
 }
 
 // retryLater backs off a batch that keeps failing: messages come back
 // after a delay that grows with their dequeue count; in-memory events are
 // made durable.
 func (w *Worker) retryLater(inst *instance, batch []delivery) {
+	w.giveBack(inst.id, batch, func(m *azstore.Message) time.Duration {
+		return time.Duration(min(m.DequeueCount, 30)) * time.Second
+	})
+}
+
+// giveBack returns a batch to storage: each message becomes visible again
+// after delay(message), and each event held only in memory is sent to the
+// instance's control queue.
+func (w *Worker) giveBack(instanceID string, batch []delivery, delay func(*azstore.Message) time.Duration) {
 	ctx := context.WithoutCancel(w.ctx)
 	var held []*azstore.Message
 	for _, d := range batch {
 		if d.msg == nil {
-			w.sendDurably(ctx, history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: inst.id,
-				ExecutionID: d.ev.TargetExecutionID}, Event: d.ev})
+			w.sendDurably(ctx, history.MessageTo(instanceID, d.ev))
 			continue
 		}
 		held = append(held, d.msg)
-		delay := time.Duration(min(d.msg.DequeueCount, 30)) * time.Second
-		if err := w.hub.Abandon(ctx, d.msg, delay); err != nil && !errors.Is(err, azstore.ErrConflict) {
-			w.log.Warn("abandoning a message failed; it reappears after its visibility timeout", "error", err)
+		if err := w.hub.Abandon(ctx, d.msg, delay(d.msg)); err != nil && !errors.Is(err, azstore.ErrConflict) {
+			w.log.Warn("giving a message back failed; it reappears after its visibility timeout", "error", err)
 		}
 	}
 	w.insts.settled(held...)
@@ -167,9 +161,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		if ev.Type == history.TimerFired && ev.FireAt.After(now.Add(time.Second)) {
 			// A timer beyond a queue message's 7-day limit: send it on for
 			// the rest of its wait.
-			tm := history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: inst.id,
-				ExecutionID: ev.TargetExecutionID}, Event: ev}
-			if err := w.hub.SendToInstance(ctx, tm, ev.FireAt); err != nil {
+			if err := w.hub.SendToInstance(ctx, history.MessageTo(inst.id, ev), ev.FireAt); err != nil {
 				return err
 			}
 			continue
@@ -256,10 +248,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			return nil
 		}
 		if len(res.Appended) > 0 || snap.uncommitted() > 0 {
-			pendingEvents := append(append([]history.Event(nil), snap.events[snap.durable:]...), res.Appended...)
-			etag, err := w.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: inst.id, ExecutionID: snap.executionID,
-				FirstSeq: snap.durable, Events: pendingEvents, ETag: snap.etag})
-			if err != nil {
+			if err := w.checkpoint(ctx, inst.id, snap, res.Appended); err != nil {
 				w.acts.unreserve(len(local))
 				if errors.Is(err, azstore.ErrConflict) && snap.assumedNew && snap.durable == 0 && len(snap.events) == 0 {
 					// The instance has history after all (a restart, or a
@@ -271,9 +260,6 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 				return afterCommit(err)
 			}
 			committed = true
-			snap.etag, snap.assumedNew = etag, false
-			snap.events = append(snap.events, res.Appended...)
-			snap.durable, snap.deferredSince = len(snap.events), time.Time{}
 		}
 		if err := w.updateInstanceRowWithRetry(ctx, inst.id, snap, res, now); err != nil {
 			// History is safe; the row catches up at the next checkpoint, or
@@ -306,6 +292,21 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 	return deleteHeld()
 }
 
+// checkpoint writes the events of snap not checkpointed yet, then more,
+// with the sentinel's ETag, and records them in snap as durable.
+func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more []history.Event) error {
+	events := append(append([]history.Event(nil), snap.events[snap.durable:]...), more...)
+	etag, err := w.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: id, ExecutionID: snap.executionID,
+		FirstSeq: snap.durable, Events: events, ETag: snap.etag})
+	if err != nil {
+		return err
+	}
+	snap.etag, snap.assumedNew = etag, false
+	snap.events = append(snap.events, more...)
+	snap.durable, snap.deferredSince = len(snap.events), time.Time{}
+	return nil
+}
+
 // flush checkpoints the progress an instance kept in memory (see mayDefer)
 // when no episode did within maxDefer, or before a shutdown.
 func (w *Worker) flush(ctx context.Context, inst *instance) {
@@ -313,9 +314,7 @@ func (w *Worker) flush(ctx context.Context, inst *instance) {
 	if snap.uncommitted() == 0 {
 		return
 	}
-	etag, err := w.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: inst.id, ExecutionID: snap.executionID,
-		FirstSeq: snap.durable, Events: snap.events[snap.durable:], ETag: snap.etag})
-	if err != nil {
+	if err := w.checkpoint(ctx, inst.id, snap, nil); err != nil {
 		// The progress is lost with the snapshot; its activities' results,
 		// if they come, are for tasks history does not hold, and the replay
 		// schedules them again (activities are at-least-once).
@@ -323,8 +322,6 @@ func (w *Worker) flush(ctx context.Context, inst *instance) {
 		inst.snap = nil
 		return
 	}
-	snap.etag, snap.assumedNew = etag, false
-	snap.durable, snap.deferredSince = len(snap.events), time.Time{}
 	if snap.last != nil {
 		if err := w.updateInstanceRow(ctx, inst.id, snap, snap.last, time.Now().UTC()); err != nil {
 			w.log.Warn("updating the instance row failed", "instanceId", inst.id, "error", err)

@@ -430,19 +430,28 @@ func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, po
 // would then see younger messages first. When ctx ended meanwhile (the
 // partition is being given up), the messages go straight back.
 func (w *Worker) dequeueControl(ctx context.Context, partition, n int) (*azstore.Dequeued, error) {
+	return w.dequeueUncut(ctx, func(ctx context.Context) (*azstore.Dequeued, error) {
+		return w.hub.DequeueControl(ctx, partition, n, w.hold)
+	})
+}
+
+// dequeueUncut runs a dequeue that ctx does not cut short (see
+// dequeueControl) and gives its messages back at once when ctx ended
+// meanwhile.
+func (w *Worker) dequeueUncut(ctx context.Context, dequeue func(context.Context) (*azstore.Dequeued, error)) (*azstore.Dequeued, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dequeueTimeout)
 	defer cancel()
-	got, err := w.hub.DequeueControl(dctx, partition, n, w.hold)
+	got, err := dequeue(dctx)
 	if err != nil || ctx.Err() == nil {
 		return got, err
 	}
 	for _, m := range got.Messages {
 		if aerr := w.hub.Abandon(dctx, m, 0); aerr != nil && !errors.Is(aerr, azstore.ErrConflict) {
-			w.log.Warn("giving back a message dequeued while the partition was released failed; it reappears after its hold",
-				"partition", partition, "error", aerr)
+			w.log.Warn("giving back a message dequeued while stopping failed; it reappears after its visibility timeout",
+				"messageId", m.ID, "error", aerr)
 		}
 	}
 	return nil, ctx.Err()

@@ -148,7 +148,7 @@ func (w *Worker) sweepPending(interval time.Duration) {
 
 func (w *Worker) resendLostStarts(ctx context.Context, createdBefore time.Time) (int, error) {
 	q := azstore.InstanceQuery{Statuses: []history.RuntimeStatus{history.StatusPending},
-		CreatedTo: createdBefore.UTC().Format("2006-01-02T15:04:05.0000000Z"), Top: 1000}
+		CreatedTo: layout.FormatTime(createdBefore), Top: 1000}
 	resent := 0
 	for {
 		page, err := w.hub.QueryInstances(ctx, q)
