@@ -13,37 +13,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-
+	"github.com/durable-go/durable/bench/benchapp"
 	"github.com/durable-go/durable/internal/app"
 	"github.com/durable-go/durable/internal/azstore"
-	"github.com/durable-go/durable/internal/client"
-	"github.com/durable-go/durable/internal/config"
-	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/internal/testutil"
-	"github.com/durable-go/durable/samples"
 )
 
 func TestMain(m *testing.M) { testutil.Main(m) }
 
-// newApp runs an app with the host.json defaults, except polling: the
-// default 30 s cap would only measure how long the benchmark sits idle.
+// newApp runs the benchmark app (benchapp.New) on a new hub of the test
+// storage account.
 func newApp(b *testing.B, counter *azstore.RequestCounter) *app.App {
 	b.Helper()
-	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": testutil.Storage(b), app.WakeQueueSetting: "none"}, false)
-	d := config.DefaultDurableOptions()
-	d.HubName = testutil.UniqueHubName(b)
-	reg := durable.NewRegistry()
-	if err := samples.Register(reg, settings.Get); err != nil {
-		b.Fatal(err)
-	}
-	a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: reg, Policies: []policy.Policy{counter}})
+	a, err := benchapp.New(context.Background(), testutil.Storage(b), testutil.UniqueHubName(b), counter)
 	if err != nil {
-		b.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
@@ -55,46 +40,21 @@ func newApp(b *testing.B, counter *azstore.RequestCounter) *app.App {
 	return a
 }
 
-// runBatch starts n HelloCities5 at once and returns each one's
+// runBatch runs n HelloCities5, 32 starts in flight, and returns each one's
 // start-to-completion latency, as seen by the in-process client.
 func runBatch(b *testing.B, a *app.App, n int) (latencies []time.Duration, elapsed time.Duration) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	latencies = make([]time.Duration, n)
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
 	start := time.Now()
-	sem := make(chan struct{}, 32)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer wg.Done()
-			t0 := time.Now()
-			id, err := a.Client.StartNew(ctx, "HelloCities5", nil, client.StartOptions{})
-			<-sem
-			if err != nil {
-				errs <- err
-				return
-			}
-			st, err := a.Client.WaitForCompletion(ctx, id, 5*time.Second)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if st.RuntimeStatus != history.StatusCompleted {
-				errs <- fmt.Errorf("%s: %s %s", id, st.RuntimeStatus, st.Output)
-				return
-			}
-			latencies[i] = time.Since(t0)
-		}(i)
-	}
-	wg.Wait()
+	samples, err := benchapp.Batch(ctx, a, n, 32)
 	elapsed = time.Since(start)
-	close(errs)
-	for err := range errs {
+	if err != nil {
 		b.Fatal(err)
+	}
+	latencies = make([]time.Duration, n)
+	for i, s := range samples {
+		latencies[i] = s.Caller()
 	}
 	return latencies, elapsed
 }

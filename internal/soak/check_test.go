@@ -4,17 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/apptest"
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
-	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -27,22 +25,7 @@ type store struct {
 
 func openStore(t *testing.T, hub, conn string) *store {
 	t.Helper()
-	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": conn, app.WakeQueueSetting: "none"}, false)
-	d := config.DefaultDurableOptions()
-	d.HubName = hub
-	d.PartitionCount = partitionCount
-	h, err := app.OpenHub(settings, d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.CreateIfNotExists(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("KEEP_HUBS") == "" {
-			_ = h.Delete(context.Background())
-		}
-	})
+	h := apptest.OpenHub(t, hub, conn, partitionCount)
 	return &store{c: client.New(h, client.Options{}), h: h}
 }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/apptest"
 	"github.com/durable-go/durable/internal/testutil"
 )
 
@@ -30,21 +31,6 @@ const (
 	leaseRenewInterval = 2 * time.Second
 	partitionCount     = 4
 )
-
-// buildHandler builds the function app's handler once per test binary.
-var buildHandler = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "soak-handler-bin")
-	if err != nil {
-		return "", err
-	}
-	// Not testutil.BuildBinary: the binary outlives the test that first asks for it, so it
-	// cannot live in that test's TempDir.
-	bin := filepath.Join(dir, "handler")
-	if err := testutil.GoBuild("github.com/durable-go/durable", bin); err != nil {
-		return "", err
-	}
-	return bin, nil
-})
 
 // appDir is a function app root for the hub's handler processes. The visibility timeouts
 // (20 s) are longer than the lease duration (6 s) so that a message a killed worker had
@@ -155,7 +141,7 @@ func (c *cluster) mustStart() *handler {
 // start starts a handler process and returns once it answers GET /, as the Functions host
 // waits for it. It may be called from any goroutine.
 func (c *cluster) start() (*handler, error) {
-	bin, err := buildHandler()
+	bin, err := apptest.HandlerBinary()
 	if err != nil {
 		return nil, err
 	}

@@ -3,21 +3,16 @@ package worker_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/durable-go/durable/internal/app"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
-	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
-	"github.com/durable-go/durable/internal/testutil"
-	"github.com/durable-go/durable/samples"
 )
 
 const cities5 = `["Hello Tokyo!","Hello Seattle!","Hello London!","Hello Cairo!","Hello Lima!"]`
@@ -95,38 +90,10 @@ func TestHubDeletedUnderRunningApp(t *testing.T) {
 // Activities beyond the local backlog go through the shared work-item
 // queue when another worker serves the hub, and any worker runs them.
 func TestFanOutOverflowsToTheWorkItemQueue(t *testing.T) {
-	conn := testutil.Storage(t)
-	d := config.DefaultDurableOptions()
-	d.HubName = testutil.UniqueHubName(t)
-	d.MaxQueuePollingInterval = time.Second
-	d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 6*time.Second, time.Second
-	d.MaxLocalActivityBacklog = 2
-	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": conn, app.WakeQueueSetting: "none"}, false)
-	var apps []*app.App
-	for range 2 {
-		reg := durable.NewRegistry()
-		if err := samples.Register(reg, settings.Get); err != nil {
-			t.Fatal(err)
-		}
-		a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: reg, ShutdownGrace: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		apps = append(apps, a)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			_ = a.Stop(ctx)
-		})
-	}
-	t.Cleanup(func() {
-		if os.Getenv("KEEP_HUBS") == "" {
-			_ = apps[0].Hub.Delete(context.Background())
-		}
-	})
+	backlog := withDurable(func(d *config.DurableOptions) { d.MaxLocalActivityBacklog = 2 })
+	first := startApp(t, backlog)
+	second := startApp(t, backlog, withDurable(func(d *config.DurableOptions) { d.HubName = first.hub }))
+	apps := []*testApp{first, second}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// Both workers must know of each other before the fan-out.

@@ -11,33 +11,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/apptest"
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
-	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/testutil"
 )
-
-// handlerBinary builds the function app's handler once per test binary.
-var buildHandler = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "handler-bin")
-	if err != nil {
-		return "", err
-	}
-	// Not testutil.BuildBinary: the binary outlives the test that first
-	// asks for it, so it cannot live in that test's TempDir.
-	bin := filepath.Join(dir, "handler")
-	if err := testutil.GoBuild("github.com/durable-go/durable", bin); err != nil {
-		return "", err
-	}
-	return bin, nil
-})
 
 // appDir is a function app root for handler processes: a host.json with
 // the test's hub and timings short enough for a test.
@@ -62,7 +46,7 @@ type handlerProc struct {
 
 func startHandler(t *testing.T, dir, conn string) *handlerProc {
 	t.Helper()
-	bin, err := buildHandler()
+	bin, err := apptest.HandlerBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,21 +104,7 @@ func lastLines(s string, n int) string {
 // CLI: it sees only storage.
 func externalClient(t *testing.T, hub, conn string) (*client.Client, *azstore.Hub) {
 	t.Helper()
-	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": conn, app.WakeQueueSetting: "none"}, false)
-	d := config.DefaultDurableOptions()
-	d.HubName = hub
-	h, err := app.OpenHub(settings, d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.CreateIfNotExists(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("KEEP_HUBS") == "" {
-			_ = h.Delete(context.Background())
-		}
-	})
+	h := apptest.OpenHub(t, hub, conn, 0)
 	return client.New(h, client.Options{}), h
 }
 

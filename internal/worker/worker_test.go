@@ -44,6 +44,10 @@ func withRegistry(fn func(*durable.Registry)) appOption {
 	return func(c *app.Config, _ map[string]string) { fn(c.Registry) }
 }
 
+func withDurable(fn func(*config.DurableOptions)) appOption {
+	return func(c *app.Config, _ map[string]string) { fn(&c.Durable) }
+}
+
 func withPolicy(p policy.Policy) appOption {
 	return func(c *app.Config, _ map[string]string) { c.Policies = append(c.Policies, p) }
 }
@@ -79,11 +83,12 @@ func startApp(t *testing.T, opts ...appOption) *testApp {
 		if err := a.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
-		if os.Getenv("KEEP_HUBS") == "" {
+		// An app joining another test app's hub leaves it to that app.
+		if os.Getenv("KEEP_HUBS") == "" && cfg.Durable.HubName == d.HubName {
 			_ = a.Hub.Delete(ctx)
 		}
 	})
-	return &testApp{App: a, settings: settings, hub: d.HubName, conn: conn}
+	return &testApp{App: a, settings: settings, hub: cfg.Durable.HubName, conn: conn}
 }
 
 func (a *testApp) run(t *testing.T, name string, input any, o client.StartOptions) *client.Status {
