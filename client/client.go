@@ -71,9 +71,14 @@ type Status = iclient.Status
 // StatusOptions choose what GetStatus reads.
 type StatusOptions = iclient.StatusOptions
 
-// Query selects instances for ListInstances: created-time range, statuses,
-// ID prefix, page size and continuation.
+// Query selects instances for ListInstances and CountInstances:
+// created-time range, statuses, ID prefix, orchestrator names, page size
+// and continuation.
 type Query = iclient.Query
+
+// Counts is the number of instances per runtime status, as CountInstances
+// returns it: every status is present, zero or not.
+type Counts = iclient.Counts
 
 // Page is one page of ListInstances.
 type Page = iclient.Page
@@ -176,6 +181,12 @@ func (c *Client) GetStatus(ctx context.Context, instanceID string, o StatusOptio
 // ListInstances returns one page of the instances that q selects.
 func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 	return c.c.ListInstances(ctx, q)
+}
+
+// CountInstances counts the instances that q's filters select (its paging
+// fields are ignored), per runtime status.
+func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
+	return c.c.CountInstances(ctx, q)
 }
 
 // WaitForCompletion waits until the instance finishes (Completed, Failed,

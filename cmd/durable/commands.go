@@ -322,6 +322,8 @@ type instancesCmd struct {
 	createdBefore timeValue
 	statuses      statusList
 	idPrefix      string
+	names         nameList
+	count         bool
 	showInput     bool
 	json          jsonFlag
 }
@@ -334,11 +336,16 @@ func (c *instancesCmd) define(fs *flag.FlagSet) {
 	fs.Var(&c.statuses, "runtime-status", "only instances with one of these `statuses`: Pending, Running, Completed, ContinuedAsNew,\n"+
 		"Failed, Canceled, Terminated, Suspended (several space- or comma-separated, or repeat the flag)")
 	fs.StringVar(&c.idPrefix, "instance-id-prefix", "", "only instances whose ID starts with `prefix`")
+	fs.Var(&c.names, "name", "only instances of these orchestrator `names` (several space-separated, or repeat the flag)")
+	fs.BoolVar(&c.count, "count", false, "print the number of matching instances per runtime status instead of a page")
 	fs.BoolVar(&c.showInput, "show-input", false, "include each instance's input (JSON only)")
 	c.json.define(fs)
 }
 
 func (c *instancesCmd) run(ctx context.Context, e *env) error {
+	if c.count {
+		return c.printCounts(ctx, e)
+	}
 	// The table service returns at most 1000 rows per request.
 	if c.top < 1 || c.top > 1000 {
 		return usageErrorf("--top must be 1..1000, not %d", c.top)
@@ -352,7 +359,7 @@ func (c *instancesCmd) run(ctx context.Context, e *env) error {
 	}
 	page, err := t.client.ListInstances(ctx, client.Query{
 		CreatedFrom: c.createdAfter.t, CreatedTo: c.createdBefore.t, Statuses: c.statuses,
-		InstanceIDPrefix: c.idPrefix, PageSize: c.top, ContinuationToken: c.continuation, ShowInput: c.showInput,
+		InstanceIDPrefix: c.idPrefix, Names: c.names, PageSize: c.top, ContinuationToken: c.continuation, ShowInput: c.showInput,
 	})
 	if err != nil {
 		return t.missingHub(err)
@@ -389,6 +396,43 @@ func (c *instancesCmd) run(ctx context.Context, e *env) error {
 		fmt.Fprint(e.stdout, "\n"+next)
 	}
 	return nil
+}
+
+// printCounts serves get-instances --count.
+func (c *instancesCmd) printCounts(ctx context.Context, e *env) error {
+	if c.continuation != "" {
+		return usageErrorf("--count counts every match; it cannot be combined with --continuation-token")
+	}
+	if err := checkRange(c.createdAfter, c.createdBefore); err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := t.client.CountInstances(ctx, client.Query{CreatedFrom: c.createdAfter.t, CreatedTo: c.createdBefore.t,
+		Statuses: c.statuses, InstanceIDPrefix: c.idPrefix, Names: c.names})
+	if err != nil {
+		return t.missingHub(err)
+	}
+	if c.json {
+		raw, err := json.Marshal(counts)
+		if err != nil {
+			return internalError(fmt.Errorf("render counts: %w", err))
+		}
+		return writeJSON(e.stdout, raw)
+	}
+	tw := newTable(e.stdout, "RUNTIME STATUS", "INSTANCES")
+	total := 0
+	for _, st := range client.CountStatuses {
+		if len(c.statuses) > 0 && !containsStatus(c.statuses, st) {
+			continue
+		}
+		tw.row(string(st), strconv.Itoa(counts[st]))
+		total += counts[st]
+	}
+	tw.row("Total", strconv.Itoa(total))
+	return tw.flush()
 }
 
 // checkRange rejects an empty time range, which is always a mistake.

@@ -110,6 +110,28 @@ func (l *statusList) Set(v string) error {
 
 func (l *statusList) takesMany() {}
 
+// nameList collects orchestrator names given space-separated after one
+// flag or by repeating the flag.
+type nameList []string
+
+func (l *nameList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, " ")
+}
+
+func (l *nameList) Set(v string) error {
+	names := strings.Fields(v)
+	if len(names) == 0 {
+		return fmt.Errorf("no orchestrator name given")
+	}
+	*l = append(*l, names...)
+	return nil
+}
+
+func (l *nameList) takesMany() {}
+
 func containsStatus(l []history.RuntimeStatus, st history.RuntimeStatus) bool {
 	for _, x := range l {
 		if x == st {

@@ -118,6 +118,8 @@ type InstanceQuery struct {
 	CreatedFrom, CreatedTo string
 	// InstanceIDPrefix matches escaped PartitionKeys by range.
 	InstanceIDPrefix string
+	// Names keeps rows of these orchestrators (any of them).
+	Names []string
 	// Top caps one page; 0 means the service's page size.
 	Top int32
 	// Continuation resumes a previous page.
@@ -187,6 +189,13 @@ func (q InstanceQuery) filter() string {
 		var ors []string
 		for _, s := range q.Statuses {
 			ors = append(ors, fmt.Sprintf("RuntimeStatus eq '%s'", odataQuote(string(s))))
+		}
+		parts = append(parts, "("+strings.Join(ors, " or ")+")")
+	}
+	if len(q.Names) > 0 {
+		var ors []string
+		for _, n := range q.Names {
+			ors = append(ors, fmt.Sprintf("Name eq '%s'", odataQuote(n)))
 		}
 		parts = append(parts, "("+strings.Join(ors, " or ")+")")
 	}

@@ -36,6 +36,8 @@ type Query struct {
 	CreatedFrom, CreatedTo time.Time
 	Statuses               []history.RuntimeStatus
 	InstanceIDPrefix       string
+	// Names keeps instances of these orchestrators only (any of them).
+	Names []string
 	// PageSize caps the page (default 100, at most 1000).
 	PageSize int
 	// ContinuationToken resumes after a previous page ("" = first page).
@@ -85,7 +87,7 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 	if !q.CreatedFrom.IsZero() && !q.CreatedTo.IsZero() && !q.CreatedTo.After(q.CreatedFrom) {
 		return nil, fmt.Errorf("%w: createdTimeTo must be after createdTimeFrom", ErrBadArgument)
 	}
-	aq := azstore.InstanceQuery{Statuses: q.Statuses, InstanceIDPrefix: q.InstanceIDPrefix, Top: int32(size)}
+	aq := azstore.InstanceQuery{Statuses: q.Statuses, InstanceIDPrefix: q.InstanceIDPrefix, Names: q.Names, Top: int32(size)}
 	if !q.CreatedFrom.IsZero() {
 		aq.CreatedFrom = layout.FormatTime(q.CreatedFrom)
 	}

@@ -36,6 +36,7 @@ type Client interface {
 	GetStatus(ctx context.Context, id string, o client.StatusOptions) (*client.Status, error)
 	WaitForCompletion(ctx context.Context, id string, poll time.Duration) (*client.Status, error)
 	ListInstances(ctx context.Context, q client.Query) (*client.Page, error)
+	CountInstances(ctx context.Context, q client.Query) (client.Counts, error)
 	RaiseEvent(ctx context.Context, id, eventName string, data any) error
 	Terminate(ctx context.Context, id, reason string) error
 	Suspend(ctx context.Context, id, reason string) error
@@ -117,6 +118,7 @@ func (a *API) routes() {
 	a.mux.HandleFunc("POST "+m+"/orchestrators/{functionName}/{instanceId}", a.start)
 	a.mux.HandleFunc("GET "+m+"/instances", a.list)
 	a.mux.HandleFunc("GET "+m+"/instances/{$}", a.list)
+	a.mux.HandleFunc("GET "+m+"/counts", a.counts)
 	a.mux.HandleFunc("DELETE "+m+"/instances", a.purgeRange)
 	a.mux.HandleFunc("DELETE "+m+"/instances/{$}", a.purgeRange)
 	a.mux.HandleFunc("GET "+m+"/instances/{instanceId}", a.status)

@@ -84,6 +84,22 @@ func (f *fakeClient) ListInstances(_ context.Context, q client.Query) (*client.P
 	return f.page, nil
 }
 
+func (f *fakeClient) CountInstances(_ context.Context, q client.Query) (client.Counts, error) {
+	f.mu.Lock()
+	f.query = q
+	f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := client.Counts{}
+	if f.page != nil {
+		for _, st := range f.page.Instances {
+			out[st.RuntimeStatus]++
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeClient) op(format string, args ...any) error {
 	f.record(format, args...)
 	return f.err

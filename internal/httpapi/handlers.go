@@ -284,6 +284,40 @@ func (a *API) respondStatus(w http.ResponseWriter, r *http.Request, c Client, id
 // ContinuationHeader carries list continuation tokens both ways.
 const ContinuationHeader = "x-ms-continuation-token"
 
+// filterQuery reads the list query's filters: createdTimeFrom,
+// createdTimeTo, runtimeStatus, instanceIdPrefix and name (repeatable or
+// comma-separated). The list, the counts and the bulk operations share it.
+func filterQuery(q params) (client.Query, error) {
+	var qu client.Query
+	var errs [3]error
+	qu.CreatedFrom, _, errs[0] = q.time("createdTimeFrom")
+	qu.CreatedTo, _, errs[1] = q.time("createdTimeTo")
+	qu.Statuses, errs[2] = q.statuses("runtimeStatus")
+	if err := errors.Join(errs[:]...); err != nil {
+		return qu, err
+	}
+	if !qu.CreatedFrom.IsZero() && !qu.CreatedTo.IsZero() && !qu.CreatedTo.After(qu.CreatedFrom) {
+		return qu, fmt.Errorf("%w: createdTimeTo must be after createdTimeFrom", client.ErrBadArgument)
+	}
+	qu.InstanceIDPrefix = q.get("instanceIdPrefix")
+	if p := qu.InstanceIDPrefix; p != "" {
+		// A prefix no instance ID can start with (too long, '/', control
+		// characters) matches nothing, and storage refuses some of them
+		// outright: say so rather than fail in the query.
+		if err := layout.ValidateInstanceID(p); err != nil {
+			return qu, fmt.Errorf("%w: query parameter instanceIdPrefix cannot start an instance ID: %v", client.ErrBadArgument, err)
+		}
+	}
+	for _, v := range q.all("name") {
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				qu.Names = append(qu.Names, n)
+			}
+		}
+	}
+	return qu, nil
+}
+
 // list serves GET /instances: one page of instances, filtered.
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	c, err := a.clientFor(r)
@@ -292,26 +326,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := query(r)
-	var qu client.Query
-	var errs [5]error
-	qu.CreatedFrom, _, errs[0] = q.time("createdTimeFrom")
-	qu.CreatedTo, _, errs[1] = q.time("createdTimeTo")
-	qu.Statuses, errs[2] = q.statuses("runtimeStatus")
-	qu.ShowInput, errs[3] = q.bool("showInput", true)
-	qu.PageSize, errs[4] = q.positiveInt("top", 100)
-	if err := errors.Join(errs[:]...); err != nil {
+	qu, err := filterQuery(q)
+	var errs [2]error
+	qu.ShowInput, errs[0] = q.bool("showInput", true)
+	qu.PageSize, errs[1] = q.positiveInt("top", 100)
+	if err := errors.Join(err, errs[0], errs[1]); err != nil {
 		a.fail(w, r, http.StatusBadRequest, err)
 		return
-	}
-	qu.InstanceIDPrefix = q.get("instanceIdPrefix")
-	if p := qu.InstanceIDPrefix; p != "" {
-		// A prefix no instance ID can start with (too long, '/', control
-		// characters) matches nothing, and storage refuses some of them
-		// outright: say so rather than fail in the query.
-		if err := layout.ValidateInstanceID(p); err != nil {
-			a.fail(w, r, http.StatusBadRequest, fmt.Errorf("%w: query parameter instanceIdPrefix cannot start an instance ID: %v", client.ErrBadArgument, err))
-			return
-		}
 	}
 	qu.ContinuationToken = r.Header.Get(ContinuationHeader)
 	page, err := c.ListInstances(r.Context(), qu)
@@ -328,6 +349,27 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(ContinuationHeader, page.ContinuationToken)
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// counts serves GET /counts: the number of instances per runtime status
+// among those the list filters select, e.g. {"Running": 2, "Completed": 7, ...}.
+func (a *API) counts(w http.ResponseWriter, r *http.Request) {
+	c, err := a.clientFor(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	qu, err := filterQuery(query(r))
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	counts, err := c.CountInstances(r.Context(), qu)
+	if err != nil {
+		a.fail(w, r, errorStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, counts)
 }
 
 // purgeResult is the body of a successful purge.

@@ -1,0 +1,60 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/durable-go/durable/internal/history"
+)
+
+// EachMatch calls fn with every page of instances that q selects, from
+// q.ContinuationToken on, until the last page or until fn fails. It is
+// the one way the bulk operations, range purges, retention and counts
+// walk a filter, so a better index serves all of them. q.PageSize is the
+// page size (default 100, at most 1000).
+func (c *Client) EachMatch(ctx context.Context, q Query, fn func(page *Page) error) error {
+	for {
+		page, err := c.ListInstances(ctx, q)
+		if err != nil {
+			return err
+		}
+		if len(page.Instances) > 0 || page.ContinuationToken == "" {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+		if page.ContinuationToken == "" {
+			return nil
+		}
+		q.ContinuationToken = page.ContinuationToken
+	}
+}
+
+// Counts is the number of instances per runtime status.
+type Counts map[history.RuntimeStatus]int
+
+// CountStatuses are the statuses every Counts names, zero or not, in the
+// order surfaces show them.
+var CountStatuses = []history.RuntimeStatus{history.StatusPending, history.StatusRunning, history.StatusSuspended,
+	history.StatusCompleted, history.StatusFailed, history.StatusTerminated, history.StatusCanceled, history.StatusContinuedAsNew}
+
+// CountInstances counts the instances that q selects, per runtime status;
+// paging fields and ShowInput are ignored. Every status appears, with 0
+// when none matched.
+func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
+	q.PageSize, q.ContinuationToken, q.ShowInput = 1000, "", false
+	out := Counts{}
+	for _, s := range CountStatuses {
+		out[s] = 0
+	}
+	err := c.EachMatch(ctx, q, func(p *Page) error {
+		for _, st := range p.Instances {
+			out[st.RuntimeStatus]++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count instances: %w", err)
+	}
+	return out, nil
+}
