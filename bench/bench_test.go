@@ -6,18 +6,14 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/durable-go/durable/bench/benchapp"
 	"github.com/durable-go/durable/internal/app"
 	"github.com/durable-go/durable/internal/azstore"
-	"github.com/durable-go/durable/internal/history"
-	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/internal/testutil"
 )
 
@@ -94,7 +90,7 @@ func BenchmarkHelloCities5(b *testing.B) {
 	// The idle figure is for a hub of 5,000 instances: fill it up with
 	// finished instance rows written directly.
 	hubRows := 2*n + 10
-	fillHub(b, a, 5000-hubRows)
+	fillHub(b, a.Hub, 5000-hubRows, 0)
 
 	// Idle app: let the pollers back off, then time one orchestration.
 	var idle []time.Duration
@@ -120,36 +116,6 @@ func BenchmarkHelloCities5(b *testing.B) {
 		used.EmptyPolls, percentile(idle, 0.5).Round(time.Millisecond), roundAll(idle), heap1, heap2)
 	for i := 0; i < b.N; i++ {
 		// The work above is the measurement; b.N only satisfies the runner.
-	}
-}
-
-// fillHub writes n Completed instance rows, as old instances of a busy hub
-// would be, without running them.
-func fillHub(b *testing.B, a *app.App, n int) {
-	b.Helper()
-	ctx := context.Background()
-	now := time.Now().UTC()
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < n; i += 8 {
-				row := &layout.InstanceRow{InstanceID: fmt.Sprintf("old-%05d", i), Name: "HelloCities5", ExecutionID: fmt.Sprintf("%032x", i),
-					RuntimeStatus: history.StatusCompleted, CreatedTime: now, LastUpdatedTime: now, CompletedTime: &now,
-					Output: `["Hello Tokyo!"]`, TaskHubName: a.Hub.Name()}
-				if err := a.Hub.InsertInstance(ctx, row); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatalf("fill the hub: %v", err)
 	}
 }
 

@@ -336,7 +336,7 @@ func (c *instancesCmd) define(fs *flag.FlagSet) {
 	fs.Var(&c.statuses, "runtime-status", "only instances with one of these `statuses`: Pending, Running, Completed, ContinuedAsNew,\n"+
 		"Failed, Canceled, Terminated, Suspended (several space- or comma-separated, or repeat the flag)")
 	fs.StringVar(&c.idPrefix, "instance-id-prefix", "", "only instances whose ID starts with `prefix`")
-	fs.Var(&c.names, "name", "only instances of these orchestrator `names` (several space-separated, or repeat the flag)")
+	fs.Var(&c.names, "name", "only instances of these orchestrator `names` (several space- or comma-separated, or repeat the flag)")
 	fs.BoolVar(&c.count, "count", false, "print the number of matching instances per runtime status instead of a page")
 	fs.BoolVar(&c.showInput, "show-input", false, "include each instance's input (JSON only)")
 	c.json.define(fs)

@@ -557,12 +557,22 @@ func testGetInstancesFilters(t *testing.T, f *fixture) {
 		{[]string{"--created-before", midText}, done},
 		{[]string{"--created-after", "2000-01-01", "--created-before", midText, "--runtime-status", "Completed"}, done},
 		{[]string{"--instance-id-prefix", "filter-approval-"}, waiting},
+		{[]string{"--name", "HelloWorld", "--instance-id-prefix", "filter-"}, done},
+		{[]string{"--name", "ApprovalWorkflow", "HelloWorld", "--instance-id-prefix", "filter-"}, all},
+		{[]string{"--name=ApprovalWorkflow", "--name", "Nothing", "--created-after", midText, "--instance-id-prefix", "filter-"}, waiting},
 	}
 	for _, c := range cases {
 		ids, _ := f.listAll(2, false, c.filter...)
 		sameSet(t, fmt.Sprint(c.filter), ids, c.want)
 	}
-	r := f.ok("get-instances", "--runtime-status", "Failed")
+	r := f.ok("get-instances", "--count", "--instance-id-prefix", "filter-", "--json")
+	jsonEqual(t, "get-instances --count --json", []byte(r.stdout), `{"Pending":0,"Running":2,"Suspended":0,"Completed":3,
+		"Failed":0,"Terminated":0,"Canceled":0,"ContinuedAsNew":0}`)
+	r = f.ok("get-instances", "--count", "--instance-id-prefix", "filter-", "--runtime-status", "Running", "Completed")
+	if !regexp.MustCompile(`(?s)Running\s+2\n.*Completed\s+3\n.*Total\s+5`).MatchString(r.stdout) || strings.Contains(r.stdout, "Failed") {
+		t.Errorf("get-instances --count:\n%s", r.stdout)
+	}
+	r = f.ok("get-instances", "--runtime-status", "Failed")
 	if strings.TrimSpace(r.stdout) != "No instances found." {
 		t.Errorf("empty result:\n%s", r.stdout)
 	}

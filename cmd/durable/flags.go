@@ -110,8 +110,8 @@ func (l *statusList) Set(v string) error {
 
 func (l *statusList) takesMany() {}
 
-// nameList collects orchestrator names given space-separated after one
-// flag or by repeating the flag.
+// nameList collects orchestrator names given space- or comma-separated
+// after one flag, or by repeating the flag.
 type nameList []string
 
 func (l *nameList) String() string {
@@ -122,7 +122,7 @@ func (l *nameList) String() string {
 }
 
 func (l *nameList) Set(v string) error {
-	names := strings.Fields(v)
+	names := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 	if len(names) == 0 {
 		return fmt.Errorf("no orchestrator name given")
 	}

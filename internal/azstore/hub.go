@@ -67,6 +67,8 @@ type Hub struct {
 	instances  *aztables.Client
 	history    *aztables.Client
 	leases     *aztables.Client
+	index      *aztables.Client
+	indexer    *indexWriter
 	control    []*azqueue.QueueClient
 	workItems  *azqueue.QueueClient
 	poison     *azqueue.QueueClient
@@ -95,10 +97,12 @@ func Open(c Clients, o Options) (*Hub, error) {
 		instances: c.Tables.NewClient(layout.InstancesTable(o.HubName)),
 		history:   c.Tables.NewClient(layout.HistoryTable(o.HubName)),
 		leases:    c.Tables.NewClient(layout.PartitionsTable(o.HubName)),
+		index:     c.Tables.NewClient(layout.InstanceIndexTable(o.HubName)),
 		workItems: c.Queues.NewQueueClient(layout.WorkItemQueue(o.HubName)),
 		poison:    c.Queues.NewQueueClient(layout.PoisonQueue(o.HubName)),
 		blobs:     &blobStore{client: c.Blobs, container: layout.LargeMessagesContainer(o.HubName)},
 	}
+	h.indexer = newIndexWriter(h.index)
 	if o.WakeQueue != "" {
 		h.wake = c.Queues.NewQueueClient(o.WakeQueue)
 	}
@@ -160,9 +164,21 @@ func (h *Hub) CreateIfNotExists(ctx context.Context) error {
 			h.setPartitions(existing.PartitionCount)
 		}
 	}
-	for _, t := range []string{layout.InstancesTable(h.name), layout.HistoryTable(h.name), layout.PartitionsTable(h.name)} {
-		if _, err := h.clients.Tables.CreateTable(ctx, t, nil); err != nil && !hasTableCode(err, aztables.TableAlreadyExists) {
+	newHub := false
+	for _, t := range h.tables() {
+		_, err := h.clients.Tables.CreateTable(ctx, t, nil)
+		switch {
+		case err == nil:
+			newHub = newHub || t == layout.InstancesTable(h.name)
+		case !hasTableCode(err, aztables.TableAlreadyExists):
 			return fmt.Errorf("create table %s: %w", t, err)
+		}
+	}
+	if newHub {
+		// No instance predates the index: it is complete from the start.
+		// (Had the hub existed, its first worker backfills the index.)
+		if err := h.markIndexComplete(ctx); err != nil {
+			return err
 		}
 	}
 	// The Durable Task Framework creates the partitions' lease rows with the
@@ -180,6 +196,13 @@ func (h *Hub) CreateIfNotExists(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// tables are the hub's tables; Instances comes before the index, whose
+// completeness depends on whether Instances was new.
+func (h *Hub) tables() []string {
+	return []string{layout.InstancesTable(h.name), layout.HistoryTable(h.name), layout.PartitionsTable(h.name),
+		layout.InstanceIndexTable(h.name)}
 }
 
 // UseRecordedPartitionCount adopts the partition count recorded in the
@@ -230,7 +253,7 @@ func (h *Hub) Delete(ctx context.Context) error {
 func (h *Hub) DeleteExisting(ctx context.Context) (int, error) {
 	var errs []error
 	found := 0
-	for _, t := range []string{layout.InstancesTable(h.name), layout.HistoryTable(h.name), layout.PartitionsTable(h.name)} {
+	for _, t := range h.tables() {
 		_, err := h.clients.Tables.DeleteTable(ctx, t, nil)
 		switch {
 		case err == nil:

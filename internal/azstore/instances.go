@@ -33,6 +33,41 @@ func (h *Hub) GetInstance(ctx context.Context, instanceID string) (*layout.Insta
 	return &row, nil
 }
 
+// GetInstanceColumns reads an instance row like GetInstance, keeping only
+// the given columns (all when nil), so that a payload left out is not
+// downloaded from its blob; nil when there is no such row.
+func (h *Hub) GetInstanceColumns(ctx context.Context, instanceID string, columns []string) (*layout.InstanceRow, error) {
+	resp, err := h.instances.GetEntity(ctx, layout.EscapePartitionKey(instanceID), "", nil)
+	if err != nil {
+		if isStatus(err, 404) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read instance %q: %w", instanceID, err)
+	}
+	ent, err := layout.ParseEntity(resp.Value)
+	if err != nil {
+		return nil, fmt.Errorf("parse instance %q: %w", instanceID, err)
+	}
+	if columns != nil {
+		keep := map[string]bool{"PartitionKey": true, "RowKey": true}
+		for _, c := range columns {
+			keep[c] = true
+		}
+		for k := range ent {
+			col, _, _ := strings.Cut(k, "@")
+			if !keep[col] && !strings.HasPrefix(k, "odata.") {
+				delete(ent, k)
+			}
+		}
+	}
+	row, err := layout.DecodeInstanceRow(ctx, h.blobs, ent)
+	if err != nil {
+		return nil, fmt.Errorf("decode instance %q: %w", instanceID, err)
+	}
+	row.ETag = string(resp.ETag)
+	return &row, nil
+}
+
 // InsertInstance creates an instance row; ErrConflict when one exists.
 func (h *Hub) InsertInstance(ctx context.Context, row *layout.InstanceRow) error {
 	body, err := h.encodeInstance(ctx, row)
@@ -120,6 +155,9 @@ type InstanceQuery struct {
 	InstanceIDPrefix string
 	// Names keeps rows of these orchestrators (any of them).
 	Names []string
+	// InstanceID reads the one row of that instance (a point query, which
+	// unlike GetInstance can select columns).
+	InstanceID string
 	// Top caps one page; 0 means the service's page size.
 	Top int32
 	// Continuation resumes a previous page.
@@ -185,6 +223,9 @@ func (h *Hub) QueryInstances(ctx context.Context, q InstanceQuery) (*InstancePag
 
 func (q InstanceQuery) filter() string {
 	var parts []string
+	if q.InstanceID != "" {
+		parts = append(parts, fmt.Sprintf("PartitionKey eq '%s' and RowKey eq ''", odataQuote(layout.EscapePartitionKey(q.InstanceID))))
+	}
 	if len(q.Statuses) > 0 {
 		var ors []string
 		for _, s := range q.Statuses {

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -87,7 +86,26 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 	if !q.CreatedFrom.IsZero() && !q.CreatedTo.IsZero() && !q.CreatedTo.After(q.CreatedFrom) {
 		return nil, fmt.Errorf("%w: createdTimeTo must be after createdTimeFrom", ErrBadArgument)
 	}
-	aq := azstore.InstanceQuery{Statuses: q.Statuses, InstanceIDPrefix: q.InstanceIDPrefix, Names: q.Names, Top: int32(size)}
+	var pos string
+	if q.ContinuationToken != "" {
+		var err error
+		if pos, err = decodeToken(q.ContinuationToken); err != nil {
+			return nil, err
+		}
+	}
+	// The token says how the first page was read; a query keeps that way
+	// to its end, even if the index became complete meanwhile.
+	if after, ok := strings.CutPrefix(pos, indexToken); ok {
+		if q.CreatedFrom.IsZero() && q.CreatedTo.IsZero() {
+			return nil, fmt.Errorf("%w: the continuation token belongs to a query with a created-time range", ErrBadArgument)
+		}
+		return c.listByIndex(ctx, q, size, after)
+	}
+	if pos == "" && c.useIndex(ctx, q) {
+		return c.listByIndex(ctx, q, size, "")
+	}
+	aq := azstore.InstanceQuery{Statuses: q.Statuses, InstanceIDPrefix: q.InstanceIDPrefix, Names: q.Names, Top: int32(size),
+		Continuation: pos}
 	if !q.CreatedFrom.IsZero() {
 		aq.CreatedFrom = layout.FormatTime(q.CreatedFrom)
 	}
@@ -96,13 +114,6 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 	}
 	if !q.ShowInput {
 		aq.Columns = columnsWithoutInput()
-	}
-	if q.ContinuationToken != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(q.ContinuationToken)
-		if err != nil || !strings.Contains(string(raw), "\x00") {
-			return nil, fmt.Errorf("%w: malformed continuation token", ErrBadArgument)
-		}
-		aq.Continuation = string(raw)
 	}
 	out := &Page{}
 	// The table service may answer with fewer rows than asked, even none,
@@ -122,7 +133,7 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 		aq.Top = int32(size - len(out.Instances))
 	}
 	if aq.Continuation != "" {
-		out.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(aq.Continuation))
+		out.ContinuationToken = encodeToken(aq.Continuation)
 	}
 	return out, nil
 }

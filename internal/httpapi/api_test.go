@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -329,6 +330,32 @@ func TestList(t *testing.T) {
 		if rec := do(t, a, "GET", "/durabletask/instances?"+bad, ""); rec.Code != 400 {
 			t.Errorf("%s: %d", bad, rec.Code)
 		}
+	}
+}
+
+func TestNameFilterAndCounts(t *testing.T) {
+	fc := &fakeClient{page: &client.Page{Instances: []*client.Status{
+		{InstanceID: "a", RuntimeStatus: history.StatusRunning}, {InstanceID: "b", RuntimeStatus: history.StatusRunning},
+		{InstanceID: "c", RuntimeStatus: history.StatusFailed}}}}
+	a := newAPI(t, fc, "")
+	if rec := do(t, a, "GET", "/durabletask/instances?name=Counter&NAME=HelloCities5,%20Other", ""); rec.Code != 200 ||
+		!slices.Equal(fc.query.Names, []string{"Counter", "HelloCities5", "Other"}) {
+		t.Fatalf("list by name: %d %s %+v", rec.Code, rec.Body, fc.query)
+	}
+	rec := do(t, a, "GET", "/durabletask/counts?name=Counter&runtimeStatus=Running,Failed&createdTimeFrom=2018-06-04T10:00:00Z", "")
+	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != `{"Failed":1,"Running":2}` {
+		t.Fatalf("counts: %d %s", rec.Code, rec.Body)
+	}
+	if q := fc.query; len(q.Names) != 1 || len(q.Statuses) != 2 || q.CreatedFrom.IsZero() {
+		t.Fatalf("counts query %+v", q)
+	}
+	for _, bad := range []string{"runtimeStatus=Bogus", "createdTimeFrom=2020-01-02&createdTimeTo=2020-01-01", "instanceIdPrefix=a/b", "taskHub=Other"} {
+		if rec := do(t, a, "GET", "/durabletask/counts?"+bad, ""); rec.Code != 400 {
+			t.Errorf("counts?%s: %d %s", bad, rec.Code, rec.Body)
+		}
+	}
+	if rec := do(t, a, "POST", "/durabletask/counts", ""); rec.Code != 405 {
+		t.Errorf("POST counts: %d", rec.Code)
 	}
 }
 

@@ -266,8 +266,15 @@ func StartMessage(row *InstanceRow) history.TaskMessage {
 	inst := history.OrchestrationInstance{InstanceID: row.InstanceID, ExecutionID: row.ExecutionID}
 	ev := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: row.CreatedTime, Name: row.Name,
 		Version: row.Version, Input: row.Input, OrchestrationInstance: &inst, ScheduledStartTime: row.ScheduledStartTime,
-		Generation: row.Generation, MessageID: uuid.NewSHA1(startMessageNamespace, []byte(row.InstanceID+"/"+row.ExecutionID)).String()}
+		Generation: row.Generation, MessageID: StartMessageID(row.InstanceID, row.ExecutionID)}
 	return history.TaskMessage{OrchestrationInstance: inst, Event: ev}
+}
+
+// StartMessageID is the message ID of the start message a client sends for
+// an execution; the worker tells client starts (whose client indexed them)
+// from the executions it starts itself by it.
+func StartMessageID(instanceID, executionID string) string {
+	return uuid.NewSHA1(startMessageNamespace, []byte(instanceID+"/"+executionID)).String()
 }
 
 // startMessageNamespace makes start message IDs GUIDs, the form the .NET

@@ -551,6 +551,13 @@ func (w *Worker) updateInstanceRow(ctx context.Context, id string, snap *snapsho
 				created = now
 			}
 			extra = map[string]any{"CreatedTime": created.UTC(), "TaskHubName": w.hub.Name()}
+			// A client indexes the starts it makes; sub-orchestrations and
+			// continued executions are indexed here, before their row.
+			if start.MessageID != layout.StartMessageID(id, snap.executionID) {
+				if err := w.hub.PutIndex(ctx, id, created); err != nil {
+					return err
+				}
+			}
 		}
 		empty := ""
 		p.Output = &empty

@@ -185,7 +185,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err := w.parts.balance(ctx); err != nil {
 		w.log.Warn("first lease round failed; retrying in the background", "error", err)
 	}
-	w.wg.Add(3)
+	w.wg.Add(4)
 	go func() {
 		defer w.wg.Done()
 		w.parts.loop()
@@ -197,6 +197,10 @@ func (w *Worker) Start(ctx context.Context) error {
 	go func() {
 		defer w.wg.Done()
 		w.sweepPending(2 * w.opts.LeaseDuration)
+	}()
+	go func() {
+		defer w.wg.Done()
+		w.backfillIndex()
 	}()
 	w.log.Info("worker started", "partitions", w.hub.PartitionCount())
 	return nil
