@@ -77,10 +77,7 @@ func (c *Client) listByIndex(ctx context.Context, q Query, size int, after strin
 	if after != "" {
 		iq.AfterPartitionKey, iq.AfterRowKey, _ = strings.Cut(after, "\x00")
 	}
-	var cols []string
-	if !q.ShowInput {
-		cols = columnsWithoutInput()
-	}
+	cols := q.readColumns()
 	// Filters the index cannot apply mean reading more rows than a page
 	// keeps; read ahead a little then.
 	filtered := len(q.Statuses) > 0 || len(q.Names) > 0 || q.InstanceIDPrefix != ""

@@ -43,6 +43,8 @@ type Query struct {
 	ContinuationToken string
 	// ShowInput includes each instance's input.
 	ShowInput bool
+	// columns, when set, are the only columns read (counts need few).
+	columns []string
 }
 
 // Page is one page of ListInstances.
@@ -70,6 +72,17 @@ func columnsWithoutInput() []string {
 	return []string{"Name", "Version", "ExecutionId", "RuntimeStatus", "CreatedTime", "LastUpdatedTime",
 		"CompletedTime", "ScheduledStartTime", "Output", "OutputBlobName", "CustomStatus", "CustomStatusBlobName",
 		"Generation", "Tags", "TaskHubName"}
+}
+
+// readColumns are the Instances columns a query reads; nil means all.
+func (q Query) readColumns() []string {
+	switch {
+	case q.columns != nil:
+		return q.columns
+	case q.ShowInput:
+		return nil
+	}
+	return columnsWithoutInput()
 }
 
 // ListInstances returns one page of instances matching q, in instance-ID
@@ -112,9 +125,7 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 	if !q.CreatedTo.IsZero() {
 		aq.CreatedTo = layout.FormatTime(q.CreatedTo)
 	}
-	if !q.ShowInput {
-		aq.Columns = columnsWithoutInput()
-	}
+	aq.Columns = q.readColumns()
 	out := &Page{}
 	// The table service may answer with fewer rows than asked, even none,
 	// and a continuation; keep reading until the page is full or done.

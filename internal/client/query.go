@@ -43,6 +43,9 @@ var CountStatuses = []history.RuntimeStatus{history.StatusPending, history.Statu
 // when none matched.
 func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
 	q.PageSize, q.ContinuationToken, q.ShowInput = 1000, "", false
+	// What the filters and the verification of index rows need, and not
+	// the outputs, which may live in blobs.
+	q.columns = []string{"Name", "RuntimeStatus", "CreatedTime"}
 	out := Counts{}
 	for _, s := range CountStatuses {
 		out[s] = 0
