@@ -128,6 +128,19 @@ func TestIndexedQueriesMatchTheScan(t *testing.T) {
 		}
 	}
 
+	// A start refused because the instance is active, and a retry of a
+	// Pending start (which sends the first start again), leave no index row.
+	before := time.Now().UTC()
+	if _, err := indexed.StartNew(ctx, "HelloCities5", "other", client.StartOptions{InstanceID: "w1-05"}); err == nil {
+		t.Fatal("a different start of an active instance was accepted")
+	}
+	if _, err := indexed.StartNew(ctx, "HelloCities5", nil, client.StartOptions{InstanceID: "w1-05"}); err != nil {
+		t.Fatalf("a retried start: %v", err)
+	}
+	if entries, _, err := a.Hub.QueryIndex(ctx, azstoreQuery(before, time.Time{})); err != nil || len(entries) != 0 {
+		t.Errorf("the refused start left index rows: %+v %v", entries, err)
+	}
+
 	counts, err := indexed.CountInstances(ctx, client.Query{CreatedFrom: bounds[0]})
 	if err != nil {
 		t.Fatal(err)
