@@ -288,6 +288,9 @@ func eventDetails(ev *history.Event) string {
 		}
 	case history.ExecutionTerminated:
 		add("reason", ev.Input)
+		if ev.Recursive {
+			add("recursive", "true")
+		}
 	case history.TaskCompleted, history.SubOrchestrationInstanceCompleted:
 		add("scheduledId", strconv.Itoa(ev.TaskScheduledID))
 		add("result", ev.Result)

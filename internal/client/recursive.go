@@ -71,6 +71,7 @@ type PurgeIncompleteError struct {
 	Unfinished []string
 }
 
+// Error counts what was deleted and names what was not finished.
 func (e *PurgeIncompleteError) Error() string {
 	return fmt.Sprintf("recursive purge of %q deleted %d instances but left the tree in part: %d not finished (%s), and their ancestors were kept",
 		e.InstanceID, e.Deleted, len(e.Unfinished), strings.Join(e.Unfinished, ", "))
