@@ -12,6 +12,7 @@ import (
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
 )
 
 // TerminateOptions adjust TerminateWithOptions.
@@ -111,7 +112,7 @@ func (c *Client) PurgeWithOptions(ctx context.Context, id string, o PurgeOptions
 	if !row.RuntimeStatus.IsTerminal() {
 		return 0, &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "purge"}
 	}
-	p := &treePurge{c: c, seen: map[string]bool{id: true}}
+	p := &treePurge{c: c, seen: map[string]bool{id: true}, io: make(chan struct{}, purgeParallelism)}
 	if _, err := p.purge(ctx, id, 0); err != nil {
 		return p.deleted, err
 	}
@@ -125,16 +126,27 @@ func (c *Client) PurgeWithOptions(ctx context.Context, id string, o PurgeOptions
 // treePurge is the state of one recursive purge; siblings are purged in
 // parallel, so it is guarded by mu.
 type treePurge struct {
-	c          *Client
+	c *Client
+	// io bounds the storage calls in flight for the whole tree. It is held
+	// around each call, never while waiting for children, which would
+	// deadlock a tree deeper than its capacity.
+	io         chan struct{}
 	mu         sync.Mutex
 	seen       map[string]bool
 	deleted    int
 	unfinished []string
 }
 
-// purgeParallelism bounds the siblings purged at once: a fan-out parent
-// may have hundreds of children.
+// purgeParallelism bounds the storage calls of one recursive purge: a
+// fan-out parent may have hundreds of children.
 const purgeParallelism = 8
+
+// do runs one storage call within the purge's bound.
+func (p *treePurge) do(fn func() error) error {
+	p.io <- struct{}{}
+	defer func() { <-p.io }()
+	return fn()
+}
 
 // purge purges id's subtree, then id, and reports whether id is gone. The
 // caller has marked id as seen.
@@ -142,7 +154,8 @@ func (p *treePurge) purge(ctx context.Context, id string, depth int) (gone bool,
 	if depth > maxTreeDepth {
 		return false, fmt.Errorf("recursive purge of %q: sub-orchestrations nest more than %d deep", id, maxTreeDepth)
 	}
-	row, err := p.c.hub.GetInstance(ctx, id)
+	var row *layout.InstanceRow
+	err = p.do(func() (err error) { row, err = p.c.hub.GetInstance(ctx, id); return err })
 	if errors.Is(err, azstore.ErrNotFound) {
 		// Purged already (the row goes last), or a child whose start never
 		// got through.
@@ -157,7 +170,8 @@ func (p *treePurge) purge(ctx context.Context, id string, depth int) (gone bool,
 		p.mu.Unlock()
 		return false, nil
 	}
-	hs, err := p.c.hub.LoadHistory(ctx, id)
+	var hs *azstore.HistorySnapshot
+	err = p.do(func() (err error) { hs, err = p.c.hub.LoadHistory(ctx, id); return err })
 	if err != nil {
 		return false, fmt.Errorf("recursive purge: read history of %q: %w", id, err)
 	}
@@ -179,13 +193,10 @@ func (p *treePurge) purge(ctx context.Context, id string, depth int) (gone bool,
 		firstErr error
 		kept     bool
 	)
-	sem := make(chan struct{}, purgeParallelism)
 	for _, child := range children {
-		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
 			childGone, err := p.purge(ctx, child, depth+1)
 			mu.Lock()
 			defer mu.Unlock()
@@ -204,7 +215,7 @@ func (p *treePurge) purge(ctx context.Context, id string, depth int) (gone bool,
 	}
 	// Purge checks the status again: the instance may have been restarted
 	// since it was read.
-	if err := p.c.Purge(ctx, id); err != nil {
+	if err := p.do(func() error { return p.c.Purge(ctx, id) }); err != nil {
 		var se *StateError
 		switch {
 		case errors.Is(err, ErrNotFound):
