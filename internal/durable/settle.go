@@ -159,10 +159,10 @@ func (x *execution) notifyParent(res *Result, fd *history.FailureDetails) {
 // messages and before its checkpoint may have started them; a terminate
 // for an instance that never comes to exist is dropped by the worker.
 //
-// The messages go out with the checkpoint that records the parent's
-// termination, like every outbound message: a crash before the checkpoint
-// redelivers the terminate, the replay sends the same messages again, and
-// as each one's ID derives from this execution and the child's task ID, a
+// Like every outbound message, they are sent before the checkpoint that
+// records the parent's termination: a crash in between redelivers the
+// parent's terminate, the replay sends the same messages again, and as
+// each one's ID derives from this execution and the child's task ID, a
 // child drops the copy. A child that has finished ignores the terminate.
 func (x *execution) terminateChildren(res *Result, term *history.Event) {
 	// Results are looked up in all events, not taken from the actions: the
