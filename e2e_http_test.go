@@ -75,6 +75,32 @@ func TestHTTPAPI(t *testing.T) {
 		a.waitStatus(id, "Terminated", 20*time.Second)
 	})
 
+	t.Run("RecursiveTerminateAndPurge", func(t *testing.T) {
+		t.Parallel()
+		a := a.with(t)
+		tree := []string{"http-tree", "http-tree-0", "http-tree-1", "http-tree-0-0", "http-tree-0-1", "http-tree-1-0", "http-tree-1-1"}
+		a.startInstance("ApprovalTree", "http-tree", "")
+		for _, id := range tree {
+			a.waitStatus(id, "Running", 30*time.Second)
+		}
+		a.expect(400, "POST", "/durabletask/instances/http-tree/terminate?recursive=yes", "")
+		a.expect(202, "POST", "/durabletask/instances/http-tree/terminate?reason=cancelled&recursive=true", "")
+		for _, id := range tree {
+			if st := a.waitStatus(id, "Terminated", 30*time.Second); string(st.Output) != `"cancelled"` {
+				t.Errorf("%s: output %s", id, st.Output)
+			}
+		}
+		a.expect(400, "DELETE", "/durabletask/instances/http-tree?recursive=yes", "")
+		if body := a.expect(200, "DELETE", "/durabletask/instances/http-tree?recursive=true", ""); strings.TrimSpace(string(body)) != `{"instancesDeleted":7}` {
+			t.Fatalf("recursive purge answered %s", body)
+		}
+		for _, id := range tree {
+			if _, code := a.status(id, ""); code != 404 {
+				t.Errorf("%s after the recursive purge: HTTP %d, want 404", id, code)
+			}
+		}
+	})
+
 	t.Run("GetStatus", func(t *testing.T) {
 		t.Parallel()
 		a := a.with(t)

@@ -89,6 +89,20 @@ type PurgeQuery = iclient.PurgeQuery
 // Progress reports how far a long operation got.
 type Progress = iclient.Progress
 
+// TerminateOptions adjust TerminateWithOptions: the reason, and whether
+// the instance's whole tree of sub-orchestrations is terminated too.
+type TerminateOptions = iclient.TerminateOptions
+
+// PurgeOptions adjust PurgeWithOptions: whether the instance's whole tree
+// of sub-orchestrations is purged too.
+type PurgeOptions = iclient.PurgeOptions
+
+// PurgeIncompleteError is the ErrWrongState of a recursive purge that
+// deleted what it could but left instances that have not finished, and
+// their ancestors. It counts the instances deleted and names the
+// unfinished ones.
+type PurgeIncompleteError = iclient.PurgeIncompleteError
+
 // Client manages the instances of one task hub. It is safe for concurrent
 // use.
 type Client struct {
@@ -208,6 +222,15 @@ func (c *Client) Terminate(ctx context.Context, instanceID, reason string) error
 	return c.c.Terminate(ctx, instanceID, reason)
 }
 
+// TerminateWithOptions is Terminate with options. With Recursive set,
+// every sub-orchestration of the instance that has not finished, and each
+// of theirs, ends as Terminated with the same reason. The engine does it
+// as part of terminating each parent, so it holds under crashes and for
+// children created while the request is on its way.
+func (c *Client) TerminateWithOptions(ctx context.Context, instanceID string, o TerminateOptions) error {
+	return c.c.TerminateWithOptions(ctx, instanceID, o)
+}
+
 // Suspend pauses an active instance; events it receives meanwhile are kept.
 func (c *Client) Suspend(ctx context.Context, instanceID, reason string) error {
 	return c.c.Suspend(ctx, instanceID, reason)
@@ -234,6 +257,16 @@ func (c *Client) Restart(ctx context.Context, instanceID string, newInstanceID b
 // Purge deletes a finished instance's row, history and large payloads.
 func (c *Client) Purge(ctx context.Context, instanceID string) error {
 	return c.c.Purge(ctx, instanceID)
+}
+
+// PurgeWithOptions is Purge with options, and returns how many instances
+// it deleted. With Recursive set it purges the instance's tree of
+// sub-orchestrations, children before parents, so that an interrupted
+// purge can be repeated. An unfinished instance in the tree is kept, with
+// its subtree and its ancestors; the rest is purged and the error is a
+// *PurgeIncompleteError.
+func (c *Client) PurgeWithOptions(ctx context.Context, instanceID string, o PurgeOptions) (int, error) {
+	return c.c.PurgeWithOptions(ctx, instanceID, o)
 }
 
 // PurgeRange purges the finished instances that q selects and returns how

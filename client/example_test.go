@@ -49,6 +49,36 @@ func ExampleClient_Terminate() {
 	}
 }
 
+// Cancelling an order ends its whole tree of sub-orchestrations; once it
+// has ended, purging the order removes the tree's history too.
+func ExampleClient_TerminateWithOptions() {
+	ctx := context.Background()
+	c, err := client.Open(ctx, client.Config{ConnectionString: "UseDevelopmentStorage=true"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.TerminateWithOptions(ctx, "order-42", client.TerminateOptions{
+		Reason: "cancelled by the customer", Recursive: true}); err != nil {
+		log.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := c.WaitForCompletion(wctx, "order-42", time.Second); err != nil {
+		log.Fatal(err)
+	}
+	n, err := c.PurgeWithOptions(ctx, "order-42", client.PurgeOptions{Recursive: true})
+	var incomplete *client.PurgeIncompleteError
+	switch {
+	case errors.As(err, &incomplete):
+		// A sub-orchestration had not ended yet: try again later.
+		fmt.Println("purged", n, "still running:", incomplete.Unfinished)
+	case err != nil:
+		log.Fatal(err)
+	default:
+		fmt.Println("purged", n, "instances")
+	}
+}
+
 // The management URLs of an instance, for an outside system that watches
 // or signals it; no storage request is needed.
 func ExampleClient_CreateHTTPManagementPayload() {

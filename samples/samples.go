@@ -34,6 +34,7 @@ func Register(reg *task.Registry, settings Lookup) error {
 		"Counter":              Counter,
 		"TimerDemo":            TimerDemo,
 		"SubOrchestrationDemo": SubOrchestrationDemo,
+		"ApprovalTree":         ApprovalTree,
 	}
 	var errs []error
 	for name, fn := range acts {
@@ -193,4 +194,59 @@ func SubOrchestrationDemo(ctx *task.OrchestrationContext) (any, error) {
 	var out []string
 	err := ctx.CallSubOrchestrator("HelloCities5", nil).Await(&out)
 	return out, err
+}
+
+// ApprovalTreeInput shapes an ApprovalTree: Depth levels of children below
+// the root, Width children per node. The zero value is the default tree:
+// depth 2, width 2, seven instances in all.
+type ApprovalTreeInput struct {
+	Depth int `json:"depth"`
+	Width int `json:"width"`
+}
+
+// Bounds of ApprovalTree, so that a typo cannot start thousands of
+// instances: 5 levels of 4 children are 1365 of them.
+const (
+	maxApprovalTreeDepth = 5
+	maxApprovalTreeWidth = 4
+)
+
+// ApprovalTree is a tree of approvals, the shape recursive terminate and
+// purge are for: each node starts its children (ApprovalTree one level
+// shallower, with IDs "{its own ID}-{0..Width-1}"), waits for its own
+// "Approval" event and then for its children, and returns how many nodes of
+// its subtree were approved. Without input it is the default tree of
+// ApprovalTreeInput; "null" and "{}" are the same.
+func ApprovalTree(ctx *task.OrchestrationContext) (any, error) {
+	in := ApprovalTreeInput{Depth: 2, Width: 2}
+	if raw := ctx.RawInput(); raw != "" && raw != "null" && raw != "{}" {
+		in = ApprovalTreeInput{}
+		if err := ctx.GetInput(&in); err != nil {
+			return nil, fmt.Errorf("ApprovalTree input: %w", err)
+		}
+	}
+	if in.Depth < 0 || in.Depth > maxApprovalTreeDepth || in.Width < 0 || in.Width > maxApprovalTreeWidth {
+		return nil, fmt.Errorf("ApprovalTree input: depth must be 0..%d and width 0..%d, not %d and %d",
+			maxApprovalTreeDepth, maxApprovalTreeWidth, in.Depth, in.Width)
+	}
+	var children []task.Task
+	if in.Depth > 0 {
+		for i := range in.Width {
+			children = append(children, ctx.CallSubOrchestrator("ApprovalTree",
+				ApprovalTreeInput{Depth: in.Depth - 1, Width: in.Width},
+				task.WithInstanceID(fmt.Sprintf("%s-%d", ctx.InstanceID(), i))))
+		}
+	}
+	if err := ctx.WaitForExternalEvent("Approval").Await(nil); err != nil {
+		return nil, err
+	}
+	approved := 1
+	for _, c := range children {
+		var n int
+		if err := c.Await(&n); err != nil {
+			return nil, err
+		}
+		approved += n
+	}
+	return approved, nil
 }

@@ -257,6 +257,43 @@ func TestSubOrchestrationDemo(t *testing.T) {
 	}
 }
 
+func TestApprovalTree(t *testing.T) {
+	env := tasktest.NewEnv(registry(t, nil))
+	var inputs []string
+	env.OnSubOrchestrator("ApprovalTree", func(ctx *task.OrchestrationContext) (any, error) {
+		inputs = append(inputs, ctx.RawInput())
+		return 3, nil // a subtree of three, approved
+	})
+	env.RaiseEvent("Approval", true)
+	res := env.RunWithID("tree", "ApprovalTree", nil)
+	if got := output[int](t, res); got != 7 {
+		t.Fatalf("approved %d, want 7", got)
+	}
+	var targets []string
+	for _, a := range res.Actions {
+		if a.Kind == tasktest.KindSubOrchestration {
+			targets = append(targets, a.Target)
+		}
+	}
+	if !reflect.DeepEqual(targets, []string{"tree-0", "tree-1"}) {
+		t.Fatalf("children %v, want tree-0 and tree-1", targets)
+	}
+	for _, in := range inputs {
+		if in != `{"depth":1,"width":2}` {
+			t.Fatalf("child input %s", in)
+		}
+	}
+
+	leaf := tasktest.NewEnv(registry(t, nil))
+	leaf.RaiseEvent("Approval", true)
+	if got := output[int](t, leaf.Run("ApprovalTree", samples.ApprovalTreeInput{Depth: 0, Width: 2})); got != 1 {
+		t.Fatalf("leaf approved %d, want 1", got)
+	}
+	if res := tasktest.NewEnv(registry(t, nil)).Run("ApprovalTree", samples.ApprovalTreeInput{Depth: 9, Width: 2}); res.Failure == nil || !strings.Contains(res.Failure.ErrorMessage, "depth must be") {
+		t.Fatal("a tree nine deep was accepted")
+	}
+}
+
 // changedApproval is ApprovalWorkflow as a careless change might leave it:
 // it now notifies a manager before saving.
 func changedApproval(ctx *task.OrchestrationContext) (any, error) {

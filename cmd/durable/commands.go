@@ -288,6 +288,9 @@ func eventDetails(ev *history.Event) string {
 		}
 	case history.ExecutionTerminated:
 		add("reason", ev.Input)
+		if ev.Recursive {
+			add("recursive", "true")
+		}
 	case history.TaskCompleted, history.SubOrchestrationInstanceCompleted:
 		add("scheduledId", strconv.Itoa(ev.TaskScheduledID))
 		add("result", ev.Result)
@@ -557,10 +560,12 @@ type purgeCmd struct {
 	createdBefore timeValue
 	statuses      statusList
 	json          jsonFlag
+	recursive     bool
 }
 
 func (c *purgeCmd) define(fs *flag.FlagSet) {
 	c.id.define(fs, "purge only the instance with this `ID`")
+	fs.BoolVar(&c.recursive, "recursive", false, "with --id: purge the instance's sub-orchestrations too, and theirs (children first)")
 	fs.Var(&c.createdAfter, "created-after", "purge instances created at or after this ISO 8601 `time` (UTC unless it names a zone)")
 	fs.Var(&c.createdBefore, "created-before", "purge instances created before this ISO 8601 `time` (default now)")
 	fs.Var(&c.statuses, "runtime-status", "purge instances with one of these `statuses`: Completed, Failed, Terminated, Canceled\n"+
@@ -571,6 +576,9 @@ func (c *purgeCmd) define(fs *flag.FlagSet) {
 func (c *purgeCmd) run(ctx context.Context, e *env) error {
 	if c.id != "" && (c.createdAfter.set || c.createdBefore.set || len(c.statuses) > 0) {
 		return usageErrorf("--id purges one instance; it cannot be combined with --created-after, --created-before or --runtime-status")
+	}
+	if c.recursive && c.id == "" {
+		return usageErrorf("--recursive purges the tree of one instance: it needs --id")
 	}
 	for _, st := range c.statuses {
 		if !st.IsTerminal() {
@@ -592,11 +600,16 @@ func (c *purgeCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	n := 1
-	if id != "" {
+	switch {
+	case id != "" && c.recursive:
+		if n, err = purgeTree(ctx, e, t, id); err != nil {
+			return err
+		}
+	case id != "":
 		if err := t.client.Purge(ctx, id); err != nil {
 			return t.explainNotFound(err)
 		}
-	} else {
+	default:
 		// Without --created-after, start at the earliest date-time Azure
 		// Table storage holds, as Core Tools starts at DateTime.MinValue.
 		q := client.PurgeQuery{CreatedFrom: time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC), CreatedTo: c.createdBefore.t, Statuses: c.statuses}
@@ -613,7 +626,7 @@ func (c *purgeCmd) run(ctx context.Context, e *env) error {
 	if c.json {
 		return writeJSON(e.stdout, fmt.Appendf(nil, `{"instancesDeleted":%d}`, n))
 	}
-	if id != "" {
+	if id != "" && !c.recursive {
 		fmt.Fprintf(e.stdout, "Purged instance %s.\n", id)
 	} else {
 		fmt.Fprintf(e.stdout, "Purged %d instance(s).\n", n)

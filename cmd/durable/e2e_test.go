@@ -54,6 +54,7 @@ func TestCLI(t *testing.T) {
 		{"RaiseEventAndTerminate", testRaiseEventAndTerminate},
 		{"Rewind", testRewind},
 		{"PurgeHistory", testPurgeHistory},
+		{"RecursiveTerminateAndPurge", testRecursiveTerminateAndPurge},
 		{"SuspendResumeRestart", testSuspendResumeRestart},
 		{"DeleteTaskHub", testDeleteTaskHub},
 		{"BadInputChangesNothing", testBadInputChangesNothing},

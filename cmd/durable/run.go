@@ -84,14 +84,13 @@ func commands() []spec {
 				"or by repeating the flag; names are case-insensitive.",
 			example: "durable get-instances --created-after 2018-03-10T13:57:31Z --created-before 2018-03-10T23:59Z --top 15"},
 		{name: "terminate", newCmd: func() command {
-			return &reasonCmd{do: (*client.Client).Terminate,
-				done:        "Sent the termination request to instance %s; it ends as Terminated when the app processes it.",
-				reasonUsage: "reason for terminating, recorded as the instance's output"}
+			return newTerminateCmd()
 		},
-			synopsis: "--id ID [--reason TEXT]",
+			synopsis: "--id ID [--reason TEXT] [--recursive]",
 			summary:  "Terminate a running instance",
 			about: "Asks a Pending, Running or Suspended instance to end as Terminated, with the reason as its\n" +
-				"output. It takes effect when the app processes the request.",
+				"output. It takes effect when the app processes the request. With --recursive, its unfinished\n" +
+				"sub-orchestrations, and theirs, end as Terminated too, with the same reason.",
 			example: `durable terminate --id 0ab8c55a66644d68a3a8b220b12d209c --reason "It was time to be done."`},
 		{name: "raise-event", newCmd: func() command { return &raiseEventCmd{} },
 			synopsis: "--id ID --event-name NAME [--event-data JSON|@FILE]",
@@ -110,9 +109,10 @@ func commands() []spec {
 				"Fix the cause first (a setting, a bug), or it fails the same way.",
 			example: `durable rewind --id 0ab8c55a66644d68a3a8b220b12d209c --reason "Orchestrator failed and needs to be revived."`},
 		{name: "purge-history", newCmd: func() command { return &purgeCmd{} },
-			synopsis: "(--id ID | [--created-after TIME] [--created-before TIME] [--runtime-status STATUS...]) [--json]",
+			synopsis: "(--id ID [--recursive] | [--created-after TIME] [--created-before TIME] [--runtime-status STATUS...]) [--json]",
 			summary:  "Delete the state and history of finished instances",
-			about: "With --id, deletes one finished instance. Otherwise deletes every finished instance\n" +
+			about: "With --id, deletes one finished instance; add --recursive to delete its sub-orchestrations\n" +
+				"too, children first (an unfinished one is kept, with its ancestors: exit 4). Otherwise deletes every finished instance\n" +
 				"created in the time range (any time by default) with one of the statuses (by default\n" +
 				"Completed, Failed, Terminated and Canceled; only those may be purged). Instances that have\n" +
 				"not finished are never touched. Shows progress on a terminal.",

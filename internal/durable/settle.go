@@ -42,6 +42,9 @@ func (x *execution) settle(res *Result) {
 			OrchestrationStatus: history.StatusTerminated, Result: reason})
 		res.Appended = append(res.Appended, history.Event{Type: history.OrchestratorCompleted, EventID: -1, Timestamp: now})
 		x.notifyParent(res, &history.FailureDetails{ErrorType: "Terminated", ErrorMessage: "instance was terminated: " + reason})
+		if x.terminated.Recursive {
+			x.terminateChildren(res, x.terminated)
+		}
 		return
 	}
 
@@ -145,6 +148,44 @@ func (x *execution) notifyParent(res *Result, fd *history.FailureDetails) {
 	ev.MessageID = x.messageID("parent", x.parent.TaskScheduleID)
 	res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
 		Message: history.TaskMessage{OrchestrationInstance: x.parent.OrchestrationInstance, Event: ev}})
+}
+
+// terminateChildren sends a recursive terminate, with the reason of the
+// parent's, to every sub-orchestration of this execution that may still
+// run: those history records as created without recording their result,
+// and those the code issued in this very episode before the terminate. The
+// latter were not started by this episode (its actions are discarded), but
+// an earlier attempt of the same episode that crashed after sending its
+// messages and before its checkpoint may have started them; a terminate
+// for an instance that never comes to exist is dropped by the worker.
+//
+// Like every outbound message, they are sent before the checkpoint that
+// records the parent's termination: a crash in between redelivers the
+// parent's terminate, the replay sends the same messages again, and as
+// each one's ID derives from this execution and the child's task ID, a
+// child drops the copy. A child that has finished ignores the terminate.
+func (x *execution) terminateChildren(res *Result, term *history.Event) {
+	// Results are looked up in all events, not taken from the actions: the
+	// replay stops at the terminate, and a suspended execution defers
+	// results, yet a child whose result is in is finished either way.
+	finished := map[int]bool{}
+	for _, e := range x.events {
+		if e.Type == history.SubOrchestrationInstanceCompleted || e.Type == history.SubOrchestrationInstanceFailed {
+			finished[e.TaskScheduledID] = true
+		}
+	}
+	for _, a := range x.actionOrder {
+		if a.kind != history.SubOrchestrationInstanceCreated || a.completed || finished[a.id] || a.instanceID == "" {
+			continue
+		}
+		ev := history.Event{Type: history.ExecutionTerminated, EventID: -1, Timestamp: x.now,
+			Input: term.Input, Recursive: true}
+		ev.MessageID = x.messageID("terminate", a.id)
+		// No execution ID: the terminate is meant for the child whatever
+		// execution it has reached by continuing as new.
+		res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
+			Message: history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: a.instanceID}, Event: ev}})
+	}
 }
 
 // messageID is a GUID that names one outbound message of this execution.

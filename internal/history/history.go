@@ -245,6 +245,13 @@ type Event struct {
 	// GenericEvent.
 	Data string `json:"Data,omitempty"`
 
+	// Recursive, on ExecutionTerminated, asks the engine to terminate the
+	// execution's unfinished sub-orchestrations too, each of them
+	// recursively, so the whole tree ends. It is this project's field, not
+	// the Durable Task Framework's (whose readers ignore unknown fields);
+	// Microsoft's newer Durable Task SDKs offer the same option.
+	Recursive bool `json:"Recursive,omitempty"`
+
 	// MessageID identifies the queue message that delivered the event (the
 	// envelope's ActivityId), for any event that arrived by message. The
 	// engine drops a second event with the same ID, which is what makes a

@@ -39,11 +39,13 @@ type Client interface {
 	CountInstances(ctx context.Context, q client.Query) (client.Counts, error)
 	RaiseEvent(ctx context.Context, id, eventName string, data any) error
 	Terminate(ctx context.Context, id, reason string) error
+	TerminateWithOptions(ctx context.Context, id string, o client.TerminateOptions) error
 	Suspend(ctx context.Context, id, reason string) error
 	Resume(ctx context.Context, id, reason string) error
 	Rewind(ctx context.Context, id, reason string) error
 	Restart(ctx context.Context, id string, newInstanceID bool) (string, error)
 	Purge(ctx context.Context, id string) error
+	PurgeWithOptions(ctx context.Context, id string, o client.PurgeOptions) (int, error)
 	PurgeRange(ctx context.Context, q client.PurgeQuery, progress client.Progress) (int, error)
 }
 

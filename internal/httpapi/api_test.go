@@ -131,6 +131,12 @@ func (f *fakeClient) Restart(_ context.Context, id string, newID bool) (string, 
 	return id, nil
 }
 func (f *fakeClient) Purge(_ context.Context, id string) error { return f.op("purge %s", id) }
+func (f *fakeClient) TerminateWithOptions(_ context.Context, id string, o client.TerminateOptions) error {
+	return f.op("terminate %s %s recursive=%v", id, o.Reason, o.Recursive)
+}
+func (f *fakeClient) PurgeWithOptions(_ context.Context, id string, o client.PurgeOptions) (int, error) {
+	return f.purged, f.op("purge %s recursive=%v", id, o.Recursive)
+}
 func (f *fakeClient) PurgeRange(_ context.Context, q client.PurgeQuery, _ client.Progress) (int, error) {
 	if err := f.op("purgeRange %s %s %v", q.CreatedFrom.Format(time.RFC3339), q.CreatedTo.Format(time.RFC3339), q.Statuses); err != nil {
 		return 0, err

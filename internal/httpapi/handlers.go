@@ -377,10 +377,19 @@ type purgeResult struct {
 	InstancesDeleted int `json:"instancesDeleted"`
 }
 
-// purge serves DELETE /instances/{id}.
+// purge serves DELETE /instances/{id}[?recursive=true].
 func (a *API) purge(w http.ResponseWriter, r *http.Request) {
 	c, id, ok := a.instanceRequest(w, r)
 	if !ok {
+		return
+	}
+	recursive, err := query(r).bool("recursive", false)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if recursive {
+		a.purgeTree(w, r, c, id)
 		return
 	}
 	if err := c.Purge(r.Context(), id); err != nil {
@@ -394,6 +403,23 @@ func (a *API) purge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, purgeResult{InstancesDeleted: 1})
+}
+
+// purgeTree serves DELETE /instances/{id}?recursive=true: the instance and
+// its tree of sub-orchestrations. A tree left in part because some of it
+// has not finished is a 412, as for one unfinished instance; the error
+// text counts what was deleted and names what was not.
+func (a *API) purgeTree(w http.ResponseWriter, r *http.Request, c Client, id string) {
+	n, err := c.PurgeWithOptions(r.Context(), id, client.PurgeOptions{Recursive: true})
+	if err != nil {
+		status := errorStatus(err)
+		if errors.Is(err, client.ErrWrongState) {
+			status = http.StatusPreconditionFailed
+		}
+		a.fail(w, r, status, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, purgeResult{InstancesDeleted: n})
 }
 
 // purgeRange serves DELETE /instances: createdTimeFrom is required,
@@ -443,7 +469,16 @@ func (a *API) operation(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch strings.ToLower(op) {
 	case "terminate":
-		err = c.Terminate(ctx, id, reason)
+		recursive, perr := query(r).bool("recursive", false)
+		switch {
+		case perr != nil:
+			a.fail(w, r, http.StatusBadRequest, perr)
+			return
+		case recursive:
+			err = c.TerminateWithOptions(ctx, id, client.TerminateOptions{Reason: reason, Recursive: true})
+		default:
+			err = c.Terminate(ctx, id, reason)
+		}
 	case "suspend":
 		err = c.Suspend(ctx, id, reason)
 	case "resume":

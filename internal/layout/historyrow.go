@@ -40,6 +40,8 @@ const (
 	// carries, which the engine de-duplicates redelivered messages with.
 	colMessageID         = "MessageId"
 	colAppliedMessageIDs = "AppliedMessageIds"
+	// colRecursive marks a recursive ExecutionTerminated.
+	colRecursive = "Recursive"
 
 	colIsCheckpointComplete         = "IsCheckpointComplete"
 	colCheckpointCompletedTimestamp = "CheckpointCompletedTimestamp"
@@ -149,6 +151,9 @@ func putEventColumns(e Entity, ev *history.Event) error {
 		putString(e, colFailureDetails, ev.FailureDetails.JSON())
 	case history.ExecutionTerminated:
 		putString(e, colInput, ev.Input)
+		if ev.Recursive {
+			e[colRecursive] = true
+		}
 	case history.TaskScheduled:
 		putString(e, colName, ev.Name)
 		putString(e, colVersion, ev.Version)
@@ -250,6 +255,7 @@ func DecodeHistoryRow(ctx context.Context, blobs BlobStore, e Entity) (seq int, 
 	ev.FireAt = d.time(colFireAt)
 	ev.TimerID = d.int(colTimerID)
 	ev.Data = d.str(colData)
+	ev.Recursive = d.bool(colRecursive)
 	ev.MessageID = d.str(colMessageID)
 	if ids := decodeJSONPtr[[]string](&d, colAppliedMessageIDs); ids != nil {
 		ev.AppliedMessageIDs = *ids

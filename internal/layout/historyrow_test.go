@@ -33,7 +33,7 @@ func sampleEvents() []history.Event {
 			Tags: map[string]string{"team": "a", "env": "<prod>"}, ScheduledStartTime: ptr(at(60)), Generation: 2},
 		{Type: history.ExecutionCompleted, EventID: 9, Timestamp: at(1), OrchestrationStatus: history.StatusCompleted, Result: `"done"`},
 		{Type: history.ExecutionFailed, EventID: 9, Timestamp: at(2), OrchestrationStatus: history.StatusFailed, FailureDetails: fd},
-		{Type: history.ExecutionTerminated, EventID: -1, Timestamp: at(3), Input: `"stop"`},
+		{Type: history.ExecutionTerminated, EventID: -1, Timestamp: at(3), Input: `"stop"`, Recursive: true},
 		{Type: history.TaskScheduled, EventID: 0, Timestamp: at(4), Name: "Act", Version: "v", Input: `[1,2]`},
 		{Type: history.TaskCompleted, EventID: -1, Timestamp: at(5), TaskScheduledID: 0, Result: `42`},
 		{Type: history.TaskFailed, EventID: -1, Timestamp: at(6), TaskScheduledID: 3, Reason: "boom", Details: "trace", FailureDetails: fd},

@@ -391,3 +391,24 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 	})
 }
+
+// A recursive terminate says so in the event's JSON, a field of its own
+// that DTFx readers ignore; a plain one does not carry the field at all.
+func TestRecursiveTerminateMessage(t *testing.T) {
+	ctx := context.Background()
+	for _, recursive := range []bool{true, false} {
+		md := sampleMessage()
+		md.TaskMessage.Event = history.Event{Type: history.ExecutionTerminated, EventID: -1, Timestamp: t0, Input: `"stop"`, Recursive: recursive}
+		text, err := EncodeMessage(ctx, nil, md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := strings.Contains(text, `"Recursive":true`); has != recursive || strings.Contains(text, `"Recursive":false`) {
+			t.Errorf("recursive=%v: message %s", recursive, text)
+		}
+		got, err := DecodeMessage(ctx, nil, text)
+		if err != nil || got.TaskMessage.Event.Recursive != recursive {
+			t.Errorf("recursive=%v: decoded %+v, %v", recursive, got.TaskMessage.Event, err)
+		}
+	}
+}
