@@ -34,7 +34,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 
 	"github.com/durable-go/durable/internal/client"
@@ -162,7 +161,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !readOnly(w, r) {
 			return
 		}
-		h.serveLinks(w, r, strings.TrimPrefix(rest, "links/"))
+		// From the escaped path: an instance ID may hold '/' or '%'.
+		escaped, ok := strings.CutPrefix(r.URL.EscapedPath(), h.cfg.Base+"links/")
+		if !ok {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("%s is not a page of the dashboard", p))
+			return
+		}
+		h.serveLinks(w, r, escaped)
 	default:
 		writeError(w, http.StatusNotFound, fmt.Sprintf("%s is not a page of the dashboard", p))
 	}
@@ -308,7 +313,7 @@ type links struct {
 // serveLinks answers an instance's parent and sub-orchestrations, read
 // from its current execution's history.
 func (h *Handler) serveLinks(w http.ResponseWriter, r *http.Request, escapedID string) {
-	id, err := url.PathUnescape(path.Clean("/" + escapedID)[1:])
+	id, err := url.PathUnescape(escapedID)
 	if err == nil {
 		err = layout.ValidateInstanceID(id)
 	}

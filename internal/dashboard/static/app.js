@@ -20,6 +20,14 @@
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === undefined || v === null || v === false) continue;
       if (k === "class") e.className = v;
+      // Through the CSSOM: the Content-Security-Policy forbids style
+      // attributes, not style properties set from a script.
+      else if (k === "style") {
+        for (const decl of String(v).split(";")) {
+          const i = decl.indexOf(":");
+          if (i > 0) e.style.setProperty(decl.slice(0, i).trim(), decl.slice(i + 1).trim());
+        }
+      }
       else if (k === "text") e.textContent = v;
       else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
       else if (k === "checked" || k === "disabled" || k === "selected" || k === "value") e[k] = v;
@@ -87,9 +95,21 @@
     return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
   }
 
+  // parseTime reads an API time in milliseconds, keeping the sub-millisecond
+  // digits of history times (up to seven), which Date.parse drops: an
+  // activity run inline takes well under a millisecond.
+  function parseTime(s) {
+    if (!s) return NaN;
+    const m = /\.(\d+)Z$/.exec(s);
+    if (!m) return Date.parse(s);
+    return Date.parse(s.slice(0, m.index) + "Z") + Number("0." + m[1]) * 1000;
+  }
+
   function fmtDur(ms) {
     if (ms === null || ms === undefined || isNaN(ms)) return "";
     if (ms < 0) ms = 0;
+    if (ms < 1) return ms < 0.05 ? "<0.1 ms" : ms.toFixed(1) + " ms";
+    if (ms < 10) return ms.toFixed(1) + " ms";
     if (ms < 1000) return Math.round(ms) + " ms";
     const s = ms / 1000;
     if (s < 60) return (s < 10 ? s.toFixed(2) : s.toFixed(1)) + " s";
@@ -476,7 +496,8 @@
         el("td", {}, badge(r.runtimeStatus)),
         el("td", { class: "time", text: fmtTime(r.createdTime), title: r.createdTime }),
         el("td", { class: "time", text: fmtTime(r.lastUpdatedTime), title: r.lastUpdatedTime }),
-        el("td", { class: "time", text: fmtDur(end - new Date(r.createdTime)) })));
+        // The list's times have whole seconds only.
+        el("td", { class: "time", text: end - new Date(r.createdTime) < 1000 ? "<1 s" : fmtDur(end - new Date(r.createdTime)) })));
     }
     const table = el("div", { class: "tablewrap" }, el("table", { id: "instances" }, el("thead", {}, head), body));
     if (!list.rows.length) {
@@ -612,8 +633,11 @@
 
     const parts = [head];
     if (s.runtimeStatus === "Failed") parts.push(failurePanel(s, events));
-    const start = new Date(s.createdTime), last = new Date(s.lastUpdatedTime);
-    const end = FINISHED.has(s.runtimeStatus) ? last : new Date();
+    // The status times have whole seconds; the history's are exact.
+    const startEv = events.find((e) => e.EventType === "ExecutionStarted");
+    const endEv = events.find((e) => e.EventType === "ExecutionCompleted" || e.EventType === "ExecutionTerminated");
+    const start = startEv ? parseTime(startEv.Timestamp) : parseTime(s.createdTime);
+    const end = !FINISHED.has(s.runtimeStatus) ? Date.now() : endEv ? parseTime(endEv.Timestamp) : parseTime(s.lastUpdatedTime);
     const kv = (k, v, attrs) => el("div", attrs || {}, el("div", { class: "k", text: k }), el("div", { class: "v" }, v));
     parts.push(el("div", { class: "panel summary" },
       kv("Orchestrator", s.name),
@@ -657,29 +681,32 @@
     const rows = [];
     const timers = [];
     for (const e of events) {
-      const t = Date.parse(e.Timestamp);
+      const t = parseTime(e.Timestamp);
       switch (e.EventType) {
         case "TaskCompleted": case "TaskFailed":
-          rows.push({ kind: "activity", label: e.FunctionName || "activity", from: Date.parse(e.ScheduledTime || e.Timestamp), to: t, failed: e.EventType === "TaskFailed" });
+          rows.push({ kind: "activity", label: e.FunctionName || "activity", from: parseTime(e.ScheduledTime || e.Timestamp), to: t, failed: e.EventType === "TaskFailed" });
           break;
         case "TaskScheduled":
           rows.push({ kind: "activity", label: e.Name, from: t, to: null });
           break;
         case "SubOrchestrationInstanceCompleted": case "SubOrchestrationInstanceFailed":
-          rows.push({ kind: "sub", label: e.FunctionName || "sub-orchestration", from: Date.parse(e.ScheduledTime || e.Timestamp), to: t, failed: e.EventType.endsWith("Failed") });
+          rows.push({ kind: "sub", label: e.FunctionName || "sub-orchestration", from: parseTime(e.ScheduledTime || e.Timestamp), to: t, failed: e.EventType.endsWith("Failed") });
           break;
         case "SubOrchestrationInstanceCreated":
           rows.push({ kind: "sub", label: e.Name, from: t, to: null, child: e.InstanceId });
           break;
         case "TimerCreated": {
-          const row = { kind: "timer", label: "timer until " + fmtTime(e.FireAt), from: t, to: null, fireAt: e.FireAt, planned: Date.parse(e.FireAt) };
+          const row = { kind: "timer", label: "timer until " + fmtTime(e.FireAt), from: t, to: null, fireAt: e.FireAt, planned: parseTime(e.FireAt) };
           rows.push(row);
           timers.push(row);
           break;
         }
         case "TimerFired": {
+          // The fired event is stamped when the timer is set; it fires
+          // at FireAt at the earliest.
+          const fired = Math.max(t, parseTime(e.FireAt) || t);
           const row = timers.find((r) => r.to === null && r.fireAt === e.FireAt);
-          if (row) row.to = t; else rows.push({ kind: "timer", label: "timer fired", from: t, to: t });
+          if (row) row.to = fired; else rows.push({ kind: "timer", label: "timer fired", from: fired, to: fired });
           break;
         }
         case "EventRaised":
@@ -704,9 +731,10 @@
     if (!rows.length) return el("div", { class: "hint", id: "timeline", text: "No activities, timers, sub-orchestrations or events in this execution yet." });
     const started = events.find((e) => e.EventType === "ExecutionStarted");
     const now = Date.now();
-    const t0 = Math.min(started ? Date.parse(started.Timestamp) : Infinity, Date.parse(s.createdTime), ...rows.map((r) => r.from));
+    // createdTime has whole seconds only; the start event is exact.
+    const t0 = Math.min(started ? parseTime(started.Timestamp) : parseTime(s.createdTime), ...rows.map((r) => r.from));
     const open = !FINISHED.has(s.runtimeStatus);
-    let t1 = Math.max(Date.parse(s.lastUpdatedTime), ...rows.map((r) => r.to || r.from), ...rows.filter((r) => r.planned).map((r) => r.planned));
+    let t1 = Math.max(t0, ...rows.map((r) => r.to || r.from), ...rows.filter((r) => r.planned).map((r) => r.planned));
     if (open) t1 = Math.max(t1, now);
     const span = Math.max(t1 - t0, 1);
     const pct = (t) => ((t - t0) / span) * 100;
@@ -714,12 +742,18 @@
     const shown = rows.slice(0, MAX);
     const g = el("div", { class: "gantt", id: "timeline", role: "table", "aria-label": "Timeline" });
     const axis = el("div", { class: "axis" });
-    for (let i = 0; i <= 4; i++) axis.append(el("span", { style: `left:${i * 25}%`, text: "+" + fmtDur((span * i) / 4) }));
+    for (let i = 0; i <= 4; i++) axis.append(el("span", { style: `left:${i * 25}%`, text: i ? "+" + fmtDur((span * i) / 4) : "0" }));
     g.append(el("div", { class: "label hint", text: "start " + fmtTime(new Date(t0)) }), axis, el("div", { class: "dur hint", text: "duration" }));
     for (const r of shown) {
       const to = r.to ?? (r.kind === "timer" && r.planned ? r.planned : open ? now : t1);
       const kinds = { activity: "activity", sub: "sub-orch", timer: "timer", event: "event", end: "end" };
       let label = el("span", {}, el("span", { class: "kind", text: kinds[r.kind] }), r.label);
+      if (r.kind === "sub" && !r.child) {
+        // The API's completed rows drop the child's ID; a name that only
+        // one child has still tells which it was.
+        const same = rel.children.filter((c) => c.name === r.label);
+        if (same.length === 1) r.child = same[0].instanceId;
+      }
       if (r.kind === "sub" && r.child) label = el("span", {}, el("span", { class: "kind", text: kinds[r.kind] }), el("a", { href: "#/instances/" + encodeURIComponent(r.child), text: r.label }));
       const track = el("div", { class: "track" });
       if (r.point) {
@@ -755,7 +789,7 @@
       else if (e.Data) detail = e.Data;
       else if (e.FireAt) detail = "fires at " + fmtTime(e.FireAt);
       if (e.OrchestrationStatus && !detail) detail = e.OrchestrationStatus;
-      const dur = e.ScheduledTime ? fmtDur(Date.parse(e.Timestamp) - Date.parse(e.ScheduledTime)) : "";
+      const dur = e.ScheduledTime ? fmtDur(parseTime(e.Timestamp) - parseTime(e.ScheduledTime)) : "";
       const name = e.FunctionName || e.Name || "";
       body.append(el("tr", {},
         el("td", { class: "hint", text: String(i + 1) }),
