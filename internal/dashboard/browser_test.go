@@ -98,6 +98,13 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func newHubServer(t *testing.T, worker bool) *hubServer {
 	t.Helper()
+	return newHubServerWith(t, worker, nil)
+}
+
+// newHubServerWith is newHubServer with the management API wrapped, for a
+// stand-in of a route.
+func newHubServerWith(t *testing.T, worker bool, wrap func(api http.Handler, c *client.Client) http.Handler) *hubServer {
+	t.Helper()
 	conn := testutil.Storage(t)
 	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": conn, "DatabaseConnection": "Server=db", app.WakeQueueSetting: "none"}, false)
 	d := config.DefaultDurableOptions()
@@ -138,7 +145,11 @@ func newHubServer(t *testing.T, worker bool) *hubServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dash, err := dashboard.New(dashboard.Config{API: api, ManagementBase: api.ManagementBase(), Statuses: a.Client, HubName: d.HubName, Logger: quiet()})
+	var apiHandler http.Handler = api
+	if wrap != nil {
+		apiHandler = wrap(api, a.Client)
+	}
+	dash, err := dashboard.New(dashboard.Config{API: apiHandler, ManagementBase: api.ManagementBase(), Statuses: a.Client, HubName: d.HubName, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,6 +545,79 @@ func TestBrowser(t *testing.T) {
 			h.waitStatus(t, fmt.Sprintf("bulk-%d", i), history.StatusTerminated)
 		}
 	})
+}
+
+// stubBatch stands in for POST /durabletask/batch/{operation} in the shape
+// the bulk-operation route answers (a 202 with the check-status body of a
+// bulk instance whose custom status shows progress and whose output sums
+// up), so that the page's progress view is tested before that route is in
+// this build. Only terminate and the ID prefix filter are served.
+func stubBatch(api http.Handler, c *client.Client) http.Handler {
+	var mu sync.Mutex
+	var result map[string]any
+	polls := 0
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/durabletask/batch/terminate":
+			page, err := c.ListInstances(r.Context(), client.Query{InstanceIDPrefix: r.URL.Query().Get("instanceIdPrefix")})
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			ok := 0
+			for _, st := range page.Instances {
+				if c.Terminate(r.Context(), st.InstanceID, r.URL.Query().Get("reason")) == nil {
+					ok++
+				}
+			}
+			mu.Lock()
+			result = map[string]any{"operation": "terminate", "matched": len(page.Instances), "succeeded": ok, "failed": len(page.Instances) - ok, "errors": []any{}}
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = io.WriteString(w, `{"id":"stub-bulk","statusQueryGetUri":"http://example/durabletask/instances/stub-bulk"}`)
+		case r.Method == "GET" && r.URL.Path == "/durabletask/instances/stub-bulk":
+			mu.Lock()
+			defer mu.Unlock()
+			polls++
+			st := map[string]any{"name": "BulkOperation", "instanceId": "stub-bulk", "runtimeStatus": "Running",
+				"customStatus": map[string]any{"matched": result["matched"], "succeeded": 0, "failed": 0}, "output": nil}
+			code := http.StatusAccepted
+			if polls > 1 {
+				st["runtimeStatus"], st["output"], code = "Completed", result, http.StatusOK
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(st)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
+}
+
+// TestBrowserBulkProgress runs a bulk action by filter against stubBatch
+// and follows its progress to the end.
+func TestBrowserBulkProgress(t *testing.T) {
+	ctx := browser(t)
+	h := newHubServerWith(t, true, stubBatch)
+	for i := 1; i <= 2; i++ {
+		h.start(t, "Counter", fmt.Sprintf("stubbulk-%d", i), 0)
+	}
+	for i := 1; i <= 2; i++ {
+		h.waitStatus(t, fmt.Sprintf("stubbulk-%d", i), history.StatusRunning)
+	}
+	openList(t, ctx, h)
+	applyFilter(t, ctx, map[string]string{"filter-prefix": "stubbulk-"})
+	run(t, ctx, "bulk terminate", chromedp.SetValue(chromedp.CSS("#bulk-op"), "terminate"), chromedp.Click(chromedp.CSS("#bulk-run")),
+		until(`document.getElementById("bulk-count")?.textContent.includes("all 2 instances")`),
+		chromedp.SendKeys(chromedp.CSS("#f-reason"), "bulk"), chromedp.Click(chromedp.CSS("#dialog-confirm")),
+		until(`document.getElementById("bulk-progress")?.dataset.done === "Completed"`))
+	if res := closeDialog(t, ctx); !strings.Contains(res, "2 of 2 processed, 2 succeeded, 0 failed") {
+		t.Errorf("bulk result %q", res)
+	}
+	for i := 1; i <= 2; i++ {
+		h.waitStatus(t, fmt.Sprintf("stubbulk-%d", i), history.StatusTerminated)
+	}
 }
 
 // TestFirstPageOnALargeHub measures how long the first page of 100 takes

@@ -160,6 +160,12 @@
     if (message) body.append(message instanceof Node ? message : el("p", { text: message }));
     const inputs = {};
     for (const f of fields || []) {
+      if (f.type === "checkbox") {
+        const box = el("input", { type: "checkbox", id: "f-" + f.name });
+        inputs[f.name] = box;
+        body.append(el("label", { class: "field check-field", for: "f-" + f.name }, box, f.label));
+        continue;
+      }
       const input = f.type === "textarea"
         ? el("textarea", { id: "f-" + f.name, placeholder: f.placeholder || "", spellcheck: "false" })
         : el("input", { type: "text", id: "f-" + f.name, placeholder: f.placeholder || "", autocomplete: "off" });
@@ -184,7 +190,7 @@
         if (dlg.open) dlg.close();
         resolve(v);
       };
-      const values = () => Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.value]));
+      const values = () => Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.type === "checkbox" ? i.checked : i.value]));
       const onOK = async (ev) => {
         ev.preventDefault();
         const form = document.getElementById("dialog-form");
@@ -233,9 +239,13 @@
 
   // ACTIONS describe the operations on one instance: the fields they ask
   // for and the request they make.
+  // recursive=true also acts on an instance's sub-orchestrations, where
+  // the API supports it; the parameter is sent only when asked for.
+  const RECURSIVE = { name: "recursive", type: "checkbox", label: "Also its sub-orchestrations (recursive)" };
+  const withRecursive = (params, v) => (v.recursive ? Object.assign(params, { recursive: "true" }) : params);
   const ACTIONS = {
-    terminate: { label: "Terminate", danger: true, fields: [{ name: "reason", label: "Reason (recorded as the output)" }],
-      req: (id, v) => ["POST", apiURL(`instances/${encodeURIComponent(id)}/terminate`, { reason: v.reason || "" })],
+    terminate: { label: "Terminate", danger: true, fields: [{ name: "reason", label: "Reason (recorded as the output)" }, RECURSIVE],
+      req: (id, v) => ["POST", apiURL(`instances/${encodeURIComponent(id)}/terminate`, withRecursive({ reason: v.reason || "" }, v))],
       allowed: (s) => s === "Pending" || s === "Running" || s === "Suspended" },
     suspend: { label: "Suspend", fields: [{ name: "reason", label: "Reason" }],
       req: (id, v) => ["POST", apiURL(`instances/${encodeURIComponent(id)}/suspend`, { reason: v.reason || "" })],
@@ -254,8 +264,8 @@
       { name: "eventData", label: "Event data (JSON, empty for null)", type: "textarea", placeholder: '{"approved": true}' }],
       req: (id, v) => ["POST", apiURL(`instances/${encodeURIComponent(id)}/raiseEvent/${encodeURIComponent(v.eventName)}`), jsonBody(v.eventData, "Event data")],
       allowed: (s) => !FINISHED.has(s) },
-    purge: { label: "Purge", danger: true, fields: [],
-      req: (id) => ["DELETE", apiURL(`instances/${encodeURIComponent(id)}`)],
+    purge: { label: "Purge", danger: true, fields: [RECURSIVE],
+      req: (id, v) => ["DELETE", apiURL(`instances/${encodeURIComponent(id)}`, withRecursive({}, v))],
       allowed: (s) => FINISHED.has(s) },
   };
   const ACTION_ORDER = ["terminate", "suspend", "resume", "rewind", "restart", "raiseEvent", "purge"];
@@ -560,6 +570,7 @@
       run: async (v, box) => {
         const params = [...fp];
         if (v.reason) params.push(["reason", v.reason]);
+        if (v.recursive) params.push(["recursive", "true"]);
         if (action === "raiseEvent") params.push(["eventName", v.eventName]);
         const body = action === "raiseEvent" ? jsonBody(v.eventData, "Event data") : undefined;
         const r = await call("POST", apiURL("batch/" + action, params), body);
@@ -779,9 +790,13 @@
     return wrap;
   }
 
+  // At most this many history rows are put in the table: a fan-out of
+  // thousands would make the page slow for no reader's benefit.
+  const HISTORY_ROWS = 2000;
+
   function historyTable(events) {
     const body = el("tbody", { id: "history-body" });
-    events.forEach((e, i) => {
+    events.slice(0, HISTORY_ROWS).forEach((e, i) => {
       let detail = "";
       if (e.FailureDetails) detail = (e.FailureDetails.ErrorType ? e.FailureDetails.ErrorType + ": " : "") + (e.FailureDetails.ErrorMessage || "");
       else if (e.Reason) detail = e.Reason;
@@ -800,8 +815,10 @@
         el("td", { class: "time", text: dur }),
         el("td", { class: "mono", text: detail.length > 500 ? detail.slice(0, 500) + "…" : detail })));
     });
-    return el("div", { class: "tablewrap" }, el("table", { id: "history" },
+    const table = el("div", { class: "tablewrap" }, el("table", { id: "history" },
       el("thead", {}, el("tr", {}, ["#", "Time", "Event", "Name", "Duration", "Details"].map((h) => el("th", { text: h })))), body));
+    if (events.length <= HISTORY_ROWS) return table;
+    return el("div", {}, table, el("p", { class: "hint", text: `Showing the first ${HISTORY_ROWS} of ${events.length} events; durable get-history --id prints them all.` }));
   }
 
   // --- routing and refresh -------------------------------------------------------
