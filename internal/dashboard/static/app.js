@@ -485,11 +485,14 @@
       } });
     const head = el("tr", {}, el("th", { class: "check" }, allBox), cols.map(([k, label]) => {
       const on = list.sort.key === k;
-      return el("th", { class: "sortable", "data-sort": k, "aria-sort": on ? (list.sort.dir > 0 ? "ascending" : "descending") : "none",
-        title: "Sort this page by " + label, onclick: () => {
-          list.sort = { key: k, dir: on ? -list.sort.dir : (k.endsWith("Time") ? -1 : 1) };
-          renderList();
-        } }, label, el("span", { class: "arrow", text: on ? (list.sort.dir > 0 ? "▲" : "▼") : "" }));
+      const sort = () => {
+        list.sort = { key: k, dir: on ? -list.sort.dir : (k.endsWith("Time") ? -1 : 1) };
+        renderList();
+      };
+      return el("th", { class: "sortable", id: "sort-" + k, "data-sort": k, tabindex: "0", "aria-sort": on ? (list.sort.dir > 0 ? "ascending" : "descending") : "none",
+        title: "Sort this page by " + label, onclick: sort,
+        onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); } },
+      }, label, el("span", { class: "arrow", text: on ? (list.sort.dir > 0 ? "▲" : "▼") : "" }));
     }), el("th", { text: "Duration" }));
     const body = el("tbody", { id: "instances-body" });
     for (const r of sortedRows()) {
