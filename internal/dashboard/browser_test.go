@@ -380,7 +380,7 @@ func TestBrowser(t *testing.T) {
 		run(t, ctx, "filter by Failed", chromedp.Click(chromedp.CSS(`input[data-status="Failed"]`)), chromedp.Click(chromedp.CSS("#filter-apply")),
 			until(`JSON.stringify(`+rowIDs+`) === '["failing-1"]'`))
 
-		// Paging with continuation tokens: 15 instances, 5 a page.
+		// Paging with continuation tokens: 15 instances (so far), 5 a page.
 		run(t, ctx, "reset", chromedp.Click(chromedp.CSS("#filter-reset")), until(`document.querySelectorAll("#instances-body tr").length >= 15`))
 		seen := map[string]bool{}
 		eval[any](t, ctx, `(() => { const s = document.getElementById("page-size"); s.append(new Option("5", "5")); s.value = "5"; s.dispatchEvent(new Event("change")); })()`)
@@ -493,6 +493,35 @@ func TestBrowser(t *testing.T) {
 		if res := closeDialog(t, ctx); !strings.Contains(res, "not valid JSON") {
 			t.Errorf("bad event data: %q", res)
 		}
+	})
+
+	t.Run("StartSuspendResume", func(t *testing.T) {
+		openList(t, ctx, h)
+		run(t, ctx, "start one", chromedp.Click(chromedp.CSS("#start-new")),
+			chromedp.SendKeys(chromedp.CSS("#f-name"), "HelloWorld"), chromedp.SendKeys(chromedp.CSS("#f-id"), "started-1"),
+			chromedp.SendKeys(chromedp.CSS("#f-input"), `"Bob"`), chromedp.Click(chromedp.CSS("#dialog-confirm")))
+		if res := closeDialog(t, ctx); !strings.Contains(res, "Started started-1") {
+			t.Errorf("start result %q", res)
+		}
+		h.waitStatus(t, "started-1", history.StatusCompleted)
+
+		run(t, ctx, "open bulk-1", chromedp.Navigate(h.url+"#/instances/bulk-1"),
+			until(`document.getElementById("instance-status")?.textContent === "Running"`))
+		run(t, ctx, "suspend", chromedp.Click(chromedp.CSS(`button[data-action="suspend"]`)), chromedp.Click(chromedp.CSS("#dialog-confirm")))
+		closeDialog(t, ctx)
+		h.waitStatus(t, "bulk-1", history.StatusSuspended)
+		run(t, ctx, "see it suspended", chromedp.Click(chromedp.CSS("#refresh")),
+			until(`document.getElementById("instance-status").textContent === "Suspended"`))
+		run(t, ctx, "resume", chromedp.Click(chromedp.CSS(`button[data-action="resume"]`)), chromedp.Click(chromedp.CSS("#dialog-confirm")))
+		closeDialog(t, ctx)
+		h.waitStatus(t, "bulk-1", history.StatusRunning)
+		// Cancel leaves the instance alone.
+		run(t, ctx, "open terminate", chromedp.Click(chromedp.CSS("#refresh")),
+			until(`document.getElementById("instance-status").textContent === "Running"`),
+			chromedp.Click(chromedp.CSS(`button[data-action="terminate"]`)), until(`document.getElementById("dialog").open`))
+		run(t, ctx, "cancel", chromedp.Click(chromedp.CSS("#dialog-cancel")), until(`!document.getElementById("dialog").open`))
+		time.Sleep(300 * time.Millisecond)
+		h.waitStatus(t, "bulk-1", history.StatusRunning)
 	})
 
 	t.Run("PurgeSelection", func(t *testing.T) {

@@ -380,8 +380,13 @@
   // loadCounts fetches the counts per status after the page is shown: on a
   // large hub they take longer than one page (the service has no count, so
   // the matching rows are read), and the table should not wait for them.
-  async function loadCounts() {
+  const COUNTS_AUTO_MS = 30000;
+  async function loadCounts(auto) {
     const key = JSON.stringify(list.filter);
+    // Auto-refresh recounts twice a minute at most: counting reads every
+    // matching row, the page only one page of them.
+    if (auto && list.counts && list.countedAt && Date.now() - list.countedAt < COUNTS_AUTO_MS) return;
+    list.countedAt = Date.now();
     const r = await call("GET", apiURL("counts", filterParams(list.filter)));
     if (key !== JSON.stringify(list.filter) || currentInstance() !== null) return;
     list.counts = r.ok ? r.data : null;
@@ -680,8 +685,12 @@
     for (const e of failed) {
       const fd = e.FailureDetails;
       const where = e.EventType === "ExecutionCompleted" ? "Orchestrator" : `${e.EventType === "TaskFailed" ? "Activity" : "Sub-orchestration"} ${e.FunctionName || e.Name || ""}`;
+      const text = fd ? (fd.ErrorType ? fd.ErrorType + ": " : "") + (fd.ErrorMessage || "") : (e.Reason || "");
+      // The orchestrator's own failure is the output, already shown.
+      const repeat = e.EventType === "ExecutionCompleted" && text === out;
+      if (repeat && !(fd && fd.StackTrace)) continue;
       panel.append(el("div", { class: "section" },
-        el("div", { class: "msg", text: `${where}: ${fd ? (fd.ErrorType ? fd.ErrorType + ": " : "") + (fd.ErrorMessage || "") : (e.Reason || "")}` }),
+        repeat ? null : el("div", { class: "msg", text: `${where}: ${text}` }),
         fd && fd.StackTrace ? el("pre", { class: "json", text: fd.StackTrace }) : null,
         !fd && e.Details ? el("pre", { class: "json", text: e.Details }) : null));
     }
@@ -837,7 +846,7 @@
   // A refresh asked for while one runs (a filter applied during an
   // auto-refresh) runs once that one ends, so the newest state wins.
   let busy = false, again = false;
-  async function refresh() {
+  async function refresh(auto) {
     if (busy) { again = true; return; }
     busy = true;
     try {
@@ -848,7 +857,7 @@
         await loadList();
         if (currentInstance() === null) {
           renderList();
-          loadCounts();
+          loadCounts(auto === true);
         }
       }
     } catch (e) {
@@ -869,9 +878,9 @@
     auto.checked = localStorage.getItem("durable-dashboard-auto") === "1";
     auto.addEventListener("change", () => localStorage.setItem("durable-dashboard-auto", auto.checked ? "1" : "0"));
     setInterval(() => {
-      if (auto.checked && !document.hidden && !document.getElementById("dialog").open) refresh();
+      if (auto.checked && !document.hidden && !document.getElementById("dialog").open) refresh(true);
     }, REFRESH_MS);
-    document.getElementById("refresh").addEventListener("click", refresh);
+    document.getElementById("refresh").addEventListener("click", () => refresh());
     document.getElementById("start-new").addEventListener("click", startNew);
     window.addEventListener("hashchange", () => { window.scrollTo(0, 0); route(); });
     route();
