@@ -234,9 +234,11 @@ func pageText(ctx context.Context) string {
 	return "\npage text:\n" + s
 }
 
-// until waits for a JavaScript predicate to be true.
+// until waits for a JavaScript predicate to be true while the page is not
+// re-rendering its view (a node found mid-render may be replaced before it
+// is clicked).
 func until(expr string) chromedp.Action[chromedp.Void] {
-	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second))
+	return chromedp.Poll[chromedp.Void](`!document.getElementById("view")?.dataset.busy && (`+expr+`)`, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second))
 }
 
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {

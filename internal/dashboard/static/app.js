@@ -849,6 +849,9 @@
   async function refresh(auto) {
     if (busy) { again = true; return; }
     busy = true;
+    // data-busy tells (tests, too) that the view is about to be replaced.
+    const view = document.getElementById("view");
+    view.dataset.busy = "1";
     try {
       const id = currentInstance();
       if (id !== null) {
@@ -864,7 +867,7 @@
       notify("Could not refresh: " + e.message, "error");
     } finally {
       busy = false;
-      if (again) { again = false; refresh(); }
+      if (again) { again = false; refresh(); } else delete view.dataset.busy;
     }
   }
 
