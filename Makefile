@@ -5,6 +5,8 @@
 #   make test    go vet and go test -race against a fresh Azurite on free ports
 #   make soak    the full fault-injection suite (internal/soak, SOAK=full); make test runs
 #                its short version
+#   make screenshots  regenerate the dashboard screenshots in docs/ (browser test)
+#   make dashboard-large  the dashboard's first page on a 5,000-instance hub, measured
 #   make bench   the benchmarks in ./bench against a fresh Azurite
 #   make bench-compare  the project against durabletask-go v0.5.0, side by side
 #   make build   build every package and the handler binary
@@ -17,13 +19,15 @@ GO ?= go
 AZURITE := scripts/azurite.sh
 DEVHOST_PORT ?= 7071
 
-.PHONY: all build run test soak bench bench-compare fmt vet tidy clean deps
+.PHONY: all build run test soak bench bench-compare fmt vet tidy clean deps screenshots dashboard-large
 
 all: build
 
 # npm ci only when Azurite is missing: it reinstalls node_modules from scratch every time.
+# scripts/setup-test-deps.sh installs chromium for the dashboard's browser tests when missing.
 deps:
 	@test -x node_modules/.bin/azurite || npm ci --no-audit --no-fund
+	@scripts/setup-test-deps.sh
 
 build:
 	$(GO) build ./...
@@ -57,7 +61,24 @@ test: deps
 	trap '$(AZURITE) stop "$$dir"; rm -rf "$$dir"' EXIT; \
 	$(AZURITE) start "$$dir" || exit 1; \
 	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
+	export DURABLE_REQUIRE_BROWSER=1; \
 	$(GO) mod tidy -diff && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 15m ./...
+
+# The browser test writes docs/dashboard-*.png when DASHBOARD_SCREENSHOTS is set.
+screenshots: deps
+	@dir="$$(mktemp -d)"; \
+	trap '$(AZURITE) stop "$$dir"; rm -rf "$$dir"' EXIT; \
+	$(AZURITE) start "$$dir" || exit 1; \
+	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
+	DASHBOARD_SCREENSHOTS=1 DURABLE_REQUIRE_BROWSER=1 $(GO) test -count=1 -run '^TestBrowser$$' -v ./internal/dashboard/
+
+# Seeds 5,000 instances and logs how long the first page of 100 takes to show.
+dashboard-large: deps
+	@dir="$$(mktemp -d)"; \
+	trap '$(AZURITE) stop "$$dir"; rm -rf "$$dir"' EXIT; \
+	$(AZURITE) start "$$dir" || exit 1; \
+	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
+	DASHBOARD_LARGE=1 DURABLE_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m -run '^TestFirstPageOnALargeHub$$' -v ./internal/dashboard/
 
 # The soak scenarios own their storage where they pause or restart it, so
 # only the others use this run's Azurite.

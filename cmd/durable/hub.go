@@ -78,6 +78,9 @@ type target struct {
 	// not exist, or another tool created it without one. Failures then
 	// point at the hub name instead of blaming the instance.
 	known bool
+	// connection is the name of the app setting holding the storage
+	// connection, as the HTTP API's URLs name it.
+	connection string
 }
 
 // open resolves the hub and opens it. It reads the hub's recorded partition
@@ -98,7 +101,7 @@ func (h *hubFlags) open(ctx context.Context, logger *slog.Logger) (*target, erro
 	if err != nil {
 		return nil, err
 	}
-	return &target{hub: hub, client: client.New(hub, client.Options{Logger: logger}), known: known}, nil
+	return &target{hub: hub, client: client.New(hub, client.Options{Logger: logger}), known: known, connection: opts.ConnectionName}, nil
 }
 
 // explainNotFound adds the likelier cause to an instance-not-found error

@@ -146,6 +146,15 @@ func commands() []spec {
 				"must have finished) or, with --new-instance-id, under a new random ID. Prints the ID\n" +
 				"started. Not in Core Tools.",
 			example: "durable restart --id 0ab8c55a66644d68a3a8b220b12d209c --new-instance-id"},
+		{name: "dashboard", newCmd: func() command { return &dashboardCmd{} },
+			synopsis: "[--port N]",
+			summary:  "Serve the web dashboard of the task hub on this machine",
+			about: "Serves the dashboard the app serves at /durabletask/dashboard/ (instances, histories as a\n" +
+				"timeline, and actions) on http://127.0.0.1:PORT, against the task hub this tool opens, so it\n" +
+				"works without a running app and on a hub in Azure. Prints the address; Ctrl-C stops it.\n" +
+				"Actions only enqueue messages, as the other commands do: an app serving the hub carries them\n" +
+				"out. Bulk actions over a filter run as an orchestration and need such an app. Not in Core Tools.",
+			example: "durable dashboard --port 7072 --task-hub-name MyHub"},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/durable-go/durable/internal/dashboard"
 	"github.com/durable-go/durable/internal/functions"
 	"github.com/durable-go/durable/internal/httpapi"
 )
@@ -18,6 +19,8 @@ func builtInFunctions() []string {
 // newRouter serves the host's requests:
 //
 //   - GET / answers the host's start-up probe;
+//   - forwarded HTTP requests for the dashboard under /durabletask/dashboard/
+//     go to internal/dashboard, which calls the management API in-process;
 //   - forwarded HTTP requests for the starters under /orchestrators and the
 //     management API under /durabletask (below the route prefix) go to
 //     internal/httpapi;
@@ -50,7 +53,26 @@ func newRouter(a *App, own map[string]http.Handler, ownHTTP http.Handler) (http.
 	if err != nil {
 		return nil, fmt.Errorf("build functions: %w", err)
 	}
-	payload := httpapi.PayloadHandler(api)
+	dash, err := dashboard.New(dashboard.Config{
+		API:            api,
+		ManagementBase: api.ManagementBase(),
+		Statuses:       a.Client,
+		HubName:        a.Hub.Name(),
+		Logger:         a.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build dashboard: %w", err)
+	}
+	// The dashboard lives below the management API's path, so it is asked
+	// first.
+	mgmt := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if dash.Handles(r.URL.Path) {
+			dash.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+	payload := httpapi.PayloadHandler(mgmt)
 	// Function names are matched case-insensitively, as the host does.
 	invocations := map[string]http.Handler{}
 	for _, n := range httpapi.FunctionNames() {
@@ -69,8 +91,8 @@ func newRouter(a *App, own map[string]http.Handler, ownHTTP http.Handler) (http.
 		// Forwarded requests keep their original path, so the API's
 		// prefixes tell them from invocations.
 		switch {
-		case api.Handles(r.URL.Path):
-			api.ServeHTTP(w, r)
+		case dash.Handles(r.URL.Path) || api.Handles(r.URL.Path):
+			mgmt.ServeHTTP(w, r)
 		case r.Method == http.MethodGet && r.URL.Path == "/":
 			w.WriteHeader(http.StatusOK)
 		case r.Method == http.MethodPost && invocations[strings.ToLower(strings.TrimPrefix(r.URL.Path, "/"))] != nil:

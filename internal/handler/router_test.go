@@ -68,3 +68,24 @@ func TestAppFunctionsAndRoutesNextToTheBuiltIns(t *testing.T) {
 		t.Errorf("without app routes, an unknown path got %d", code)
 	}
 }
+
+func TestDashboardRoutes(t *testing.T) {
+	h, err := newRouter(testApp(t), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := serve(t, h, "GET", "/durabletask/dashboard/"); code != 200 || !strings.Contains(body, `name="csrf-token"`) {
+		t.Errorf("GET /durabletask/dashboard/: %d %.200s", code, body)
+	}
+	if code, _ := serve(t, h, "GET", "/durabletask/dashboard/static/app.js"); code != 200 {
+		t.Errorf("the dashboard's script: %d", code)
+	}
+	// Without request forwarding, the host invokes the dashboard's
+	// function with a payload; the page comes back in the http output.
+	payload := `{"Data":{"req":{"Url":"http://localhost:7071/durabletask/dashboard/?code=k","Method":"GET","Headers":{}}},"Metadata":{}}`
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/DurableTaskDashboard", strings.NewReader(payload)))
+	if b, _ := io.ReadAll(rec.Body); rec.Code != 200 || !strings.Contains(string(b), `csrf-token`) || !strings.Contains(string(b), `"statusCode":200`) {
+		t.Errorf("POST /DurableTaskDashboard: %d %.300s", rec.Code, b)
+	}
+}

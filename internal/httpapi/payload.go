@@ -30,11 +30,14 @@ const (
 	// event name, an empty segment) reach the handler and get its JSON 400
 	// or 404 rather than the host's bare 404.
 	FuncDurableFallback = "DurableTaskFallback"
+	// FuncDurableDashboard serves the dashboard (internal/dashboard), route
+	// durabletask/dashboard/{*path}.
+	FuncDurableDashboard = "DurableTaskDashboard"
 )
 
 // FunctionNames lists the HTTP functions.
 func FunctionNames() []string {
-	return []string{FuncHTTPStart, FuncHTTPSyncStart, FuncDurableStart, FuncDurableList, FuncDurableInstance, FuncDurableOp, FuncDurableEvent, FuncDurableFallback}
+	return []string{FuncHTTPStart, FuncHTTPSyncStart, FuncDurableStart, FuncDurableList, FuncDurableInstance, FuncDurableOp, FuncDurableEvent, FuncDurableFallback, FuncDurableDashboard}
 }
 
 // httpData is an HTTP trigger's value in an invocation payload.
