@@ -434,23 +434,20 @@ func (c *Client) restartOnce(ctx context.Context, in *BatchInput, batchID, id st
 	}
 	if in.RestartWithNewInstanceID {
 		o.InstanceID = strings.ReplaceAll(BatchDerivedID(batchID, in.AsOf, id, "restart-instance").String(), "-", "")
-		existing, err := c.hub.GetInstance(ctx, o.InstanceID)
+		// Started already, whatever its status. A start the earlier attempt
+		// wrote but did not send is not sent here: the engine sends the
+		// start of a row left Pending itself (worker recovery).
+		_, err := c.hub.GetInstance(ctx, o.InstanceID)
 		switch {
-		case err == nil && existing.RuntimeStatus != history.StatusPending:
-			return o.InstanceID, nil // started and running (or done) already
 		case err == nil:
-			// Pending: repeat the start, which sends its message again in
-			// case the earlier attempt died before sending it.
+			return o.InstanceID, nil
 		case !errors.Is(err, azstore.ErrNotFound):
 			return "", fmt.Errorf("restart %q: %w", id, err)
 		}
 		return c.startNew(ctx, row.Name, input, o, false)
 	}
 	if row.ExecutionID == exec {
-		if row.RuntimeStatus == history.StatusPending {
-			return c.startNew(ctx, row.Name, input, o, false)
-		}
-		return id, nil
+		return id, nil // restarted already, as above
 	}
 	start := layout.StartMessage(&layout.InstanceRow{InstanceID: id, ExecutionID: exec}).Event.MessageID
 	held, err := c.historyHolds(ctx, id, start)
