@@ -55,6 +55,7 @@ func TestCLI(t *testing.T) {
 		{"Rewind", testRewind},
 		{"PurgeHistory", testPurgeHistory},
 		{"SuspendResumeRestart", testSuspendResumeRestart},
+		{"Batch", testBatch},
 		{"DeleteTaskHub", testDeleteTaskHub},
 		{"BadInputChangesNothing", testBadInputChangesNothing},
 		{"Settings", testSettings},
