@@ -359,6 +359,21 @@ func TestRepeatedApply(t *testing.T) {
 		t.Fatalf("totals %v, want 1 each", got)
 	}
 
+	// A repeated suspend that arrives after someone resumed the instance
+	// must not suspend it again.
+	suspend := in(client.BatchSuspend)
+	twice(suspend, counters[2], func() {
+		e.wait(counters[2:3], history.StatusSuspended)
+		if err := e.c.Resume(ctx, counters[2], "go on"); err != nil {
+			t.Fatal(err)
+		}
+		e.wait(counters[2:3], history.StatusRunning)
+	})
+	time.Sleep(time.Second)
+	if st := e.status(counters[2]); st.RuntimeStatus != history.StatusRunning {
+		t.Fatalf("the repeated suspend was applied: %s", st.RuntimeStatus)
+	}
+
 	term := in(client.BatchTerminate)
 	twice(term, counters[2], nil)
 	twice(term, counters[3], func() { e.wait(counters[3:], history.StatusTerminated) })
