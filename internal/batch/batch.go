@@ -34,14 +34,19 @@
 //
 //   - terminate, suspend, resume, raiseEvent send their signal with a
 //     message ID derived from (bulk operation ID, start time, target,
-//     operation). The target's de-duplication drops a second copy. A
-//     repeat that finds the target finished checks whether its history
-//     holds that message ID; if so the first attempt's signal was applied
-//     (the terminate, or the event that ended it) and the repeat succeeds.
+//     operation). The target's de-duplication drops a second copy: its
+//     history holds the IDs of the messages it applied, and a
+//     continue-as-new carries them over, including (worker.KeptDeletedIDs)
+//     the most recent ones whose messages are already deleted, since it is
+//     exactly those that a repeated step sends again. A repeat that finds
+//     the target finished checks whether its history holds that message
+//     ID; if so the first attempt's signal was applied (the terminate, or
+//     the event that ended it) and the repeat succeeds.
 //   - rewind sends its message with the derived ID too and marks the
-//     rewritten failure with it; a repeat that finds the target no longer
-//     Failed but marked succeeds (and sends the message again, dropped if a
-//     duplicate, while the target is still Pending).
+//     rewritten failure with it; a repeat that finds the mark succeeds
+//     without rewinding again, even if the target has failed again since
+//     (and sends the message again, dropped if a duplicate, while the
+//     target is still Pending).
 //   - restart derives the new instance's ID (or, in place, the new
 //     execution's ID) from the same key; a repeat finds its own start and
 //     does not start again.
@@ -53,15 +58,15 @@
 // # What is only at least once
 //
 // De-duplication across continue-as-new is bounded: an execution carries
-// the last durable.MaxAppliedMessageIDs message IDs of the ones before it.
-// A target that received more than that many messages between a bulk
-// signal and its repeat (which comes seconds or minutes later) would
-// accept the repeat. Likewise a finished target whose history no longer
-// holds the message ID (purged and recreated) counts as a failure. Activities that the targets run again after a rewind or
-// restart are at-least-once as always. An instance purged, or restarted in
-// place, by someone else between the first attempt and its repeat counts
-// as succeeded. A purge reports success for an instance that someone else
-// purged first.
+// at most durable.MaxAppliedMessageIDs message IDs of the ones before it,
+// of which worker.KeptDeletedIDs of messages already deleted. A target
+// that processed more messages than that between a bulk signal and its
+// repeat (which comes seconds or minutes later) would accept the repeat,
+// and a finished one would report a failure instead of a success.
+// Activities that the targets run again after a rewind or restart are
+// at-least-once as always. A purge reports success for an instance that
+// someone else purged first, and a bulk terminate or purge does not follow
+// sub-orchestrations.
 package batch
 
 import (

@@ -382,8 +382,16 @@ func TestRepeatedApply(t *testing.T) {
 		t.Fatalf("terminate by another bulk operation: %v", err)
 	}
 
-	flaky := e.start("Flaky", "f-", 2, nil)
+	flaky := e.start("Flaky", "f-", 3, nil)
 	e.wait(flaky, history.StatusFailed)
+	// Rewound, then failed again: the repeat must not rewind it a second
+	// time (which would also leave it Pending, its message dropped).
+	twice(in(client.BatchRewind), flaky[2], func() { e.wait(flaky[2:], history.StatusFailed) })
+	time.Sleep(500 * time.Millisecond)
+	if st := e.status(flaky[2]); st.RuntimeStatus != history.StatusFailed {
+		t.Fatalf("repeated rewind of an instance that failed again: %s", st.RuntimeStatus)
+	}
+	flaky = flaky[:2]
 	e.failing.Store(false)
 	rewind := in(client.BatchRewind)
 	twice(rewind, flaky[0], nil)

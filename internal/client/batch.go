@@ -391,30 +391,30 @@ func eventsHold(events []history.Event, msg string) bool {
 // happened even before the instance has processed the rewind's message.
 func rewindMarker(msg string) string { return "Rewound by message " + msg }
 
-// rewindOnce rewinds a Failed target with message ID msg. A target that is
-// no longer Failed is a success when its history holds the marker of that
-// rewind; if it is still Pending, the rewind's message may have been lost
-// with the earlier attempt, so it is sent again (a copy is dropped).
+// rewindOnce rewinds a Failed target with message ID msg, unless its
+// history holds the marker of that very rewind: then an earlier attempt
+// rewound it (and it may have failed again since, which is not this
+// operation's to rewind twice). While such a target is still Pending, the
+// rewind's message may have been lost with the earlier attempt, so it is
+// sent again; a copy is dropped.
 func (c *Client) rewindOnce(ctx context.Context, id, reason, msg string) error {
 	row, err := c.instance(ctx, id)
 	if err != nil {
 		return err
 	}
-	if row.RuntimeStatus == history.StatusFailed {
-		return c.rewind(ctx, id, reason, 0, msg)
-	}
 	held, err := c.historyHolds(ctx, id, msg)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if !held {
-		return &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "rewind"}
-	}
-	if row.RuntimeStatus == history.StatusPending {
+	case held && row.RuntimeStatus == history.StatusPending:
 		return c.signal(ctx, id, history.Event{Type: history.GenericEvent, EventID: -1, Timestamp: time.Now().UTC(),
 			Data: "Rewind: " + reason, MessageID: msg}, "rewind")
+	case held:
+		return nil
+	case row.RuntimeStatus == history.StatusFailed:
+		return c.rewind(ctx, id, reason, 0, msg)
 	}
-	return nil
+	return &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "rewind"}
 }
 
 // restartOnce restarts a target with IDs derived from the bulk operation:
