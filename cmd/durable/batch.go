@@ -218,7 +218,9 @@ func (c *batchCmd) wait(ctx context.Context, e *env, t *target, id string) error
 			return c.printSummary(e, st)
 		case st.RuntimeStatus.IsTerminal():
 			finish()
-			return fmt.Errorf("bulk operation %s ended %s: %s", id, st.RuntimeStatus, st.Output)
+			// Not a storage error of this command: the operation itself
+			// gave up (its task hub went away, say).
+			return &cliError{code: exitUnexpected, err: fmt.Errorf("bulk operation %s ended %s: %s", id, st.RuntimeStatus, st.Output)}
 		case st.RuntimeStatus == history.StatusPending && time.Since(started) > note:
 			finish()
 			fmt.Fprintf(e.stderr, "The bulk operation %s is still Pending: no app seems to be running against task hub %s.\n"+
