@@ -1,7 +1,8 @@
 // Package client manages the orchestration instances of a task hub from Go:
 // start, query, list, wait, raise events, terminate, suspend and resume,
 // rewind, restart and purge, the operations Durable Functions' durable
-// client offers. It works on storage alone, so it serves a function app's
+// client offers, and bulk operations over every instance a filter selects
+// (StartBatch). It works on storage alone, so it serves a function app's
 // own code (funcapp.App.Client, usable from inside an activity) as well as
 // a separate program with nothing but the storage connection (Open).
 package client

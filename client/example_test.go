@@ -94,3 +94,28 @@ func ExampleClient_CreateHTTPManagementPayload() {
 	// https://myapp.azurewebsites.net/durabletask/instances/order-42?taskHub=MyHub&connection=AzureWebJobsStorage
 	// https://myapp.azurewebsites.net/durabletask/instances/order-42/raiseEvent/{eventName}?taskHub=MyHub&connection=AzureWebJobsStorage
 }
+
+// A bulk operation terminates every running instance whose ID starts with
+// "order-", in the function app, and reports how it went.
+func ExampleClient_StartBatch() {
+	ctx := context.Background()
+	c, err := client.Open(ctx, client.Config{ConnectionString: "UseDevelopmentStorage=true", HubName: "MyHub"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := c.StartBatch(ctx, client.BatchRequest{Operation: client.BatchTerminate, Reason: "shop closed",
+		Filter: client.Query{InstanceIDPrefix: "order-", Statuses: []client.RuntimeStatus{client.StatusRunning}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if _, err := c.WaitForCompletion(wctx, id, time.Second); err != nil {
+		log.Fatal(err)
+	}
+	_, _, sum, err := c.BatchStatus(ctx, id)
+	if err != nil || sum == nil {
+		log.Fatalf("bulk operation %s did not complete: %v", id, err)
+	}
+	fmt.Printf("terminated %d of %d; failures: %v\n", sum.Succeeded, sum.Matched, sum.Errors)
+}

@@ -56,6 +56,7 @@ func TestCLI(t *testing.T) {
 		{"PurgeHistory", testPurgeHistory},
 		{"RecursiveTerminateAndPurge", testRecursiveTerminateAndPurge},
 		{"SuspendResumeRestart", testSuspendResumeRestart},
+		{"Batch", testBatch},
 		{"DeleteTaskHub", testDeleteTaskHub},
 		{"BadInputChangesNothing", testBadInputChangesNothing},
 		{"Settings", testSettings},

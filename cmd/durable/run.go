@@ -23,6 +23,14 @@ type command interface {
 	run(ctx context.Context, e *env) error
 }
 
+// positionalCmd is a command that takes arguments before its flags, such
+// as batch's operation; positional consumes them and returns the rest.
+type positionalCmd interface {
+	positional(args []string) ([]string, error)
+}
+
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
 // env is what a running command works with.
 type env struct {
 	streams
@@ -155,6 +163,24 @@ func commands() []spec {
 				"Actions only enqueue messages, as the other commands do: an app serving the hub carries them\n" +
 				"out. Bulk actions over a filter run as an orchestration and need such an app. Not in Core Tools.",
 			example: "durable dashboard --port 7072 --task-hub-name MyHub"},
+		{name: "batch", newCmd: func() command { return &batchCmd{} },
+			synopsis: "<" + operationNames("|") + ">\n" +
+				"                           [--created-after TIME] [--created-before TIME] [--runtime-status STATUS...]\n" +
+				"                           [--instance-id-prefix PREFIX] [--name NAME...] [--reason TEXT]\n" +
+				"                           [--event-name NAME --event-data JSON|@FILE] [--restart-with-new-instance-id=false]\n" +
+				"                           [--batch-size N] [--dry-run] [--no-wait] [--json]",
+			summary: "Terminate, suspend, resume, rewind, restart, raise an event to or purge every matching instance",
+			about: "Applies one operation to every instance the filters select (those of get-instances). Without\n" +
+				"--runtime-status, the operation takes the statuses it applies to: Pending, Running and Suspended\n" +
+				"for terminate and raiseEvent, Pending and Running for suspend, Suspended for resume, Failed for\n" +
+				"rewind, finished ones for purge and for restart in place; instances created after it starts are\n" +
+				"never targets. The function app runs the operation as an orchestration (DurableTask.Batch), a\n" +
+				"page at a time: it survives crashes, each instance is affected once, and its progress is its\n" +
+				"custom status. The command starts it, shows a progress bar on a terminal until it finishes, and\n" +
+				"prints the summary; it exits 4 when some instances failed. With --no-wait it prints the bulk\n" +
+				"operation's instance ID instead. --dry-run prints how many instances match and changes nothing.\n" +
+				"When no app serves the task hub, the operation stays Pending until one runs.",
+			example: `durable batch terminate --instance-id-prefix order- --runtime-status Running --reason "shop closed"`},
 	}
 }
 
@@ -211,7 +237,13 @@ func (sp spec) execute(ctx context.Context, args []string, s streams) int {
 	cmd := sp.newCmd()
 	e := &env{streams: s, logger: slog.New(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	fs := sp.flagSet(cmd, e)
-	err := fs.Parse(normalizeArgs(fs, args))
+	var err error
+	if pc, ok := cmd.(positionalCmd); ok && !(len(args) > 0 && isHelpFlag(args[0])) {
+		args, err = pc.positional(args)
+	}
+	if err == nil {
+		err = fs.Parse(normalizeArgs(fs, args))
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		sp.printHelp(s.stdout, fs)
 		return exitOK

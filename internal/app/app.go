@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/batch"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
@@ -117,6 +118,11 @@ func New(cfg Config) (*App, error) {
 		_, ok := cfg.Registry.Orchestrator(name)
 		return ok
 	}})
+	// Bulk operations run in every app, so that any app serving the hub
+	// picks up one that a CLI or another program started.
+	if err := batch.Register(cfg.Registry, c); err != nil {
+		return nil, fmt.Errorf("register bulk operations: %w", err)
+	}
 	return &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger}, nil
 }
 

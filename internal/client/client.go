@@ -99,6 +99,10 @@ type StartOptions struct {
 	StartAt time.Time
 	// Version is recorded with the instance.
 	Version string
+	// executionID, when set, is the new execution's ID instead of a random
+	// one: a bulk restart derives it, so that a repeat recognizes its own
+	// earlier start.
+	executionID string
 }
 
 // MaxPayloadBytes is the largest input or event data a client accepts, the
@@ -167,7 +171,11 @@ func (c *Client) startNew(ctx context.Context, name string, input any, o StartOp
 		return "", err
 	}
 	now := time.Now().UTC()
-	row := &layout.InstanceRow{InstanceID: id, Name: name, Version: o.Version, ExecutionID: strings.ReplaceAll(uuid.NewString(), "-", ""),
+	exec := o.executionID
+	if exec == "" {
+		exec = strings.ReplaceAll(uuid.NewString(), "-", "")
+	}
+	row := &layout.InstanceRow{InstanceID: id, Name: name, Version: o.Version, ExecutionID: exec,
 		RuntimeStatus: history.StatusPending, CreatedTime: now, LastUpdatedTime: now, Input: in, TaskHubName: c.hub.Name()}
 	if !o.StartAt.IsZero() {
 		at := o.StartAt.UTC()

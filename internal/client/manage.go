@@ -259,10 +259,13 @@ func (c *Client) Rewind(ctx context.Context, id, reason string) error {
 	if row.RuntimeStatus != history.StatusFailed {
 		return &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "rewind"}
 	}
-	return c.rewind(ctx, id, reason, 0)
+	return c.rewind(ctx, id, reason, 0, "")
 }
 
-func (c *Client) rewind(ctx context.Context, id, reason string, depth int) error {
+// rewind rewinds id; msg, when set, is the rewind message's ID (a bulk
+// rewind's, derived so that a repeat is dropped), and a marker holding it
+// is written into the rewritten history.
+func (c *Client) rewind(ctx context.Context, id, reason string, depth int, msg string) error {
 	if depth > 32 {
 		return fmt.Errorf("rewind %q: sub-orchestrations nest too deep", id)
 	}
@@ -300,6 +303,10 @@ func (c *Client) rewind(ctx context.Context, id, reason string, depth int) error
 		if rewound {
 			events[i] = history.Event{Type: history.GenericEvent, EventID: -1, Timestamp: e.Timestamp,
 				IsPlayed: true, Data: "Rewound: " + e.Type.String()}
+			if msg != "" && e.Type == history.ExecutionCompleted {
+				// Tells a repeated bulk rewind that this one happened.
+				events[i].Data += "; " + rewindMarker(msg)
+			}
 		}
 	}
 	for _, child := range children {
@@ -309,7 +316,7 @@ func (c *Client) rewind(ctx context.Context, id, reason string, depth int) error
 		if err != nil || crow.RuntimeStatus != history.StatusFailed {
 			continue
 		}
-		if err := c.rewind(ctx, child, reason, depth+1); err != nil {
+		if err := c.rewind(ctx, child, reason, depth+1, ""); err != nil {
 			return err
 		}
 	}
@@ -327,7 +334,7 @@ func (c *Client) rewind(ctx context.Context, id, reason string, depth int) error
 		return fmt.Errorf("rewind %q: %w", id, err)
 	}
 	return c.signal(ctx, id, history.Event{Type: history.GenericEvent, EventID: -1, Timestamp: now,
-		Data: "Rewind: " + reason}, "rewind")
+		Data: "Rewind: " + reason, MessageID: msg}, "rewind")
 }
 
 // signal sends an event to an instance's control queue and wakes its

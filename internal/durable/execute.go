@@ -88,9 +88,11 @@ type ContinueAsNew struct {
 }
 
 // MaxAppliedMessageIDs bounds the message IDs a continue-as-new carries. A
-// message is remembered only until it is deleted; this many IDs cover every
-// message whose deletion a crash can have interrupted, unless one instance
-// consumes more events than this while such a message stays hidden.
+// message is remembered until it is deleted, and for a while after (the
+// worker keeps the most recent deleted ones, for senders that send a copy
+// again); this many IDs cover every message whose deletion a crash can have
+// interrupted, unless one instance consumes more events than this while
+// such a message stays hidden.
 const MaxAppliedMessageIDs = 200
 
 // IsDone reports whether the execution ended (a continue-as-new counts).

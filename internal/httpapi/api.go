@@ -47,6 +47,7 @@ type Client interface {
 	Purge(ctx context.Context, id string) error
 	PurgeWithOptions(ctx context.Context, id string, o client.PurgeOptions) (int, error)
 	PurgeRange(ctx context.Context, q client.PurgeQuery, progress client.Progress) (int, error)
+	StartBatch(ctx context.Context, req client.BatchRequest) (string, error)
 }
 
 // Config is what an API is built from.
@@ -126,6 +127,7 @@ func (a *API) routes() {
 	a.mux.HandleFunc("GET "+m+"/instances/{instanceId}", a.status)
 	a.mux.HandleFunc("DELETE "+m+"/instances/{instanceId}", a.purge)
 	a.mux.HandleFunc("POST "+m+"/instances/{instanceId}/{operation}", a.operation)
+	a.mux.HandleFunc("POST "+m+"/batch/{operation}", a.batch)
 	// {eventName...} takes the rest of the path so that an event name with
 	// a raw '/' (which the JS clients put in the URL unescaped) gets a 400
 	// that names the problem rather than a 404.

@@ -144,6 +144,18 @@ func (f *fakeClient) PurgeRange(_ context.Context, q client.PurgeQuery, _ client
 	return f.purged, nil
 }
 
+func (f *fakeClient) StartBatch(_ context.Context, req client.BatchRequest) (string, error) {
+	data, _ := req.EventData.(json.RawMessage)
+	if err := f.op("batch %s %+v reason=%s event=%s data=%s newID=%v size=%d", req.Operation, req.Filter, req.Reason,
+		req.EventName, data, req.RestartWithNewInstanceID, req.BatchSize); err != nil {
+		return "", err
+	}
+	if _, err := req.BatchInput(); err != nil {
+		return "", err
+	}
+	return "batch1", nil
+}
+
 var created = time.Date(2018, 6, 4, 10, 46, 39, 0, time.UTC)
 
 func newAPI(t *testing.T, fc *fakeClient, prefix string) *API {

@@ -38,15 +38,34 @@ func sentAt(d delivery) time.Time {
 	return d.msg.Inserted
 }
 
+// KeptDeletedIDs is how many IDs of deleted messages, the most recent, a
+// continue-as-new still carries. A deleted message never comes back, but
+// its sender may send a copy under the same ID: a replay sends again the
+// messages of an episode whose checkpoint failed, and a bulk operation
+// (internal/batch) repeats a step after a crash, seconds later. The copy
+// must be dropped too, even when the instance has continued as new since.
+const KeptDeletedIDs = 100
+
 // withoutDeleted drops from the message IDs a continue-as-new carries those
-// whose messages were deleted: they can never be redelivered.
+// whose messages were deleted, but for the KeptDeletedIDs most recent: the
+// others only take room from IDs whose messages may still be redelivered.
 func withoutDeleted(applied []string, deleted map[string]bool) []string {
 	if len(deleted) == 0 {
 		return applied
 	}
+	keep := make([]bool, len(applied))
+	recent := 0
+	for i := len(applied) - 1; i >= 0; i-- {
+		if !deleted[applied[i]] {
+			keep[i] = true
+		} else if recent < KeptDeletedIDs {
+			keep[i] = true
+			recent++
+		}
+	}
 	out := applied[:0:0]
-	for _, id := range applied {
-		if !deleted[id] {
+	for i, id := range applied {
+		if keep[i] {
 			out = append(out, id)
 		}
 	}

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -45,8 +46,19 @@ func TestOrderBatchPutsMessagesInSendOrder(t *testing.T) {
 
 func TestDeletedMessagesAreNotCarried(t *testing.T) {
 	deleted := map[string]bool{"a": true, "c": true}
-	if got := withoutDeleted([]string{"a", "b", "c", "d"}, deleted); !slices.Equal(got, []string{"b", "d"}) {
-		t.Fatalf("carried %v, want [b d]", got)
+	if got := withoutDeleted([]string{"a", "b", "c", "d"}, deleted); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
+		t.Fatalf("carried %v, want all: the deleted ones are recent", got)
+	}
+	// Of the deleted ones, only the KeptDeletedIDs most recent stay.
+	var applied []string
+	many := map[string]bool{}
+	for i := range KeptDeletedIDs + 3 {
+		id := fmt.Sprint("m", i)
+		applied, many[id] = append(applied, id, fmt.Sprint("u", i)), true
+	}
+	got := withoutDeleted(applied, many)
+	if len(got) != len(applied)-3 || got[0] != "u0" || got[3] != "m3" || got[len(got)-1] != fmt.Sprint("u", KeptDeletedIDs+2) {
+		t.Fatalf("carried %d IDs starting %v, want every undeleted one and the last %d deleted", len(got), got[:4], KeptDeletedIDs)
 	}
 	next := []history.Event{{Type: history.ExecutionStarted}, {Type: history.EventRaised, MessageID: "c"}, {Type: history.EventRaised, MessageID: "e"}}
 	if kept := keepDeleted(deleted, next); len(kept) != 1 || !kept["c"] {
