@@ -54,6 +54,9 @@ type Options struct {
 	// IsOrchestrator, when set, rejects starts of unknown orchestrators.
 	IsOrchestrator func(name string) bool
 	Logger         *slog.Logger
+	// PurgeConcurrency is how many instances a purge deletes at once
+	// (default 8, which saturates Azurite; benchmarks vary it).
+	PurgeConcurrency int
 }
 
 // Client manages instances of one task hub. It is safe for concurrent use.
