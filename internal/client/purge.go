@@ -425,7 +425,7 @@ func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress
 // pick accepts, and returns how many it removed. The next page of matches
 // is read while the current one is deleted. It stops at the first storage
 // error and returns it with the count so far; instances that turn out to
-// be unfinished, or changed into unfinished ones meanwhile, are left alone
+// be unfinished, or that keep changing while being purged, are left alone
 // without error. progress, when set, is told of each removal (total 0).
 func (c *Client) PurgeMatching(ctx context.Context, q Query, pick func(*Status) bool, progress Progress) (int, error) {
 	q.PageSize, q.ContinuationToken, q.ShowInput = purgePageSize, "", false
@@ -462,14 +462,15 @@ func (c *Client) PurgeMatching(ctx context.Context, q Query, pick func(*Status) 
 		firstErr error
 	)
 	c.runPurge(ctx, batches, func(id string, err error) {
-		var se *StateError
 		switch {
 		case err == nil:
 			deleted++
 			if progress != nil {
 				progress(deleted, 0)
 			}
-		case errors.As(err, &se):
+		case errors.Is(err, ErrWrongState):
+			// Unfinished after all, or changing under the purge: not an
+			// instance to delete now, and no reason to stop the others.
 		case firstErr == nil:
 			firstErr = err
 			cancel(err)
