@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -19,6 +20,7 @@ import (
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/retention"
 	"github.com/durable-go/durable/internal/worker"
 )
 
@@ -43,6 +45,17 @@ type App struct {
 	Worker *worker.Worker
 	Client *client.Client
 	log    *slog.Logger
+
+	// retention is nil when host.json configures none.
+	retention *retention.Sweeper
+	// mu guards the sweeper's start and stop: the handler starts the app
+	// in the background and may stop it while it is still starting.
+	mu sync.Mutex
+	// stopRetention ends the sweeper Start started; sweeperDone closes
+	// when it has. stopped keeps a Start after Stop from sweeping.
+	stopRetention context.CancelFunc
+	sweeperDone   chan struct{}
+	stopped       bool
 }
 
 // WakeQueueSetting names the app setting that holds the wake-up queue
@@ -123,19 +136,52 @@ func New(cfg Config) (*App, error) {
 	if err := batch.Register(cfg.Registry, c); err != nil {
 		return nil, fmt.Errorf("register bulk operations: %w", err)
 	}
-	return &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger}, nil
+	a := &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger}
+	if d.Retention.Enabled() {
+		// The worker that owns partition 0 sweeps: one app instance at a
+		// time, and another takes over when it goes, with no lease of its own.
+		a.retention = retention.New(retention.Options{Policy: d.Retention, Client: c, Logger: cfg.Logger,
+			Leader: func() bool { return w.OwnsPartition(0) }})
+	}
+	return a, nil
 }
 
-// Start creates the hub if needed and starts processing.
+// Start creates the hub if needed and starts processing, and the
+// retention sweeps when host.json asks for them.
 func (a *App) Start(ctx context.Context) error {
 	if err := a.Worker.Start(ctx); err != nil {
 		return fmt.Errorf("start durable worker: %w", err)
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.retention != nil && a.stopRetention == nil && !a.stopped {
+		// Not ctx: Start's context bounds starting, the sweeps end at Stop.
+		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopRetention, a.sweeperDone = cancel, make(chan struct{})
+		go func() {
+			defer close(a.sweeperDone)
+			a.retention.Run(sctx)
+		}()
+	}
 	return nil
 }
 
-// Stop drains the worker (see worker.Worker.Stop).
-func (a *App) Stop(ctx context.Context) error { return a.Worker.Stop(ctx) }
+// Stop ends the retention sweeps and drains the worker (see
+// worker.Worker.Stop).
+func (a *App) Stop(ctx context.Context) error {
+	a.mu.Lock()
+	a.stopped = true
+	stop, done := a.stopRetention, a.sweeperDone
+	a.mu.Unlock()
+	if stop != nil {
+		stop()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
+	return a.Worker.Stop(ctx)
+}
 
 // newTransport keeps enough idle connections for the worker's concurrent
 // requests to one storage host; Go's default keeps two, and re-dialing

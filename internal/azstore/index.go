@@ -32,6 +32,9 @@ type indexWriter struct {
 }
 
 type indexBatch struct {
+	// del says whether the batch deletes its rows rather than writes
+	// them; a batch does one or the other.
+	del  bool
 	rows map[string][]byte // RowKey → entity JSON
 	done chan struct{}
 	err  error
@@ -41,15 +44,16 @@ func newIndexWriter(t *aztables.Client) *indexWriter {
 	return &indexWriter{table: t, queues: map[string][]*indexBatch{}}
 }
 
-// put queues one row and waits until it is written or ctx ends.
-func (w *indexWriter) put(ctx context.Context, pk, rk string, body []byte) error {
+// put queues one row to write, or with del to delete, and waits until
+// that is done or ctx ends.
+func (w *indexWriter) put(ctx context.Context, pk, rk string, body []byte, del bool) error {
 	w.mu.Lock()
 	q, draining := w.queues[pk]
 	var b *indexBatch
-	if n := len(q); n > 0 && len(q[n-1].rows) < maxBatchEvents+1 {
+	if n := len(q); n > 0 && len(q[n-1].rows) < maxBatchEvents+1 && q[n-1].del == del {
 		b = q[n-1]
 	} else {
-		b = &indexBatch{rows: map[string][]byte{}, done: make(chan struct{})}
+		b = &indexBatch{del: del, rows: map[string][]byte{}, done: make(chan struct{})}
 		w.queues[pk] = append(q, b)
 	}
 	b.rows[rk] = body
@@ -79,7 +83,11 @@ func (w *indexWriter) drain(pk string) {
 		w.queues[pk] = q[1:]
 		w.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), indexWriteTimeout)
-		b.err = w.write(ctx, pk, b.rows)
+		if b.del {
+			b.err = w.delete(ctx, pk, b.rows)
+		} else {
+			b.err = w.write(ctx, pk, b.rows)
+		}
 		cancel()
 		close(b.done)
 	}
@@ -104,6 +112,29 @@ func (w *indexWriter) write(ctx context.Context, pk string, rows map[string][]by
 	return nil
 }
 
+// delete removes rows in one entity-group batch. A batch fails whole when
+// one of its rows is gone (another reader removed it as stale), so then
+// each row is deleted alone, a missing one counting as deleted.
+func (w *indexWriter) delete(ctx context.Context, pk string, rows map[string][]byte) error {
+	if len(rows) > 1 {
+		batch := make([]aztables.TransactionAction, 0, len(rows))
+		for _, body := range rows {
+			batch = append(batch, aztables.TransactionAction{ActionType: aztables.TransactionTypeDelete, Entity: body})
+		}
+		if _, err := w.table.SubmitTransaction(ctx, batch, nil); err == nil {
+			return nil
+		}
+	}
+	var errs []error
+	for rk := range rows {
+		if _, err := w.table.DeleteEntity(ctx, pk, rk, nil); err != nil && !isStatus(err, 404) &&
+			!hasTableCode(err, aztables.TableNotFound, aztables.ResourceNotFound) {
+			errs = append(errs, fmt.Errorf("delete index row %s/%s: %w", pk, rk, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // PutIndex records that instance id was created at created, before the
 // instance row says so. A hub whose index table does not exist (made by a
 // version without it) has nothing to keep in step: the write is skipped,
@@ -114,23 +145,29 @@ func (h *Hub) PutIndex(ctx context.Context, id string, created time.Time) error 
 	if err != nil {
 		return fmt.Errorf("encode index row of %q: %w", id, err)
 	}
-	err = h.indexer.put(ctx, ent["PartitionKey"].(string), ent["RowKey"].(string), body)
+	err = h.indexer.put(ctx, ent["PartitionKey"].(string), ent["RowKey"].(string), body, false)
 	if err != nil && hasTableCode(err, aztables.TableNotFound, aztables.ResourceNotFound) {
 		return nil
 	}
 	return err
 }
 
-// DeleteIndex removes index rows, ignoring those already gone. Stale rows
+// DeleteIndex removes index rows, ignoring those already gone. Concurrent
+// deletes in one table partition share batches, as writes do. Stale rows
 // are harmless (readers check them), so callers may treat a failure as a
 // warning.
 func (h *Hub) DeleteIndex(ctx context.Context, entries []layout.IndexEntry) error {
-	var errs []error
-	for _, e := range entries {
-		if _, err := h.index.DeleteEntity(ctx, e.PartitionKey, e.RowKey, nil); err != nil && !isStatus(err, 404) {
-			errs = append(errs, fmt.Errorf("delete index row %s/%s: %w", e.PartitionKey, e.RowKey, err))
+	errs := make([]error, len(entries))
+	var wg sync.WaitGroup
+	for i, e := range entries {
+		body, err := layout.Entity{"PartitionKey": e.PartitionKey, "RowKey": e.RowKey}.JSON()
+		if err != nil {
+			errs[i] = fmt.Errorf("encode index key %s/%s: %w", e.PartitionKey, e.RowKey, err)
+			continue
 		}
+		wg.Go(func() { errs[i] = h.indexer.put(ctx, e.PartitionKey, e.RowKey, body, true) })
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

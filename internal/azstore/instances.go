@@ -124,13 +124,7 @@ func (h *Hub) PatchInstance(ctx context.Context, instanceID string, patch layout
 
 // DeleteInstanceRow removes an instance row; ErrNotFound when absent.
 func (h *Hub) DeleteInstanceRow(ctx context.Context, instanceID string) error {
-	if _, err := h.instances.DeleteEntity(ctx, layout.EscapePartitionKey(instanceID), "", nil); err != nil {
-		if isStatus(err, 404) {
-			return fmt.Errorf("instance %q: %w", instanceID, ErrNotFound)
-		}
-		return fmt.Errorf("delete instance %q: %w", instanceID, err)
-	}
-	return nil
+	return h.DeleteInstanceRowIfMatch(ctx, instanceID, "")
 }
 
 func (h *Hub) encodeInstance(ctx context.Context, row *layout.InstanceRow) ([]byte, error) {

@@ -148,6 +148,21 @@ func TestIndexedQueriesMatchTheScan(t *testing.T) {
 	if counts[history.StatusPending] != 120 || counts[history.StatusRunning] != 0 {
 		t.Errorf("counts: %v", counts)
 	}
+
+	// A purge by range finds wave 2 through the index and removes its
+	// index rows with the instances.
+	for i := range 40 {
+		if err := a.Hub.PatchInstance(ctx, fmt.Sprintf("w2-%02d", i), layout.InstancePatch{RuntimeStatus: ptr(history.StatusCompleted)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := indexed.PurgeRange(ctx, client.PurgeQuery{CreatedFrom: bounds[2], CreatedTo: bounds[3]}, nil)
+	if err != nil || n != 40 {
+		t.Fatalf("purge wave 2: %d, %v", n, err)
+	}
+	if entries, _, err := a.Hub.QueryIndex(ctx, azstoreQuery(bounds[2], bounds[3])); err != nil || len(entries) != 0 {
+		t.Errorf("purged instances left %d index rows (%v)", len(entries), err)
+	}
 }
 
 // A hub made before the index has none: queries scan until a backfill

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/durable-go/durable/internal/azstore"
@@ -147,102 +146,6 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 		out.ContinuationToken = encodeToken(aq.Continuation)
 	}
 	return out, nil
-}
-
-// Purge removes one finished instance: its history, blobs and row. It
-// returns ErrNotFound for an unknown ID and a StateError for an instance
-// that has not finished.
-func (c *Client) Purge(ctx context.Context, id string) error {
-	row, err := c.instance(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !row.RuntimeStatus.IsTerminal() {
-		return &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "purge"}
-	}
-	return c.purge(ctx, id)
-}
-
-// purge deletes the row last, so an interrupted purge can be repeated.
-func (c *Client) purge(ctx context.Context, id string) error {
-	if _, err := c.hub.DeleteHistory(ctx, id); err != nil {
-		return fmt.Errorf("purge %q: %w", id, err)
-	}
-	if _, err := c.hub.DeleteInstanceBlobs(ctx, id); err != nil {
-		return fmt.Errorf("purge %q: %w", id, err)
-	}
-	if err := c.hub.DeleteInstanceRow(ctx, id); err != nil && !errors.Is(err, azstore.ErrNotFound) {
-		return fmt.Errorf("purge %q: %w", id, err)
-	}
-	return nil
-}
-
-// PurgeRange removes every finished instance created in the range with one
-// of the statuses, and returns how many it removed.
-func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress) (int, error) {
-	if q.CreatedFrom.IsZero() {
-		return 0, fmt.Errorf("%w: createdTimeFrom is required to purge by range", ErrBadArgument)
-	}
-	if q.CreatedTo.IsZero() {
-		q.CreatedTo = time.Now().UTC()
-	}
-	statuses := q.Statuses
-	if len(statuses) == 0 {
-		statuses = []history.RuntimeStatus{history.StatusCompleted, history.StatusFailed,
-			history.StatusTerminated, history.StatusCanceled}
-	}
-	for _, s := range statuses {
-		if !s.IsTerminal() {
-			return 0, fmt.Errorf("%w: only finished instances can be purged (Completed, Failed, Terminated, Canceled), not %s",
-				ErrBadArgument, s)
-		}
-	}
-	lq := Query{CreatedFrom: q.CreatedFrom, CreatedTo: q.CreatedTo, Statuses: statuses, PageSize: 500}
-	done := 0
-	for {
-		page, err := c.ListInstances(ctx, lq)
-		if err != nil {
-			return done, err
-		}
-		var (
-			mu       sync.Mutex
-			firstErr error
-			wg       sync.WaitGroup
-		)
-		sem := make(chan struct{}, 8)
-		for _, st := range page.Instances {
-			if !st.RuntimeStatus.IsTerminal() {
-				continue
-			}
-			sem <- struct{}{}
-			wg.Add(1)
-			go func(id string) {
-				defer wg.Done()
-				defer func() { <-sem }()
-				err := c.purge(ctx, id)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = err
-					}
-					return
-				}
-				done++
-				if progress != nil {
-					progress(done, 0)
-				}
-			}(st.InstanceID)
-		}
-		wg.Wait()
-		if firstErr != nil {
-			return done, firstErr
-		}
-		if page.ContinuationToken == "" {
-			return done, nil
-		}
-		lq.ContinuationToken = page.ContinuationToken
-	}
 }
 
 // Rewind restarts a Failed instance from its last failure: the failed

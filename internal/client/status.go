@@ -20,13 +20,20 @@ type Status struct {
 	Output          json.RawMessage
 	CreatedTime     time.Time
 	LastUpdatedTime time.Time
-	ExecutionID     string
+	// CompletedTime is when the instance finished; zero while it runs (and
+	// for rows written by engines that do not record it).
+	CompletedTime time.Time
+	ExecutionID   string
 	// FailureDetails of a Failed instance, read from its history: Output
 	// holds only their text form ("ErrorType: ErrorMessage"), as in
 	// Durable Functions.
 	FailureDetails *history.FailureDetails
 	// History is set only when asked for.
 	History []history.Event
+
+	// etag is the instance row's ETag when it was read, so that a purge
+	// deletes the row only if nobody changed it since; "" when unknown.
+	etag string
 }
 
 // StatusOptions choose what GetStatus reads.
@@ -52,7 +59,10 @@ func rawJSON(s string) json.RawMessage {
 func statusFromRow(row *layout.InstanceRow, showInput bool) *Status {
 	st := &Status{Name: row.Name, InstanceID: row.InstanceID, RuntimeStatus: row.RuntimeStatus,
 		CustomStatus: rawJSON(row.CustomStatus), Output: rawJSON(row.Output), CreatedTime: row.CreatedTime,
-		LastUpdatedTime: row.LastUpdatedTime, ExecutionID: row.ExecutionID}
+		LastUpdatedTime: row.LastUpdatedTime, ExecutionID: row.ExecutionID, etag: row.ETag}
+	if row.CompletedTime != nil {
+		st.CompletedTime = *row.CompletedTime
+	}
 	if showInput {
 		st.Input = rawJSON(row.Input)
 	}

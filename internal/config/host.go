@@ -89,7 +89,7 @@ type CustomHandler struct {
 
 // DurableOptions configures the durable-task engine. Field names follow the
 // host.json keys of Durable Functions (under extensions.durableTask) so that
-// an existing host.json keeps its meaning; the last three fields are this
+// an existing host.json keeps its meaning; the last four fields are this
 // project's own extensions.
 type DurableOptions struct {
 	// HubName is hubName: the task hub, which names the tables, queues and
@@ -142,6 +142,9 @@ type DurableOptions struct {
 	// dequeued but not yet running. 0 (the default) means twice
 	// MaxConcurrentActivityFunctions; see LocalActivityBacklog.
 	MaxLocalActivityBacklog int
+	// Retention is retention, an extension of this project: the ages after
+	// which the app purges finished instances by itself. Off by default.
+	Retention Retention
 }
 
 // DefaultDurableOptions returns the options used for keys host.json leaves
@@ -161,6 +164,7 @@ func DefaultDurableOptions() DurableOptions {
 		PartitionLeaseDuration:             30 * time.Second,
 		PartitionLeaseRenewInterval:        10 * time.Second,
 		MaxLocalActivityBacklog:            0,
+		Retention:                          Retention{Interval: DefaultRetentionInterval},
 	}
 }
 
@@ -231,6 +235,7 @@ func (o DurableOptions) Validate() error {
 	if leaseOK && renewOK && o.PartitionLeaseRenewInterval >= o.PartitionLeaseDuration {
 		add(keyPartitionLeaseRenew, "%s must be less than %s (%s)", o.PartitionLeaseRenewInterval, keyPartitionLeaseDuration, o.PartitionLeaseDuration)
 	}
+	o.Retention.validate(add)
 	return errors.Join(errs...)
 }
 
@@ -382,6 +387,9 @@ func (r *hostReader) readDurable(dt map[string]any, settings *Settings, o *Durab
 	}
 	if v, ok := r.integer(dt, keyDurable, "maxConcurrentOrchestratorFunctions"); ok {
 		o.MaxConcurrentOrchestratorFunctions = v
+	}
+	if rt := r.obj(dt, keyDurable, "retention"); rt != nil {
+		r.readRetention(rt, &o.Retention)
 	}
 
 	sp := r.obj(dt, keyDurable, "storageProvider")

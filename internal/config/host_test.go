@@ -26,6 +26,7 @@ func TestDefaultDurableOptions(t *testing.T) {
 		PartitionLeaseDuration:             30 * time.Second,
 		PartitionLeaseRenewInterval:        10 * time.Second,
 		MaxLocalActivityBacklog:            0,
+		Retention:                          Retention{Interval: 5 * time.Minute},
 	}
 	if o != want {
 		t.Fatalf("DefaultDurableOptions() = %+v\nwant %+v", o, want)
@@ -77,6 +78,7 @@ func TestParseHostFull(t *testing.T) {
 	      "hubName": "MyHub",
 	      "maxConcurrentActivityFunctions": 5,
 	      "maxConcurrentOrchestratorFunctions": "6",
+	      "retention": { "completed": "7.00:00:00", "failed": "30.00:00:00", "interval": "00:01:00" },
 	      "storageProvider": {
 	        "type": "AzureStorage",
 	        "connectionName": "MyStorage",
@@ -121,6 +123,7 @@ func TestParseHostFull(t *testing.T) {
 			PartitionLeaseDuration:             time.Minute,
 			PartitionLeaseRenewInterval:        15 * time.Second,
 			MaxLocalActivityBacklog:            100,
+			Retention:                          Retention{Completed: 7 * 24 * time.Hour, Failed: 30 * 24 * time.Hour, Interval: time.Minute},
 		},
 	}
 	if !reflect.DeepEqual(h, want) {

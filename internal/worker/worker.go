@@ -350,6 +350,16 @@ type Stats struct {
 	QueueActivities int64
 }
 
+// OwnsPartition reports whether this worker holds an unexpired lease on
+// control-queue partition i. At most one worker of a hub does at a time
+// (give or take clock skew within the lease margin), which makes it a
+// cheap way to pick one app instance for hub-wide chores such as
+// retention.
+func (w *Worker) OwnsPartition(i int) bool {
+	_, ok := w.parts.ownedEpoch(i)
+	return ok
+}
+
 // Stats reads the worker's counters.
 func (w *Worker) Stats() Stats {
 	return Stats{Episodes: w.episodes.Load(), OwnedPartitions: w.parts.owned(), CachedInstances: w.insts.size(),

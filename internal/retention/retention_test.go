@@ -1,0 +1,169 @@
+package retention_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/config"
+	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
+	"github.com/durable-go/durable/internal/retention"
+	"github.com/durable-go/durable/internal/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.Main(m) }
+
+func newApp(t *testing.T, r config.Retention) *app.App {
+	t.Helper()
+	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": testutil.Storage(t), app.WakeQueueSetting: "none"}, false)
+	d := config.DefaultDurableOptions()
+	d.HubName = testutil.UniqueHubName(t)
+	d.MaxQueuePollingInterval = 500 * time.Millisecond
+	d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 3*time.Second, time.Second
+	d.Retention = r
+	a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: durable.NewRegistry(), ShutdownGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// instance is a row to write: created, completed (nil: none) and last
+// updated, ages before now.
+type instance struct {
+	id               string
+	status           history.RuntimeStatus
+	created, updated time.Duration
+	completed        *time.Duration
+	wantGone         bool
+}
+
+func ago(d time.Duration) *time.Duration { return &d }
+
+func put(t *testing.T, hub *azstore.Hub, in instance) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	row := &layout.InstanceRow{InstanceID: in.id, Name: "Hello", ExecutionID: "e" + in.id, RuntimeStatus: in.status,
+		CreatedTime: now.Add(-in.created), LastUpdatedTime: now.Add(-in.updated), TaskHubName: hub.Name()}
+	if in.completed != nil {
+		c := now.Add(-*in.completed)
+		row.CompletedTime = &c
+	}
+	if err := hub.InsertInstance(ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	evs := []history.Event{{Type: history.ExecutionStarted, EventID: -1, Timestamp: row.CreatedTime, Name: "Hello"},
+		{Type: history.ExecutionCompleted, EventID: 1, Timestamp: row.LastUpdatedTime, OrchestrationStatus: in.status}}
+	if _, err := hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: in.id, ExecutionID: row.ExecutionID, Events: evs}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func exists(t *testing.T, hub *azstore.Hub, id string) bool {
+	t.Helper()
+	_, err := hub.GetInstance(context.Background(), id)
+	if err != nil && !errors.Is(err, azstore.ErrNotFound) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+// TestAppEnforcesRetention runs an app whose host.json options ask for
+// retention, with a short interval and no timer function, and checks that
+// it purges exactly the instances past their status's age.
+func TestAppEnforcesRetention(t *testing.T) {
+	a := newApp(t, config.Retention{Completed: time.Hour, Failed: 2 * time.Hour, Interval: time.Second})
+	ctx := context.Background()
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = a.Stop(sctx)
+		_ = a.Hub.Delete(sctx)
+	})
+	h := time.Hour
+	all := []instance{
+		{id: "c-old", status: history.StatusCompleted, created: 3 * h, updated: 2 * h, completed: ago(2 * h), wantGone: true},
+		// Created long ago but finished recently: age counts from the end.
+		{id: "c-young", status: history.StatusCompleted, created: 3 * h, updated: 10 * time.Minute, completed: ago(10 * time.Minute)},
+		// No CompletedTime: LastUpdatedTime stands in.
+		{id: "c-nocompleted-old", status: history.StatusCompleted, created: 3 * h, updated: 2 * h, wantGone: true},
+		{id: "c-nocompleted-young", status: history.StatusCompleted, created: 3 * h, updated: time.Minute},
+		{id: "c-new", status: history.StatusCompleted, created: time.Minute, updated: time.Second, completed: ago(time.Second)},
+		{id: "f-mid", status: history.StatusFailed, created: 3 * h, updated: 90 * time.Minute, completed: ago(90 * time.Minute)},
+		{id: "f-old", status: history.StatusFailed, created: 5 * h, updated: 3 * h, completed: ago(3 * h), wantGone: true},
+		// Statuses without an age are kept forever.
+		{id: "t-old", status: history.StatusTerminated, created: 120 * h, updated: 100 * h, completed: ago(100 * h)},
+		{id: "x-old", status: history.StatusCanceled, created: 120 * h, updated: 100 * h, completed: ago(100 * h)},
+		// Never an unfinished instance, however old.
+		{id: "r-old", status: history.StatusRunning, created: 120 * h, updated: 100 * h},
+		{id: "p-old", status: history.StatusPending, created: 120 * h, updated: 120 * h},
+	}
+	for _, in := range all {
+		put(t, a.Hub, in)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		left := 0
+		for _, in := range all {
+			if in.wantGone && exists(t, a.Hub, in.id) {
+				left++
+			}
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d instances past their age are still there after 30 s", left)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// A few more sweeps must not take anything else.
+	time.Sleep(time.Second)
+	for _, in := range all {
+		if !in.wantGone && !exists(t, a.Hub, in.id) {
+			t.Errorf("%s (%s) was purged", in.id, in.status)
+		}
+		if in.wantGone {
+			hs, err := a.Hub.LoadHistory(ctx, in.id)
+			if err != nil || hs.Rows != 0 {
+				t.Errorf("%s: %d history rows left (%v)", in.id, hs.Rows, err)
+			}
+		}
+	}
+}
+
+// TestSweepOnlyByTheLeader checks that an app instance that is not the
+// leader leaves everything alone, and that Sweep counts what it purges.
+func TestSweepOnlyByTheLeader(t *testing.T) {
+	a := newApp(t, config.Retention{Interval: time.Minute})
+	ctx := context.Background()
+	if err := a.Hub.CreateIfNotExists(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Hub.Delete(context.Background()) })
+	put(t, a.Hub, instance{id: "old", status: history.StatusCompleted, created: 48 * time.Hour, updated: 47 * time.Hour, completed: ago(47 * time.Hour)})
+	policy := config.Retention{Completed: time.Hour, Terminated: time.Hour, Interval: time.Second}
+
+	s := retention.New(retention.Options{Policy: policy, Client: a.Client, Leader: func() bool { return false }})
+	rctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+	s.Run(rctx)
+	cancel()
+	if !exists(t, a.Hub, "old") {
+		t.Fatal("a sweeper that is not the leader purged")
+	}
+
+	s = retention.New(retention.Options{Policy: policy, Client: a.Client})
+	n, err := s.Sweep(ctx)
+	if err != nil || n != 1 || exists(t, a.Hub, "old") {
+		t.Fatalf("Sweep = %d, %v; want 1 and the instance gone", n, err)
+	}
+}
