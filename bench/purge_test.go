@@ -142,6 +142,10 @@ func fillFinished(b *testing.B, a *app.App, n, events int, created time.Time) {
 				row := &layout.InstanceRow{InstanceID: id, Name: "HelloCities5", ExecutionID: exec,
 					RuntimeStatus: history.StatusCompleted, CreatedTime: created, LastUpdatedTime: created, CompletedTime: &created,
 					Output: `["Hello Tokyo!","Hello Seattle!","Hello London!","Hello Cairo!","Hello Lima!"]`, TaskHubName: a.Hub.Name()}
+				if err := a.Hub.PutIndex(ctx, id, created); err != nil {
+					errs <- err
+					return
+				}
 				if err := a.Hub.InsertInstance(ctx, row); err != nil {
 					errs <- err
 					return

@@ -24,10 +24,19 @@ type indexState struct {
 
 const indexRecheck = 30 * time.Second
 
+// tableEpoch is the earliest date-time the Table service stores.
+var tableEpoch = time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // useIndex reports whether q is best served by the instance index: it
-// bounds CreatedTime, and the index lists every instance.
+// has a lower bound on CreatedTime, and the index lists every instance.
+//
+// An open start ("everything created before T", or from the Table
+// service's earliest date, which the CLI sends for no bound) usually spans
+// most of the hub, and there the server-side filter of a scan, which
+// returns only matching rows, costs fewer requests than a point read per
+// instance in the range.
 func (c *Client) useIndex(ctx context.Context, q Query) bool {
-	if c.opts.IgnoreIndex || (q.CreatedFrom.IsZero() && q.CreatedTo.IsZero()) {
+	if c.opts.IgnoreIndex || q.CreatedFrom.IsZero() || !q.CreatedFrom.After(tableEpoch) {
 		return false
 	}
 	s := c.index

@@ -44,6 +44,10 @@ func putInstance(t *testing.T, hub *azstore.Hub, id string, status history.Runti
 	if status.IsTerminal() {
 		row.CompletedTime = &created
 	}
+	// As a start writes it: the index row first.
+	if err := hub.PutIndex(ctx, id, created); err != nil {
+		t.Fatal(err)
+	}
 	if err := hub.InsertInstance(ctx, row); err != nil {
 		t.Fatal(err)
 	}

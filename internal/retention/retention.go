@@ -3,11 +3,16 @@
 // no timer function to write. One app instance sweeps at a time, the one
 // whose worker owns control-queue partition 0, every interval.
 //
-// A sweep is cheap by construction: candidates come from the client's
-// EachMatch with the configured statuses and CreatedTo = now - age (an
-// instance finishes after it is created, so no older one can be missed),
-// and are then kept only when their CompletedTime (LastUpdatedTime for
-// rows without one) is older than the age too. The purge itself is the
+// A sweep is cheap by construction. A full sweep takes its candidates from
+// the client's EachMatch with the configured statuses and CreatedTo = now -
+// age (an instance finishes after it is created, so no older one can be
+// missed), a filtered scan of the Instances table, and keeps those whose
+// CompletedTime (LastUpdatedTime for rows without one) is older than the
+// age too. The sweeps in between look only at the instances that aged out
+// since the last one: created between its cutoff and the new one, which
+// the instance index serves by reading just them. An instance that ran for
+// longer than its retention age finishes after its creation left that
+// window; the next full sweep, at most FullSweepEvery later, purges it. The purge itself is the
 // client's pipeline. A sweep that a crash or a lost lease interrupts is
 // simply done again by the next one; two overlapping sweeps (a lease
 // handed over mid-sweep) are harmless, as purging is idempotent.
@@ -18,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/durable-go/durable/internal/client"
@@ -39,9 +45,24 @@ type Options struct {
 	Now func() time.Time
 }
 
+// FullSweepEvery is how often a sweep walks every candidate rather than
+// only those that aged out since the previous sweep.
+const FullSweepEvery = 24 * time.Hour
+
+// windowSlack widens an incremental sweep's window back in time, so that
+// clocks that differ between the app instances that sweep in turn, or a
+// row whose CreatedTime a slow writer set, are not missed.
+const windowSlack = time.Minute
+
 // Sweeper enforces a retention policy.
 type Sweeper struct {
 	opts Options
+	mu   sync.Mutex
+	// lastFull is when this sweeper last finished a full sweep; cutoffs
+	// are the cutoffs, per age, of its last successful sweep. A new leader
+	// has neither, so its first sweep is full.
+	lastFull time.Time
+	cutoffs  map[time.Duration]time.Time
 }
 
 // New returns a Sweeper; Run starts it.
@@ -55,7 +76,7 @@ func New(o Options) *Sweeper {
 	if o.Policy.Interval <= 0 {
 		o.Policy.Interval = config.DefaultRetentionInterval
 	}
-	return &Sweeper{opts: o}
+	return &Sweeper{opts: o, cutoffs: map[time.Duration]time.Time{}}
 }
 
 // Run sweeps every interval until ctx ends. The first sweep waits one
@@ -117,15 +138,24 @@ func finishedAt(st *client.Status) time.Time {
 	return st.LastUpdatedTime
 }
 
-// Sweep purges once every instance the policy says is too old, and
-// returns how many it purged.
+// Sweep purges once every instance the policy says is too old (a full
+// sweep), or those that aged out since the previous sweep, and returns how
+// many it purged.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	full := s.lastFull.IsZero() || now.Sub(s.lastFull) >= FullSweepEvery
 	total := 0
 	for _, r := range s.rules() {
 		start := s.opts.Now()
 		cutoff := start.UTC().Add(-r.age)
+		q := client.Query{Statuses: r.statuses, CreatedTo: cutoff}
+		if last, ok := s.cutoffs[r.age]; ok && !full {
+			q.CreatedFrom = last.Add(-windowSlack)
+		}
 		skipped := 0
-		n, err := s.opts.Client.PurgeMatching(ctx, client.Query{Statuses: r.statuses, CreatedTo: cutoff},
+		n, err := s.opts.Client.PurgeMatching(ctx, q,
 			func(st *client.Status) bool {
 				if finishedAt(st).Before(cutoff) {
 					return true
@@ -136,11 +166,17 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		total += n
 		if n > 0 || err != nil {
 			s.opts.Logger.Info("retention purged instances", "count", n, "statuses", r.statuses, "maxAge", r.age,
-				"finishedBefore", cutoff, "youngerSkipped", skipped, "took", time.Since(start).Round(time.Millisecond))
+				"finishedBefore", cutoff, "full", q.CreatedFrom.IsZero(), "youngerSkipped", skipped,
+				"took", time.Since(start).Round(time.Millisecond))
 		}
 		if err != nil {
+			// The next sweep starts from the last good cutoff.
 			return total, fmt.Errorf("retention of %v instances older than %s: %w", r.statuses, r.age, err)
 		}
+		s.cutoffs[r.age] = cutoff
+	}
+	if full {
+		s.lastFull = now
 	}
 	return total, nil
 }

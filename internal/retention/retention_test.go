@@ -55,6 +55,10 @@ func put(t *testing.T, hub *azstore.Hub, in instance) {
 		c := now.Add(-*in.completed)
 		row.CompletedTime = &c
 	}
+	// As a start writes it: the index row first, then the instance row.
+	if err := hub.PutIndex(ctx, in.id, row.CreatedTime); err != nil {
+		t.Fatal(err)
+	}
 	if err := hub.InsertInstance(ctx, row); err != nil {
 		t.Fatal(err)
 	}
@@ -165,5 +169,33 @@ func TestSweepOnlyByTheLeader(t *testing.T) {
 	n, err := s.Sweep(ctx)
 	if err != nil || n != 1 || exists(t, a.Hub, "old") {
 		t.Fatalf("Sweep = %d, %v; want 1 and the instance gone", n, err)
+	}
+}
+
+// Between full sweeps a sweep looks only at the instances created since the
+// previous cutoff; one that finished long after its creation waits for the
+// next full sweep.
+func TestIncrementalSweeps(t *testing.T) {
+	a := newApp(t, config.Retention{Interval: time.Minute})
+	ctx := context.Background()
+	if err := a.Hub.CreateIfNotExists(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Hub.Delete(context.Background()) })
+	clock := time.Now()
+	s := retention.New(retention.Options{Policy: config.Retention{Completed: time.Hour, Interval: time.Second}, Client: a.Client,
+		Now: func() time.Time { return clock }})
+	if n, err := s.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("first (full) sweep: %d, %v", n, err)
+	}
+	put(t, a.Hub, instance{id: "window", status: history.StatusCompleted, created: 50 * time.Minute, updated: 45 * time.Minute, completed: ago(45 * time.Minute)})
+	put(t, a.Hub, instance{id: "long", status: history.StatusCompleted, created: 3 * time.Hour, updated: 40 * time.Minute, completed: ago(40 * time.Minute)})
+	clock = clock.Add(30 * time.Minute)
+	if n, err := s.Sweep(ctx); err != nil || n != 1 || exists(t, a.Hub, "window") || !exists(t, a.Hub, "long") {
+		t.Fatalf("incremental sweep: %d, %v; want only the instance created since the last cutoff purged", n, err)
+	}
+	clock = clock.Add(retention.FullSweepEvery)
+	if n, err := s.Sweep(ctx); err != nil || n != 1 || exists(t, a.Hub, "long") {
+		t.Fatalf("the next full sweep: %d, %v; want the long-running instance purged", n, err)
 	}
 }
