@@ -29,6 +29,7 @@ type batchCmd struct {
 	eventData     string
 	newID         setBool
 	batchSize     int
+	recursive     bool
 	dryRun        bool
 	noWait        bool
 	json          jsonFlag
@@ -51,6 +52,7 @@ func (c *batchCmd) define(fs *flag.FlagSet) {
 	c.newID.v = true
 	fs.Var(&c.newID, "restart-with-new-instance-id", "restart: start each instance under a new ID; false restarts finished instances in place")
 	fs.IntVar(&c.batchSize, "batch-size", client.DefaultBatchSize, "`number` of instances listed and handled per step (1..1000)")
+	fs.BoolVar(&c.recursive, "recursive", false, "terminate, purge: reach each instance's sub-orchestrations too")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print how many instances match, per status, and change nothing")
 	fs.BoolVar(&c.noWait, "no-wait", false, "print the bulk operation's instance ID and return without waiting for it")
 	c.json.define(fs)
@@ -110,6 +112,7 @@ func (c *batchCmd) request() (client.BatchRequest, error) {
 	} else if c.newID.set {
 		return req, usageErrorf("--restart-with-new-instance-id is only for restart, not %s", op)
 	}
+	req.Recursive = c.recursive
 	if _, err := req.BatchInput(); err != nil {
 		return req, badArgs(err)
 	}

@@ -302,6 +302,36 @@ func TestOperations(t *testing.T) {
 		e.wait(out, history.StatusCompleted)
 	})
 
+	t.Run("recursive terminate and purge", func(t *testing.T) {
+		// Delayed starts: the roots' rows are created now, their children
+		// only once they run, so a created-time filter selects the roots.
+		created := time.Now().UTC()
+		var all []string
+		for i := range 3 {
+			id := fmt.Sprintf("rt-%02d", i)
+			if _, err := e.c.StartNew(context.Background(), "ApprovalTree", samples.ApprovalTreeInput{Depth: 1, Width: 2},
+				client.StartOptions{InstanceID: id, StartAt: created.Add(time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, id, id+"-0", id+"-1")
+		}
+		filter := client.Query{InstanceIDPrefix: "rt-", CreatedFrom: created.Add(-time.Minute), CreatedTo: created.Add(500 * time.Millisecond)}
+		e.wait(all, history.StatusRunning)
+		sum, _ := e.run(client.BatchRequest{Operation: client.BatchTerminate, Filter: filter, Reason: "tree", Recursive: true, BatchSize: size})
+		wantSummary(t, sum, 3, 0)
+		e.wait(all, history.StatusTerminated)
+		sum, _ = e.run(client.BatchRequest{Operation: client.BatchPurge, Filter: filter, Recursive: true, BatchSize: size})
+		wantSummary(t, sum, 3, 0)
+		for _, id := range all {
+			if _, err := e.c.GetStatus(context.Background(), id, client.StatusOptions{}); !errors.Is(err, client.ErrNotFound) {
+				t.Fatalf("%s: %v, want purged with its root", id, err)
+			}
+		}
+		if _, err := e.c.StartBatch(context.Background(), client.BatchRequest{Operation: client.BatchSuspend, Recursive: true}); !errors.Is(err, client.ErrBadArgument) {
+			t.Fatalf("a recursive suspend: %v, want ErrBadArgument", err)
+		}
+	})
+
 	t.Run("bulk operations are never targets", func(t *testing.T) {
 		page, err := e.c.ListInstances(context.Background(), client.Query{Names: []string{client.BatchOrchestrator}})
 		if err != nil || len(page.Instances) == 0 {

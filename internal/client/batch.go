@@ -88,6 +88,10 @@ type BatchRequest struct {
 	// BatchSize is how many instances each step lists and applies
 	// (DefaultBatchSize when 0, at most MaxBatchSize).
 	BatchSize int
+	// Recursive makes terminate and purge reach each instance's
+	// sub-orchestrations too, as TerminateWithOptions and PurgeWithOptions
+	// do with Recursive.
+	Recursive bool
 }
 
 // BatchFilter is a Query's filter as the orchestration's input carries it.
@@ -124,6 +128,7 @@ type BatchInput struct {
 	EventData                json.RawMessage `json:"eventData,omitempty"`
 	RestartWithNewInstanceID bool            `json:"restartWithNewInstanceId,omitempty"`
 	BatchSize                int             `json:"batchSize,omitempty"`
+	Recursive                bool            `json:"recursive,omitempty"`
 	// AsOf is when the operation started, set by its first execution: the
 	// filter's created-time end, and part of every derived message ID so
 	// that a bulk operation reusing an instance ID derives other ones.
@@ -180,6 +185,7 @@ func (r BatchRequest) BatchInput() (*BatchInput, error) {
 		return nil, fmt.Errorf("%w: batch size %d is not in 1..%d", ErrBadArgument, r.BatchSize, MaxBatchSize)
 	}
 	in := &BatchInput{Operation: op, Reason: r.Reason, RestartWithNewInstanceID: r.RestartWithNewInstanceID, BatchSize: size,
+		Recursive: r.Recursive,
 		Filter: BatchFilter{CreatedTimeFrom: f.CreatedFrom.UTC(), CreatedTimeTo: f.CreatedTo.UTC(), RuntimeStatus: f.Statuses,
 			InstanceIDPrefix: f.InstanceIDPrefix, Names: f.Names}}
 	if f.CreatedFrom.IsZero() {
@@ -202,6 +208,9 @@ func (r BatchRequest) BatchInput() (*BatchInput, error) {
 		in.EventName, in.EventData = r.EventName, json.RawMessage(data)
 	} else if r.EventName != "" || r.EventData != nil {
 		return nil, fmt.Errorf("%w: an event name and data are only for raiseEvent, not %s", ErrBadArgument, op)
+	}
+	if r.Recursive && op != BatchTerminate && op != BatchPurge {
+		return nil, fmt.Errorf("%w: recursive is only for terminate and purge, not %s", ErrBadArgument, op)
 	}
 	if op != BatchRestart && r.RestartWithNewInstanceID {
 		return nil, fmt.Errorf("%w: restartWithNewInstanceId is only for restart, not %s", ErrBadArgument, op)
@@ -319,7 +328,8 @@ func (c *Client) ApplyBatch(ctx context.Context, in *BatchInput, batchID, target
 	switch in.Operation {
 	case BatchTerminate:
 		r, _ := json.Marshal(in.Reason)
-		err = c.signalOnce(ctx, target, msg, "terminate", history.Event{Type: history.ExecutionTerminated, Input: string(r)})
+		err = c.signalOnce(ctx, target, msg, "terminate", history.Event{Type: history.ExecutionTerminated, Input: string(r),
+			Recursive: in.Recursive})
 	case BatchSuspend:
 		err = c.signalOnce(ctx, target, msg, "suspend", history.Event{Type: history.ExecutionSuspended, Reason: in.Reason})
 	case BatchResume:
@@ -331,7 +341,13 @@ func (c *Client) ApplyBatch(ctx context.Context, in *BatchInput, batchID, target
 	case BatchRestart:
 		newID, err = c.restartOnce(ctx, in, batchID, target)
 	case BatchPurge:
-		err = c.Purge(ctx, target)
+		if in.Recursive {
+			// Children first and the target last, so a repeat after a
+			// crash finds the target and finishes its tree.
+			_, err = c.PurgeWithOptions(ctx, target, PurgeOptions{Recursive: true})
+		} else {
+			err = c.Purge(ctx, target)
+		}
 		if errors.Is(err, ErrNotFound) {
 			// Gone already: an earlier attempt of this step purged it (or
 			// someone else did); either way nothing is left to purge.

@@ -52,6 +52,8 @@ func batchRequest(w http.ResponseWriter, r *http.Request, op client.BatchOperati
 	var errs []error
 	req.BatchSize, err = q.positiveInt("batchSize", client.DefaultBatchSize)
 	errs = append(errs, err)
+	req.Recursive, err = q.bool("recursive", false)
+	errs = append(errs, err)
 	if op == client.BatchRestart {
 		req.RestartWithNewInstanceID, err = q.bool("restartWithNewInstanceId", true)
 		errs = append(errs, err)
