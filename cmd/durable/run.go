@@ -168,7 +168,7 @@ func commands() []spec {
 				"                           [--created-after TIME] [--created-before TIME] [--runtime-status STATUS...]\n" +
 				"                           [--instance-id-prefix PREFIX] [--name NAME...] [--reason TEXT]\n" +
 				"                           [--event-name NAME --event-data JSON|@FILE] [--restart-with-new-instance-id=false]\n" +
-				"                           [--batch-size N] [--dry-run] [--no-wait] [--json]",
+				"                           [--recursive] [--batch-size N] [--dry-run] [--no-wait] [--json]",
 			summary: "Terminate, suspend, resume, rewind, restart, raise an event to or purge every matching instance",
 			about: "Applies one operation to every instance the filters select (those of get-instances). Without\n" +
 				"--runtime-status, the operation takes the statuses it applies to: Pending, Running and Suspended\n" +
