@@ -111,6 +111,30 @@ func NewExecutionEvents(prev *Result, instanceID, executionID string, now time.T
 	return append(evs, prev.ContinueAsNew.CarryOver...)
 }
 
+// StoredPrecision is the precision of the times history keeps: the Table
+// service stores a DateTime to the 100 ns tick of .NET.
+const StoredPrecision = 100 * time.Nanosecond
+
+// atStoredPrecision cuts the episode's clock and the timestamps of its new
+// events to StoredPrecision, as history will hold them. Without that the
+// first run of an episode saw times (CurrentUTCDateTime, and NewGuid,
+// which derives from it) up to 99 ns later than every replay of it from
+// storage, so code that derives anything from them (a bulk operation's
+// message IDs, say) was not deterministic. Past events come from storage
+// or from earlier episodes' results, both already cut.
+func atStoredPrecision(ep Episode) Episode {
+	ep.Now = ep.Now.Truncate(StoredPrecision)
+	if len(ep.New) > 0 {
+		evs := make([]history.Event, len(ep.New))
+		for i, e := range ep.New {
+			e.Timestamp = e.Timestamp.Truncate(StoredPrecision)
+			evs[i] = e
+		}
+		ep.New = evs
+	}
+	return ep
+}
+
 // execution is the state of one Execute call. It is touched by the
 // orchestrator goroutine while that runs and by Execute otherwise, never by
 // both at once.
@@ -173,6 +197,7 @@ func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	ep = atStoredPrecision(ep)
 	x := &execution{reg: reg, instanceID: ep.InstanceID, actions: map[int]*action{},
 		waiters: map[string][]*task{}, buffered: map[string][]history.Event{}, past: ep.Past, now: ep.Now}
 	x.logger = slog.New(replaySafeHandler{inner: logger.Handler(), x: x}).With("instanceId", ep.InstanceID)
