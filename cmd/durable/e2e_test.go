@@ -23,6 +23,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
 	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/apptest"
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
@@ -228,24 +229,10 @@ func (f *fixture) replayRaw(id string, reg *durable.Registry) error {
 // ApprovalWorkflow's SaveToDatabase activity checks.
 func (f *fixture) startWorker(dbConn string) (stop func()) {
 	f.t.Helper()
-	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": f.conn, "DatabaseConnection": dbConn}, false)
-	d := config.DefaultDurableOptions()
-	d.HubName = f.name
-	// The CLI cannot poke an in-process worker; short polls keep the
-	// tests quick.
-	d.MaxQueuePollingInterval = 500 * time.Millisecond
-	d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 6*time.Second, 2*time.Second
-	reg := durable.NewRegistry()
-	if err := samples.Register(reg, settings.Get); err != nil {
-		f.t.Fatal(err)
-	}
-	a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: reg, Logger: quietLogger(), ShutdownGrace: 2 * time.Second})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		f.t.Fatal(err)
-	}
+	// The CLI cannot poke an in-process worker; apptest's short polls keep
+	// the tests quick.
+	a := apptest.NewApp(f.t, apptest.AppOptions{Hub: f.name, Manual: true,
+		Settings: map[string]string{"AzureWebJobsStorage": f.conn, "DatabaseConnection": dbConn, app.WakeQueueSetting: ""}})
 	stop = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

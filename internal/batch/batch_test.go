@@ -5,19 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/apptest"
 	"github.com/durable-go/durable/internal/client"
-	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/testutil"
@@ -39,48 +35,20 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t}
 	e.failing.Store(true)
-	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": testutil.Storage(t), app.WakeQueueSetting: "none"}, false)
-	d := config.DefaultDurableOptions()
-	d.HubName = testutil.UniqueHubName(t)
-	d.MaxQueuePollingInterval = 500 * time.Millisecond
-	d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 6*time.Second, 2*time.Second
-	reg := durable.NewRegistry()
-	if err := samples.Register(reg, settings.Get); err != nil {
-		t.Fatal(err)
-	}
-	err := errors.Join(
-		reg.AddActivity("FlakyStep", func(*durable.ActivityContext) (any, error) {
-			if e.failing.Load() {
-				return nil, errors.New("not yet")
-			}
-			return "ok", nil
-		}),
-		reg.AddOrchestrator("Flaky", func(ctx *durable.OrchestrationContext) (any, error) {
-			var s string
-			err := ctx.CallActivity("FlakyStep", nil).Await(&s)
-			return s, err
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: reg,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ShutdownGrace: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Logf("stop app: %v", err)
-		}
-		if os.Getenv("KEEP_HUBS") == "" {
-			_ = a.Hub.Delete(ctx)
-		}
-	})
+	a := apptest.NewApp(t, apptest.AppOptions{Register: func(reg *durable.Registry) error {
+		return errors.Join(
+			reg.AddActivity("FlakyStep", func(*durable.ActivityContext) (any, error) {
+				if e.failing.Load() {
+					return nil, errors.New("not yet")
+				}
+				return "ok", nil
+			}),
+			reg.AddOrchestrator("Flaky", func(ctx *durable.OrchestrationContext) (any, error) {
+				var s string
+				err := ctx.CallActivity("FlakyStep", nil).Await(&s)
+				return s, err
+			}))
+	}})
 	e.c = a.Client
 	return e
 }

@@ -11,40 +11,23 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/apptest"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
-	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/testutil"
-	"github.com/durable-go/durable/samples"
 )
 
 func TestMain(m *testing.M) { testutil.Main(m) }
 
-// newApp builds an app on hub; start says whether its worker runs.
+// newApp builds an app on hub; start says whether its worker runs. The
+// test stops it (stop).
 func newApp(t *testing.T, hub string, values map[string]string, start bool) *app.App {
 	t.Helper()
-	values["AzureWebJobsStorage"] = testutil.Storage(t)
-	values[app.WakeQueueSetting] = "none"
-	settings := config.NewSettings(values, false)
-	d := config.DefaultDurableOptions()
-	d.HubName = hub
-	d.MaxQueuePollingInterval = 500 * time.Millisecond
-	d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 3*time.Second, time.Second
-	reg := durable.NewRegistry()
-	if err := samples.Register(reg, settings.Get); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: reg, ShutdownGrace: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if start {
-		if err := a.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return a
+	return apptest.NewApp(t, apptest.AppOptions{Hub: hub, Settings: values, NoStart: !start, Manual: true,
+		Durable: func(d *config.DurableOptions) {
+			d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 3*time.Second, time.Second
+		}})
 }
 
 func stop(t *testing.T, a *app.App, deleteHub bool) {

@@ -27,15 +27,13 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/apptest"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/dashboard"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/httpapi"
-	"github.com/durable-go/durable/internal/testutil"
-	"github.com/durable-go/durable/samples"
 	"github.com/durable-go/durable/task"
 )
 
@@ -105,42 +103,16 @@ func newHubServer(t *testing.T, worker bool) *hubServer {
 // stand-in of a route.
 func newHubServerWith(t *testing.T, worker bool, wrap func(api http.Handler, c *client.Client) http.Handler) *hubServer {
 	t.Helper()
-	conn := testutil.Storage(t)
-	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": conn, "DatabaseConnection": "Server=db", app.WakeQueueSetting: "none"}, false)
-	d := config.DefaultDurableOptions()
-	d.HubName = testutil.UniqueHubName(t)
-	d.MaxQueuePollingInterval = 300 * time.Millisecond
-	d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 6*time.Second, 2*time.Second
-	reg := durable.NewRegistry()
-	if err := samples.Register(reg, settings.Get); err != nil {
-		t.Fatal(err)
-	}
-	if err := reg.AddOrchestrator("Showcase", showcase); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: reg, Logger: quiet(), ShutdownGrace: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if worker {
-		if err := a.Start(context.Background()); err != nil {
+	a := apptest.NewApp(t, apptest.AppOptions{NoStart: !worker,
+		Register: func(reg *durable.Registry) error { return reg.AddOrchestrator("Showcase", showcase) },
+		Durable:  func(d *config.DurableOptions) { d.MaxQueuePollingInterval = 300 * time.Millisecond }})
+	if !worker {
+		if err := a.Hub.CreateIfNotExists(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = a.Stop(ctx)
-		})
-	} else if err := a.Hub.CreateIfNotExists(context.Background()); err != nil {
-		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if os.Getenv("KEEP_HUBS") == "" {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = a.Hub.Delete(ctx)
-		}
-	})
+	d := config.DefaultDurableOptions()
+	d.HubName = a.Hub.Name()
 	api, err := httpapi.New(httpapi.Config{Client: a.Client, HubName: d.HubName, ConnectionName: d.ConnectionName, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/apptest"
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/config"
-	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/internal/retention"
@@ -18,19 +18,14 @@ import (
 
 func TestMain(m *testing.M) { testutil.Main(m) }
 
+// newApp is an app whose worker does not run (tests start it or sweep
+// themselves), with the retention policy r.
 func newApp(t *testing.T, r config.Retention) *app.App {
 	t.Helper()
-	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": testutil.Storage(t), app.WakeQueueSetting: "none"}, false)
-	d := config.DefaultDurableOptions()
-	d.HubName = testutil.UniqueHubName(t)
-	d.MaxQueuePollingInterval = 500 * time.Millisecond
-	d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 3*time.Second, time.Second
-	d.Retention = r
-	a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: durable.NewRegistry(), ShutdownGrace: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return apptest.NewApp(t, apptest.AppOptions{NoStart: true, Manual: true, Durable: func(d *config.DurableOptions) {
+		d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 3*time.Second, time.Second
+		d.Retention = r
+	}})
 }
 
 // instance is a row to write: created, completed (nil: none) and last

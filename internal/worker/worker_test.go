@@ -17,12 +17,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/apptest"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/testutil"
-	"github.com/durable-go/durable/samples"
 )
 
 func TestMain(m *testing.M) { testutil.Main(m) }
@@ -56,27 +56,24 @@ func startApp(t *testing.T, opts ...appOption) *testApp {
 	t.Helper()
 	conn := testutil.Storage(t)
 	values := map[string]string{"AzureWebJobsStorage": conn, "DatabaseConnection": "Server=db;Database=orders"}
-	d := config.DefaultDurableOptions()
-	d.HubName = testutil.UniqueHubName(t)
-	d.MaxQueuePollingInterval = time.Second
-	d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 6*time.Second, 2*time.Second
-	cfg := app.Config{Durable: d, Registry: durable.NewRegistry(), ShutdownGrace: 2 * time.Second}
+	// The settings options must act before the app reads its settings;
+	// they all act again, on the real configuration, in Configure.
+	scratch := app.Config{Registry: durable.NewRegistry()}
 	for _, o := range opts {
-		o(&cfg, values)
+		o(&scratch, values)
 	}
-	settings := config.NewSettings(values, false)
-	cfg.Settings = settings
-	if err := samples.Register(cfg.Registry, settings.Get); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ownHub := testutil.UniqueHubName(t)
+	hub := ownHub
+	a := apptest.NewApp(t, apptest.AppOptions{Hub: ownHub, Settings: values, Manual: true,
+		Durable: func(d *config.DurableOptions) { d.MaxQueuePollingInterval = time.Second },
+		Configure: func(c *app.Config) {
+			// Logs show what the worker did when a test fails.
+			c.Logger = nil
+			for _, o := range opts {
+				o(c, map[string]string{})
+			}
+			hub = c.Durable.HubName
+		}})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -84,11 +81,11 @@ func startApp(t *testing.T, opts ...appOption) *testApp {
 			t.Errorf("stop: %v", err)
 		}
 		// An app joining another test app's hub leaves it to that app.
-		if os.Getenv("KEEP_HUBS") == "" && cfg.Durable.HubName == d.HubName {
+		if os.Getenv("KEEP_HUBS") == "" && hub == ownHub {
 			_ = a.Hub.Delete(ctx)
 		}
 	})
-	return &testApp{App: a, settings: settings, hub: cfg.Durable.HubName, conn: conn}
+	return &testApp{App: a, settings: config.NewSettings(values, false), hub: hub, conn: conn}
 }
 
 func (a *testApp) run(t *testing.T, name string, input any, o client.StartOptions) *client.Status {
