@@ -88,19 +88,43 @@ func (c *Client) runPurge(ctx context.Context, batches <-chan []purgeTarget, rep
 	var (
 		wg sync.WaitGroup
 		mu sync.Mutex
+		// index holds the index rows of purged instances, deleted a
+		// hundred at a time: they share entity-group batches far better
+		// than one at a time. Rows a crash leaves behind point to nothing;
+		// readers skip them and delete them.
+		index []layout.IndexEntry
 	)
+	forget := func(all bool) {
+		mu.Lock()
+		var rows []layout.IndexEntry
+		if len(index) >= purgeChunk || (all && len(index) > 0) {
+			rows, index = index, nil
+		}
+		mu.Unlock()
+		if len(rows) == 0 {
+			return
+		}
+		if err := c.hub.DeleteIndex(context.WithoutCancel(ctx), rows); err != nil {
+			c.opts.Logger.Debug("removing purged instances' index rows failed; readers will", "rows", len(rows), "error", err)
+		}
+	}
 	for range c.purgeConcurrency() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
 				err := j.err
+				var created time.Time
 				if err == nil {
-					err = c.purgeJob(ctx, j)
+					created, err = c.purgeJob(ctx, j)
 				}
 				mu.Lock()
+				if err == nil && !created.IsZero() {
+					index = append(index, c.hub.IndexEntryOf(j.id, created))
+				}
 				report(j.id, err)
 				mu.Unlock()
+				forget(false)
 			}
 		}()
 	}
@@ -109,6 +133,7 @@ func (c *Client) runPurge(ctx context.Context, batches <-chan []purgeTarget, rep
 	}
 	close(jobs)
 	wg.Wait()
+	forget(true)
 }
 
 // preparePurge reads what deleting batch needs and queues its jobs. Jobs
@@ -240,27 +265,28 @@ func blobsOf(names []string, id string) []string {
 }
 
 // purgeJob deletes one instance, reading it again once if it changed
-// since it was selected.
-func (c *Client) purgeJob(ctx context.Context, j *purgeJob) error {
+// since it was selected, and returns the CreatedTime of the row it
+// deleted (zero when it found none), which names its index row.
+func (c *Client) purgeJob(ctx context.Context, j *purgeJob) (time.Time, error) {
 	for attempt := 0; ; attempt++ {
 		err := c.deleteInstance(ctx, j)
 		if !errors.Is(err, azstore.ErrConflict) {
-			return err
+			return j.created, err
 		}
 		if attempt == 1 {
-			return fmt.Errorf("%w: instance %q changed while being purged; try again", ErrWrongState, j.id)
+			return time.Time{}, fmt.Errorf("%w: instance %q changed while being purged; try again", ErrWrongState, j.id)
 		}
 		// Changed since selection (a rewind, a restart under the same ID,
 		// another purge): go on only if it is still finished.
 		row, err := c.hub.GetInstance(ctx, j.id)
 		if errors.Is(err, azstore.ErrNotFound) {
-			return nil
+			return time.Time{}, nil
 		}
 		if err != nil {
-			return fmt.Errorf("purge %q: %w", j.id, err)
+			return time.Time{}, fmt.Errorf("purge %q: %w", j.id, err)
 		}
 		if !row.RuntimeStatus.IsTerminal() {
-			return &StateError{InstanceID: j.id, Status: row.RuntimeStatus, Op: "purge"}
+			return time.Time{}, &StateError{InstanceID: j.id, Status: row.RuntimeStatus, Op: "purge"}
 		}
 		j = &purgeJob{purgeTarget: purgeTarget{id: j.id, etag: row.ETag, created: row.CreatedTime}}
 	}
@@ -295,13 +321,6 @@ func (c *Client) deleteInstance(ctx context.Context, j *purgeJob) error {
 	}
 	if err := c.hub.DeleteInstanceRowIfMatch(ctx, j.id, j.etag); err != nil && !errors.Is(err, azstore.ErrNotFound) {
 		return fmt.Errorf("purge %q: %w", j.id, err)
-	}
-	// The index row goes after the instance row, which it only points to:
-	// left behind, a reader skips it and deletes it.
-	if !j.created.IsZero() {
-		if err := c.hub.DeleteIndex(ctx, []layout.IndexEntry{c.hub.IndexEntryOf(j.id, j.created)}); err != nil {
-			c.opts.Logger.Debug("removing a purged instance's index row failed; readers will", "instanceId", j.id, "error", err)
-		}
 	}
 	return nil
 }
