@@ -119,3 +119,20 @@ func ExampleClient_StartBatch() {
 	}
 	fmt.Printf("terminated %d of %d; failures: %v\n", sum.Succeeded, sum.Matched, sum.Errors)
 }
+
+// How did yesterday's orders end? A query with a lower time bound reads
+// only the instances created in the range, whatever the hub's size.
+func ExampleClient_CountInstances() {
+	ctx := context.Background()
+	c, err := client.Open(ctx, client.Config{ConnectionString: "UseDevelopmentStorage=true"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	counts, err := c.CountInstances(ctx, client.Query{Names: []string{"ProcessOrder"},
+		CreatedFrom: today.Add(-24 * time.Hour), CreatedTo: today})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(counts[client.StatusCompleted], "completed,", counts[client.StatusFailed], "failed")
+}
