@@ -262,15 +262,7 @@ func value(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
-// marshal encodes v without HTML escaping: these bodies are API payloads,
-// not HTML, and escaping would rewrite users' payloads (a "<" would come
-// back as \u003c).
-func marshal(v any) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+// marshal encodes an API body as history encodes payloads, without HTML
+// escaping: these bodies are API payloads, not HTML, and escaping would
+// rewrite users' payloads (a "<" would come back as \u003c).
+func marshal(v any) (json.RawMessage, error) { return history.EncodeJSON(v) }

@@ -140,12 +140,12 @@ func (w *indexWriter) delete(ctx context.Context, pk string, rows map[string][]b
 // version without it) has nothing to keep in step: the write is skipped,
 // and the hub's first worker indexes the instance with the rest.
 func (h *Hub) PutIndex(ctx context.Context, id string, created time.Time) error {
-	ent := layout.IndexEntity(id, h.PartitionOf(id), created)
-	body, err := ent.JSON()
+	e := h.IndexEntryOf(id, created)
+	body, err := e.Entity().JSON()
 	if err != nil {
 		return fmt.Errorf("encode index row of %q: %w", id, err)
 	}
-	err = h.indexer.put(ctx, ent["PartitionKey"].(string), ent["RowKey"].(string), body, false)
+	err = h.indexer.put(ctx, e.PartitionKey, e.RowKey, body, false)
 	if err != nil && hasTableCode(err, aztables.TableNotFound, aztables.ResourceNotFound) {
 		return nil
 	}
@@ -173,8 +173,7 @@ func (h *Hub) DeleteIndex(ctx context.Context, entries []layout.IndexEntry) erro
 
 // IndexEntryOf is the index row an instance row points back to.
 func (h *Hub) IndexEntryOf(id string, created time.Time) layout.IndexEntry {
-	return layout.IndexEntry{PartitionKey: layout.IndexPartitionKey(created, h.PartitionOf(id)),
-		RowKey: layout.IndexRowKey(created, id), InstanceID: id, CreatedTime: created.UTC()}
+	return layout.NewIndexEntry(id, h.PartitionOf(id), created)
 }
 
 // IndexQuery selects index rows by creation time.
@@ -288,13 +287,12 @@ func (h *Hub) BackfillIndex(ctx context.Context) (int, error) {
 			if err != nil || created.IsZero() {
 				continue
 			}
-			ie := layout.IndexEntity(id, h.PartitionOf(id), created)
-			body, err := ie.JSON()
+			ie := h.IndexEntryOf(id, created)
+			body, err := ie.Entity().JSON()
 			if err != nil {
 				return n, fmt.Errorf("backfill instance index: encode row of %q: %w", id, err)
 			}
-			ipk := ie["PartitionKey"].(string)
-			byPK[ipk] = append(byPK[ipk], aztables.TransactionAction{ActionType: aztables.TransactionTypeInsertReplace, Entity: body})
+			byPK[ie.PartitionKey] = append(byPK[ie.PartitionKey], aztables.TransactionAction{ActionType: aztables.TransactionTypeInsertReplace, Entity: body})
 		}
 		for pk, acts := range byPK {
 			for start := 0; start < len(acts); start += 100 {

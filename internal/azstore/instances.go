@@ -14,23 +14,11 @@ import (
 
 // GetInstance reads an instance row; ErrNotFound when there is none.
 func (h *Hub) GetInstance(ctx context.Context, instanceID string) (*layout.InstanceRow, error) {
-	resp, err := h.instances.GetEntity(ctx, layout.EscapePartitionKey(instanceID), "", nil)
-	if err != nil {
-		if isStatus(err, 404) {
-			return nil, fmt.Errorf("instance %q: %w", instanceID, ErrNotFound)
-		}
-		return nil, fmt.Errorf("read instance %q: %w", instanceID, err)
+	row, err := h.GetInstanceColumns(ctx, instanceID, nil)
+	if err == nil && row == nil {
+		return nil, fmt.Errorf("instance %q: %w", instanceID, ErrNotFound)
 	}
-	ent, err := layout.ParseEntity(resp.Value)
-	if err != nil {
-		return nil, fmt.Errorf("parse instance %q: %w", instanceID, err)
-	}
-	row, err := layout.DecodeInstanceRow(ctx, h.blobs, ent)
-	if err != nil {
-		return nil, fmt.Errorf("decode instance %q: %w", instanceID, err)
-	}
-	row.ETag = string(resp.ETag)
-	return &row, nil
+	return row, err
 }
 
 // GetInstanceColumns reads an instance row like GetInstance, keeping only
@@ -149,9 +137,6 @@ type InstanceQuery struct {
 	InstanceIDPrefix string
 	// Names keeps rows of these orchestrators (any of them).
 	Names []string
-	// InstanceID reads the one row of that instance (a point query, which
-	// unlike GetInstance can select columns).
-	InstanceID string
 	// Top caps one page; 0 means the service's page size.
 	Top int32
 	// Continuation resumes a previous page.
@@ -217,9 +202,6 @@ func (h *Hub) QueryInstances(ctx context.Context, q InstanceQuery) (*InstancePag
 
 func (q InstanceQuery) filter() string {
 	var parts []string
-	if q.InstanceID != "" {
-		parts = append(parts, fmt.Sprintf("PartitionKey eq '%s' and RowKey eq ''", odataQuote(layout.EscapePartitionKey(q.InstanceID))))
-	}
 	if len(q.Statuses) > 0 {
 		var ors []string
 		for _, s := range q.Statuses {

@@ -55,19 +55,23 @@ func IndexHourKey(t time.Time) string { return t.UTC().Format("2006010215") }
 // bound on row keys: FormatTime(from) <= key < FormatTime(to).
 func IndexRowKey(t time.Time, id string) string { return FormatTime(t) + "|" + EscapePartitionKey(id) }
 
-// IndexEntity is the index row of instance id, in the given control-queue
-// partition, created at t.
-func IndexEntity(id string, partition int, t time.Time) Entity {
-	t = t.UTC()
-	return Entity{propPartitionKey: IndexPartitionKey(t, partition), propRowKey: IndexRowKey(t, id),
-		"InstanceId": id, colCreatedTime: t}
-}
-
-// IndexEntry is one index row as read.
+// IndexEntry is one index row.
 type IndexEntry struct {
 	PartitionKey, RowKey string
 	InstanceID           string
 	CreatedTime          time.Time
+}
+
+// NewIndexEntry is the index row of instance id, in the given
+// control-queue partition, created at t.
+func NewIndexEntry(id string, partition int, t time.Time) IndexEntry {
+	t = t.UTC()
+	return IndexEntry{PartitionKey: IndexPartitionKey(t, partition), RowKey: IndexRowKey(t, id), InstanceID: id, CreatedTime: t}
+}
+
+// Entity is the row as stored.
+func (e IndexEntry) Entity() Entity {
+	return Entity{propPartitionKey: e.PartitionKey, propRowKey: e.RowKey, "InstanceId": e.InstanceID, colCreatedTime: e.CreatedTime}
 }
 
 // ParseIndexEntry reads an index row; ok is false for the marker row and
