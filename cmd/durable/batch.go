@@ -157,20 +157,9 @@ func (c *batchCmd) printDryRun(ctx context.Context, e *env, t *target, req clien
 	if err != nil {
 		return badArgs(err)
 	}
-	q := in.Filter.Query()
-	counts, err := t.client.CountInstances(ctx, q)
+	counts, err := t.client.CountBatchTargets(ctx, in.Filter)
 	if err != nil {
 		return t.missingHub(err)
-	}
-	q.Names = []string{client.BatchOrchestrator}
-	if len(in.Filter.Names) == 0 {
-		own, err := t.client.CountInstances(ctx, q)
-		if err != nil {
-			return t.missingHub(err)
-		}
-		for s, n := range own {
-			counts[s] -= n
-		}
 	}
 	total := 0
 	for _, n := range counts {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/durable-go/durable/internal/apijson"
 	"github.com/durable-go/durable/internal/client"
@@ -612,7 +611,7 @@ func (c *purgeCmd) run(ctx context.Context, e *env) error {
 	default:
 		// Without --created-after, start at the earliest date-time Azure
 		// Table storage holds, as Core Tools starts at DateTime.MinValue.
-		q := client.PurgeQuery{CreatedFrom: time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC), CreatedTo: c.createdBefore.t, Statuses: c.statuses}
+		q := client.PurgeQuery{CreatedFrom: layout.MinTableTime(), CreatedTo: c.createdBefore.t, Statuses: c.statuses}
 		if c.createdAfter.set {
 			q.CreatedFrom = c.createdAfter.t
 		}

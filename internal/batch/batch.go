@@ -73,8 +73,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/durable"
@@ -236,23 +237,15 @@ func progressOf(st *state, done bool) client.BatchProgress {
 		Succeeded: st.Summary.Succeeded, Failed: st.Summary.Failed, Pages: st.Pages, Done: done}
 }
 
-// isTarget leaves bulk operations out of every bulk operation.
-func isTarget(st *client.Status) bool { return st.Name != client.BatchOrchestrator }
-
+// count is how many instances the filter's bulk operation would handle.
 func count(ctx context.Context, c *client.Client, f client.BatchFilter) (int, error) {
-	q := f.Query()
-	q.PageSize = client.MaxBatchSize
-	n := 0
-	err := c.EachMatch(ctx, q, func(p *client.Page) error {
-		for _, st := range p.Instances {
-			if isTarget(st) {
-				n++
-			}
-		}
-		return nil
-	})
+	counts, err := c.CountBatchTargets(ctx, f)
 	if err != nil {
-		return 0, fmt.Errorf("count instances: %w", err)
+		return 0, err
+	}
+	n := 0
+	for _, k := range counts {
+		n += k
 	}
 	return n, nil
 }
@@ -268,7 +261,7 @@ func listPage(ctx context.Context, c *client.Client, in listInput) (listOutput, 
 	}
 	out := listOutput{IDs: []string{}, Next: page.ContinuationToken}
 	for _, st := range page.Instances {
-		if isTarget(st) {
+		if client.IsBatchTarget(st) {
 			out.IDs = append(out.IDs, st.InstanceID)
 		}
 	}
@@ -281,16 +274,15 @@ func listPage(ctx context.Context, c *client.Client, in listInput) (listOutput, 
 // must be recorded either way.
 func apply(ctx context.Context, c *client.Client, in applyInput) []client.BatchItemResult {
 	out := make([]client.BatchItemResult, len(in.Instances))
-	sem := make(chan struct{}, parallelism)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(parallelism)
 	for i, id := range in.Instances {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			out[i] = applyOne(ctx, c, &in.Batch, in.BatchID, id)
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // each instance's outcome is in its result
 	return out
 }
 

@@ -119,6 +119,17 @@ func (f BatchFilter) Pinned(asOf time.Time) BatchFilter {
 	return f
 }
 
+// IsBatchTarget reports whether a bulk operation may handle an instance:
+// any but a bulk operation's own.
+func IsBatchTarget(st *Status) bool { return st.Name != BatchOrchestrator }
+
+// CountBatchTargets counts, per runtime status, the instances a bulk
+// operation with filter f would handle now: those f selects, bulk
+// operations left out.
+func (c *Client) CountBatchTargets(ctx context.Context, f BatchFilter) (Counts, error) {
+	return c.countMatching(ctx, f.Query(), IsBatchTarget)
+}
+
 // BatchInput is the input of a BatchOrchestrator instance.
 type BatchInput struct {
 	Operation                BatchOperation  `json:"operation"`

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/layout"
 )
@@ -24,9 +26,6 @@ type indexState struct {
 
 const indexRecheck = 30 * time.Second
 
-// tableEpoch is the earliest date-time the Table service stores.
-var tableEpoch = time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // useIndex reports whether q is best served by the instance index: it
 // has a lower bound on CreatedTime, and the index lists every instance.
 //
@@ -36,7 +35,7 @@ var tableEpoch = time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC)
 // returns only matching rows, costs fewer requests than a point read per
 // instance in the range.
 func (c *Client) useIndex(ctx context.Context, q Query) bool {
-	if c.opts.IgnoreIndex || q.CreatedFrom.IsZero() || !q.CreatedFrom.After(tableEpoch) {
+	if c.opts.IgnoreIndex || q.CreatedFrom.IsZero() || !q.CreatedFrom.After(layout.MinTableTime()) {
 		return false
 	}
 	s := c.index
@@ -150,23 +149,16 @@ func (c *Client) listByIndex(ctx context.Context, q Query, size int, after strin
 // parallel; a missing row is nil.
 func (c *Client) readRows(ctx context.Context, entries []layout.IndexEntry, cols []string) ([]*layout.InstanceRow, error) {
 	rows := make([]*layout.InstanceRow, len(entries))
-	errs := make([]error, len(entries))
-	sem := make(chan struct{}, indexReadParallelism)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(indexReadParallelism)
 	for i, e := range entries {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			rows[i], errs[i] = c.hub.GetInstanceColumns(ctx, e.InstanceID, cols)
-		}()
+		g.Go(func() (err error) {
+			rows[i], err = c.hub.GetInstanceColumns(ctx, e.InstanceID, cols)
+			return err
+		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return rows, nil
 }

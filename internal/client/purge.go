@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
@@ -395,29 +397,26 @@ func (c *Client) readTargets(ctx context.Context, ids []string, report func(id s
 	var (
 		mu  sync.Mutex
 		out []purgeTarget
-		wg  sync.WaitGroup
+		g   errgroup.Group
 	)
-	sem := make(chan struct{}, c.purgeConcurrency())
+	g.SetLimit(c.purgeConcurrency())
 	for _, id := range ids {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			row, err := c.instance(ctx, id)
 			if err == nil && !row.RuntimeStatus.IsTerminal() {
 				err = &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "purge"}
 			}
 			if err != nil {
 				report(id, err)
-				return
+				return nil
 			}
 			mu.Lock()
 			out = append(out, purgeTarget{id: id, etag: row.ETag, created: row.CreatedTime})
 			mu.Unlock()
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // every failure went to report
 	return out
 }
 

@@ -42,6 +42,11 @@ var CountStatuses = []history.RuntimeStatus{history.StatusPending, history.Statu
 // paging fields and ShowInput are ignored. Every status appears, with 0
 // when none matched.
 func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
+	return c.countMatching(ctx, q, nil)
+}
+
+// countMatching is CountInstances of the instances keep (nil: all) keeps.
+func (c *Client) countMatching(ctx context.Context, q Query, keep func(*Status) bool) (Counts, error) {
 	q.PageSize, q.ContinuationToken, q.ShowInput = 1000, "", false
 	// What the filters and the verification of index rows need, and not
 	// the outputs, which may live in blobs.
@@ -52,7 +57,9 @@ func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
 	}
 	err := c.EachMatch(ctx, q, func(p *Page) error {
 		for _, st := range p.Instances {
-			out[st.RuntimeStatus]++
+			if keep == nil || keep(st) {
+				out[st.RuntimeStatus]++
+			}
 		}
 		return nil
 	})

@@ -80,6 +80,10 @@ var (
 	maxTableTime = time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC)
 )
 
+// MinTableTime is the earliest date-time the Table service stores, which
+// Core Tools' purge takes for no lower bound (DateTime.MinValue).
+func MinTableTime() time.Time { return minTableTime }
+
 // JSON encodes the entity in the form aztables' AddEntity, UpsertEntity,
 // UpdateEntity and SubmitTransaction take: a JSON object with an
 // "@odata.type" annotation for every value whose type JSON cannot express

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/durable"
@@ -580,35 +580,16 @@ func (w *Worker) updateInstanceRow(ctx context.Context, id string, snap *snapsho
 }
 
 // parallel runs fn for 0..n-1 with at most limit at once and returns the
-// first error.
+// first error; every call runs, whatever the others return. One call runs
+// in the caller's goroutine, the common case of an episode's one message.
 func parallel(ctx context.Context, n, limit int, fn func(context.Context, int) error) error {
-	if n == 0 {
-		return nil
-	}
 	if n == 1 {
 		return fn(ctx, 0)
 	}
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	sem := make(chan struct{}, limit)
-	for i := 0; i < n; i++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(ctx, i); err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		}(i)
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for i := range n {
+		g.Go(func() error { return fn(ctx, i) })
 	}
-	wg.Wait()
-	return firstErr
+	return g.Wait()
 }
