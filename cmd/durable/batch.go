@@ -18,21 +18,17 @@ import (
 // batchCmd is `durable batch <operation>`: a bulk operation over every
 // instance the filters select, run by the function app as an orchestration.
 type batchCmd struct {
-	op            string
-	createdAfter  timeValue
-	createdBefore timeValue
-	statuses      statusList
-	idPrefix      string
-	names         nameList
-	reason        string
-	eventName     string
-	eventData     string
-	newID         setBool
-	batchSize     int
-	recursive     bool
-	dryRun        bool
-	noWait        bool
-	json          jsonFlag
+	op        string
+	filter    filterFlags
+	reason    string
+	eventName string
+	eventData string
+	newID     setBool
+	batchSize int
+	recursive bool
+	dryRun    bool
+	noWait    bool
+	json      jsonFlag
 	// poll is how often the wait reads the bulk operation's status, and
 	// pendingNote how long it may stay Pending before the command says no
 	// app seems to run; tests shorten both.
@@ -40,12 +36,8 @@ type batchCmd struct {
 }
 
 func (c *batchCmd) define(fs *flag.FlagSet) {
-	fs.Var(&c.createdAfter, "created-after", "only instances created at or after this ISO 8601 `time` (UTC unless it names a zone)")
-	fs.Var(&c.createdBefore, "created-before", "only instances created before this ISO 8601 `time` (UTC unless it names a zone)")
-	fs.Var(&c.statuses, "runtime-status", "only instances with one of these `statuses` (several space- or comma-separated, or repeat\n"+
+	c.filter.define(fs, "only instances with one of these `statuses` (several space- or comma-separated, or repeat\n"+
 		"the flag); default: those the operation applies to")
-	fs.StringVar(&c.idPrefix, "instance-id-prefix", "", "only instances whose ID starts with `prefix`")
-	fs.Var(&c.names, "name", "only instances of these orchestrator `names` (several space-separated, or repeat the flag)")
 	fs.StringVar(&c.reason, "reason", "", "reason, recorded by terminate (as the output), suspend, resume and rewind")
 	fs.StringVar(&c.eventName, "event-name", "", "raiseEvent: the event's `name` (required)")
 	fs.StringVar(&c.eventData, "event-data", "", "raiseEvent: the event's data, inline `JSON` or @path/to/file.json")
@@ -82,15 +74,14 @@ func (c *batchCmd) request() (client.BatchRequest, error) {
 	if err != nil {
 		return client.BatchRequest{}, usageErrorf("unknown operation %q: want one of %s", c.op, operationNames(", "))
 	}
-	if err := checkRange(c.createdAfter, c.createdBefore); err != nil {
+	filter, err := c.filter.query()
+	if err != nil {
 		return client.BatchRequest{}, err
 	}
 	if c.batchSize < 1 || c.batchSize > client.MaxBatchSize {
 		return client.BatchRequest{}, usageErrorf("--batch-size must be 1..%d, not %d", client.MaxBatchSize, c.batchSize)
 	}
-	req := client.BatchRequest{Operation: op, Reason: c.reason, BatchSize: c.batchSize,
-		Filter: client.Query{CreatedFrom: c.createdAfter.t, CreatedTo: c.createdBefore.t, Statuses: c.statuses,
-			InstanceIDPrefix: c.idPrefix, Names: c.names}}
+	req := client.BatchRequest{Operation: op, Reason: c.reason, BatchSize: c.batchSize, Filter: filter}
 	switch {
 	case op == client.BatchRaiseEvent:
 		if strings.TrimSpace(c.eventName) == "" {

@@ -318,27 +318,19 @@ func eventDetails(ev *history.Event) string {
 // --- get-instances ---------------------------------------------------------------
 
 type instancesCmd struct {
-	top           int
-	continuation  string
-	createdAfter  timeValue
-	createdBefore timeValue
-	statuses      statusList
-	idPrefix      string
-	names         nameList
-	count         bool
-	showInput     bool
-	json          jsonFlag
+	top          int
+	continuation string
+	filter       filterFlags
+	count        bool
+	showInput    bool
+	json         jsonFlag
 }
 
 func (c *instancesCmd) define(fs *flag.FlagSet) {
 	fs.IntVar(&c.top, "top", 10, "`number` of instances per page")
 	fs.StringVar(&c.continuation, "continuation-token", "", "`token` printed by the previous page, to get the next one")
-	fs.Var(&c.createdAfter, "created-after", "only instances created at or after this ISO 8601 `time` (UTC unless it names a zone)")
-	fs.Var(&c.createdBefore, "created-before", "only instances created before this ISO 8601 `time` (UTC unless it names a zone)")
-	fs.Var(&c.statuses, "runtime-status", "only instances with one of these `statuses`: Pending, Running, Completed, ContinuedAsNew,\n"+
+	c.filter.define(fs, "only instances with one of these `statuses`: Pending, Running, Completed, ContinuedAsNew,\n"+
 		"Failed, Canceled, Terminated, Suspended (several space- or comma-separated, or repeat the flag)")
-	fs.StringVar(&c.idPrefix, "instance-id-prefix", "", "only instances whose ID starts with `prefix`")
-	fs.Var(&c.names, "name", "only instances of these orchestrator `names` (several space- or comma-separated, or repeat the flag)")
 	fs.BoolVar(&c.count, "count", false, "print the number of matching instances per runtime status instead of a page")
 	fs.BoolVar(&c.showInput, "show-input", false, "include each instance's input (JSON only)")
 	c.json.define(fs)
@@ -352,17 +344,16 @@ func (c *instancesCmd) run(ctx context.Context, e *env) error {
 	if c.top < 1 || c.top > 1000 {
 		return usageErrorf("--top must be 1..1000, not %d", c.top)
 	}
-	if err := checkRange(c.createdAfter, c.createdBefore); err != nil {
+	q, err := c.filter.query()
+	if err != nil {
 		return err
 	}
+	q.PageSize, q.ContinuationToken, q.ShowInput = c.top, c.continuation, c.showInput
 	t, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
-	page, err := t.client.ListInstances(ctx, client.Query{
-		CreatedFrom: c.createdAfter.t, CreatedTo: c.createdBefore.t, Statuses: c.statuses,
-		InstanceIDPrefix: c.idPrefix, Names: c.names, PageSize: c.top, ContinuationToken: c.continuation, ShowInput: c.showInput,
-	})
+	page, err := t.client.ListInstances(ctx, q)
 	if err != nil {
 		return t.missingHub(err)
 	}
@@ -405,15 +396,15 @@ func (c *instancesCmd) printCounts(ctx context.Context, e *env) error {
 	if c.continuation != "" {
 		return usageErrorf("--count counts every match; it cannot be combined with --continuation-token")
 	}
-	if err := checkRange(c.createdAfter, c.createdBefore); err != nil {
+	q, err := c.filter.query()
+	if err != nil {
 		return err
 	}
 	t, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
-	counts, err := t.client.CountInstances(ctx, client.Query{CreatedFrom: c.createdAfter.t, CreatedTo: c.createdBefore.t,
-		Statuses: c.statuses, InstanceIDPrefix: c.idPrefix, Names: c.names})
+	counts, err := t.client.CountInstances(ctx, q)
 	if err != nil {
 		return t.missingHub(err)
 	}
@@ -427,7 +418,7 @@ func (c *instancesCmd) printCounts(ctx context.Context, e *env) error {
 	tw := newTable(e.stdout, "RUNTIME STATUS", "INSTANCES")
 	total := 0
 	for _, st := range client.CountStatuses {
-		if len(c.statuses) > 0 && !containsStatus(c.statuses, st) {
+		if len(c.filter.statuses) > 0 && !containsStatus(c.filter.statuses, st) {
 			continue
 		}
 		tw.row(string(st), strconv.Itoa(counts[st]))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -109,6 +110,35 @@ func (l *statusList) Set(v string) error {
 }
 
 func (l *statusList) takesMany() {}
+
+// filterFlags are the filters of the list query, as get-instances and
+// batch take them.
+type filterFlags struct {
+	createdAfter  timeValue
+	createdBefore timeValue
+	statuses      statusList
+	idPrefix      string
+	names         nameList
+}
+
+// define adds the flags; statusUsage tells what --runtime-status does for
+// the command.
+func (f *filterFlags) define(fs *flag.FlagSet, statusUsage string) {
+	fs.Var(&f.createdAfter, "created-after", "only instances created at or after this ISO 8601 `time` (UTC unless it names a zone)")
+	fs.Var(&f.createdBefore, "created-before", "only instances created before this ISO 8601 `time` (UTC unless it names a zone)")
+	fs.Var(&f.statuses, "runtime-status", statusUsage)
+	fs.StringVar(&f.idPrefix, "instance-id-prefix", "", "only instances whose ID starts with `prefix`")
+	fs.Var(&f.names, "name", "only instances of these orchestrator `names` (several space- or comma-separated, or repeat the flag)")
+}
+
+// query is the filters as a list query, once the time range is checked.
+func (f *filterFlags) query() (client.Query, error) {
+	if err := checkRange(f.createdAfter, f.createdBefore); err != nil {
+		return client.Query{}, err
+	}
+	return client.Query{CreatedFrom: f.createdAfter.t, CreatedTo: f.createdBefore.t, Statuses: f.statuses,
+		InstanceIDPrefix: f.idPrefix, Names: f.names}, nil
+}
 
 // nameList collects orchestrator names given space- or comma-separated
 // after one flag, or by repeating the flag.
