@@ -28,7 +28,10 @@ type HistorySnapshot struct {
 
 // LoadHistory reads an instance's history. Only rows of the sentinel's
 // execution count: a continue-as-new overwrites rows in place, so rows of
-// older executions may remain past the current one's end.
+// older executions may remain past the current one's end. Of those, only the
+// first CheckpointEventCount count: rows past it belong to a checkpoint
+// that was cut short between its batches, and are taken for what they are,
+// not written yet (see WriteHistory).
 func (h *Hub) LoadHistory(ctx context.Context, instanceID string) (*HistorySnapshot, error) {
 	filter := fmt.Sprintf("PartitionKey eq '%s'", odataQuote(layout.EscapePartitionKey(instanceID)))
 	pager := h.history.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
@@ -39,6 +42,7 @@ func (h *Hub) LoadHistory(ctx context.Context, instanceID string) (*HistorySnaps
 	}
 	var rows []row
 	snap := &HistorySnapshot{}
+	committed := -1
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
@@ -52,8 +56,11 @@ func (h *Hub) LoadHistory(ctx context.Context, instanceID string) (*HistorySnaps
 			snap.Rows++
 			rk, _ := ent.String("RowKey")
 			if rk == layout.SentinelRowKey {
-				snap.ExecutionID, _ = ent.String("ExecutionId")
-				snap.ETag = azcore.ETag(ent.ETag())
+				sen, err := layout.DecodeSentinelRow(ent)
+				if err != nil {
+					return nil, fmt.Errorf("load history of %q: %w", instanceID, err)
+				}
+				snap.ExecutionID, snap.ETag, committed = sen.ExecutionID, azcore.ETag(sen.ETag), sen.EventCount
 				continue
 			}
 			seq, exec, ev, err := layout.DecodeHistoryRow(ctx, h.blobs, ent)
@@ -65,6 +72,9 @@ func (h *Hub) LoadHistory(ctx context.Context, instanceID string) (*HistorySnaps
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].seq < rows[j].seq })
 	for _, r := range rows {
+		if committed >= 0 && len(snap.Events) == committed {
+			break
+		}
 		if r.exec == snap.ExecutionID && r.seq == len(snap.Events) {
 			snap.Events = append(snap.Events, r.ev)
 		}
@@ -90,19 +100,72 @@ const maxBatchEvents = 99
 // maxBatchBytes stays under the 4 MiB batch limit with room for framing.
 const maxBatchBytes = 3 << 20
 
-// WriteHistory writes a checkpoint in entity-group batches, each carrying
-// the sentinel with the ETag check, and returns the sentinel's new ETag.
-// ErrConflict means another worker checkpointed the instance meanwhile:
-// the caller must drop its copy, never merge.
+// FirstBatchEvents is how many events of a checkpoint the first batch holds
+// at least: events past them may land in a later batch.
+const FirstBatchEvents = maxBatchEvents
+
+// WriteHistory writes a checkpoint in entity-group batches and returns the
+// sentinel's new ETag. Each batch carries the sentinel, with the ETag check
+// and the count of the execution's events committed once the batch lands,
+// so the checkpoint is all or nothing as a reader sees it when it fits one
+// batch, and else a prefix of it: a crash between batches leaves the
+// events up to the end of the last batch written, never a gap and never a
+// batch taken for the end. The caller keeps what the rest came from (its
+// messages undeleted) until WriteHistory returns; a new execution, which
+// overwrites its predecessor's rows in place, must hold in its first batch
+// every event that exists nowhere else (see FirstBatchEvents).
+//
+// ErrConflict means another worker checkpointed the instance meanwhile: the
+// caller must drop its copy, never merge.
 func (h *Hub) WriteHistory(ctx context.Context, cp Checkpoint) (azcore.ETag, error) {
-	etag := cp.ETag
-	var batch []aztables.TransactionAction
+	etag, _, err := h.WriteHistoryCounted(ctx, cp)
+	return etag, err
+}
+
+// WriteHistoryCounted is WriteHistory that also returns how many of
+// cp.Events are committed, on error too: the batches that landed.
+func (h *Hub) WriteHistoryCounted(ctx context.Context, cp Checkpoint) (azcore.ETag, int, error) {
+	bodies := make([][]byte, len(cp.Events))
+	for i, ev := range cp.Events {
+		ent, err := layout.EncodeHistoryRow(ctx, h.blobs, cp.InstanceID, cp.ExecutionID, cp.FirstSeq+i, ev)
+		if err != nil {
+			return "", 0, fmt.Errorf("checkpoint of %q: %w", cp.InstanceID, err)
+		}
+		body, err := ent.JSON()
+		if err != nil {
+			return "", 0, fmt.Errorf("checkpoint of %q: encode row %d: %w", cp.InstanceID, cp.FirstSeq+i, err)
+		}
+		bodies[i] = body
+	}
+	// Batch boundaries: at most maxBatchEvents rows and maxBatchBytes each.
+	var ends []int
 	size := 0
-	flush := func() error {
-		sentinel := layout.SentinelRow(cp.InstanceID, cp.ExecutionID, time.Now().UTC())
+	for i, body := range bodies {
+		start := 0
+		if len(ends) > 0 {
+			start = ends[len(ends)-1]
+		}
+		if i > start && (i-start == maxBatchEvents || size+len(body) > maxBatchBytes) {
+			ends = append(ends, i)
+			size = 0
+		}
+		size += len(body)
+	}
+	ends = append(ends, len(bodies))
+
+	etag := cp.ETag
+	start := 0
+	for n, end := range ends {
+		batch := make([]aztables.TransactionAction, 0, end-start+1)
+		for _, body := range bodies[start:end] {
+			// InsertReplace makes a retried checkpoint idempotent and lets a
+			// new execution overwrite the rows of the one it continued from.
+			batch = append(batch, aztables.TransactionAction{ActionType: aztables.TransactionTypeInsertReplace, Entity: body})
+		}
+		sentinel := layout.SentinelRow(cp.InstanceID, cp.ExecutionID, cp.FirstSeq+end, n == len(ends)-1, time.Now().UTC())
 		body, err := sentinel.JSON()
 		if err != nil {
-			return fmt.Errorf("encode sentinel of %q: %w", cp.InstanceID, err)
+			return "", start, fmt.Errorf("encode sentinel of %q: %w", cp.InstanceID, err)
 		}
 		act := aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: body}
 		if etag != "" {
@@ -115,12 +178,12 @@ func (h *Hub) WriteHistory(ctx context.Context, cp Checkpoint) (azcore.ETag, err
 			// A failed operation inside a batch comes back as a 202 whose
 			// body holds the real status; aztables reports only the 202.
 			if code := failedBatchStatus(capture.body); code == 409 || code == 412 || code == 404 {
-				return fmt.Errorf("checkpoint of %q: %w", cp.InstanceID, ErrConflict)
+				return "", start, fmt.Errorf("checkpoint of %q: %w", cp.InstanceID, ErrConflict)
 			}
 			if isConflict(err) || isStatus(err, 404) {
-				return fmt.Errorf("checkpoint of %q: %w", cp.InstanceID, ErrConflict)
+				return "", start, fmt.Errorf("checkpoint of %q: %w", cp.InstanceID, ErrConflict)
 			}
-			return fmt.Errorf("checkpoint of %q (%d rows): %w", cp.InstanceID, len(batch), err)
+			return "", start, fmt.Errorf("checkpoint of %q (%d rows): %w", cp.InstanceID, len(batch), err)
 		}
 		if next, ok := lastETag(capture.body); ok {
 			etag = next
@@ -128,36 +191,13 @@ func (h *Hub) WriteHistory(ctx context.Context, cp Checkpoint) (azcore.ETag, err
 			// Not every service echoes ETags in batch answers; read it back.
 			resp, err := h.history.GetEntity(ctx, layout.EscapePartitionKey(cp.InstanceID), layout.SentinelRowKey, nil)
 			if err != nil {
-				return fmt.Errorf("read sentinel of %q after checkpoint: %w", cp.InstanceID, err)
+				return "", end, fmt.Errorf("read sentinel of %q after checkpoint: %w", cp.InstanceID, err)
 			}
 			etag = resp.ETag
 		}
-		batch, size = batch[:0], 0
-		return nil
+		start = end
 	}
-	for i, ev := range cp.Events {
-		ent, err := layout.EncodeHistoryRow(ctx, h.blobs, cp.InstanceID, cp.ExecutionID, cp.FirstSeq+i, ev)
-		if err != nil {
-			return "", fmt.Errorf("checkpoint of %q: %w", cp.InstanceID, err)
-		}
-		body, err := ent.JSON()
-		if err != nil {
-			return "", fmt.Errorf("checkpoint of %q: encode row %d: %w", cp.InstanceID, cp.FirstSeq+i, err)
-		}
-		if len(batch) > 0 && (len(batch) == maxBatchEvents || size+len(body) > maxBatchBytes) {
-			if err := flush(); err != nil {
-				return "", err
-			}
-		}
-		// InsertReplace makes a retried checkpoint idempotent and lets a new
-		// execution overwrite the rows of the one it continued from.
-		batch = append(batch, aztables.TransactionAction{ActionType: aztables.TransactionTypeInsertReplace, Entity: body})
-		size += len(body)
-	}
-	if err := flush(); err != nil {
-		return "", err
-	}
-	return etag, nil
+	return etag, len(cp.Events), nil
 }
 
 // DeleteHistory removes every history row of an instance and returns how

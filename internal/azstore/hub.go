@@ -304,6 +304,19 @@ func isStatus(err error, code int) bool {
 	return errors.As(err, &re) && re.StatusCode == code
 }
 
+// isMessageGone reports whether a queue operation on a dequeued message
+// failed because this holder's pop receipt no longer names it: the message
+// is gone (404 MessageNotFound) or someone dequeued it again after its
+// visibility ran out (400 PopReceiptMismatch). Both are the ordinary
+// conflict of an at-least-once queue, not a storage failure.
+func isMessageGone(err error) bool {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return false
+	}
+	return re.StatusCode == http.StatusNotFound || re.ErrorCode == "PopReceiptMismatch" || re.ErrorCode == "MessageNotFound"
+}
+
 func hasTableCode(err error, codes ...aztables.TableErrorCode) bool {
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {

@@ -169,14 +169,15 @@ func (h *Hub) dequeue(ctx context.Context, q *azqueue.QueueClient, partition, n 
 	return out, nil
 }
 
-// DeleteMessage removes a processed message. A message already gone (its pop
-// receipt expired and someone else took it) is reported as ErrConflict.
+// DeleteMessage removes a processed message. A message already gone, or
+// dequeued again by someone else after its visibility ran out (a pop-receipt
+// mismatch), is reported as ErrConflict.
 func (h *Hub) DeleteMessage(ctx context.Context, m *Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.settled = true
 	if _, err := m.queue.DeleteMessage(ctx, m.ID, m.popReceipt, nil); err != nil {
-		if isStatus(err, 404) {
+		if isMessageGone(err) {
 			return fmt.Errorf("delete message %s: %w", m.ID, ErrConflict)
 		}
 		return fmt.Errorf("delete message %s from %s: %w", m.ID, m.queue.URL(), err)
@@ -214,7 +215,7 @@ func (m *Message) setVisibility(ctx context.Context, d time.Duration, roundUp, s
 	m.settled = settle
 	resp, err := m.queue.UpdateMessage(ctx, m.ID, m.popReceipt, m.text, &azqueue.UpdateMessageOptions{VisibilityTimeout: seconds(d, roundUp)})
 	if err != nil {
-		if isStatus(err, 404) {
+		if isMessageGone(err) {
 			return fmt.Errorf("message %s: %w", m.ID, ErrConflict)
 		}
 		return fmt.Errorf("message %s on %s: %w", m.ID, m.queue.URL(), err)
@@ -263,7 +264,7 @@ func (h *Hub) poisonRaw(ctx context.Context, m *Message, text, reason string) er
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, err := m.queue.DeleteMessage(ctx, m.ID, m.popReceipt, nil); err != nil && !isStatus(err, 404) {
+	if _, err := m.queue.DeleteMessage(ctx, m.ID, m.popReceipt, nil); err != nil && !isMessageGone(err) {
 		return fmt.Errorf("delete poisoned message %s: %w", m.ID, err)
 	}
 	return nil

@@ -57,12 +57,12 @@
 //
 // # What is only at least once
 //
-// De-duplication across continue-as-new is bounded: an execution carries
-// at most durable.MaxAppliedMessageIDs message IDs of the ones before it,
-// of which worker.KeptDeletedIDs of messages already deleted. A target
-// that processed more messages than that between a bulk signal and its
-// repeat (which comes seconds or minutes later) would accept the repeat,
-// and a finished one would report a failure instead of a success.
+// De-duplication across continue-as-new remembers, of the messages already
+// deleted, only the worker.KeptDeletedIDs most recent. A target that
+// continued as new after consuming more messages than that between a bulk
+// signal and its repeat (which comes seconds or minutes later) would accept
+// the repeat, and a finished one would report a failure instead of a
+// success.
 // Activities that the targets run again after a rewind or restart are
 // at-least-once as always. A purge reports success for an instance that
 // someone else purged first, and a bulk terminate or purge does not follow

@@ -83,17 +83,20 @@ type ContinueAsNew struct {
 	// Applied are the message IDs of events this and earlier executions
 	// consumed, oldest first, at most MaxAppliedMessageIDs: the next
 	// execution drops a redelivery of any of them. The caller may remove
-	// the IDs of messages it has deleted, which can never come back.
+	// the IDs of messages it knows can never come back (see the worker).
 	Applied []string
+	// Inherited is how many of the first Applied IDs this execution
+	// inherited from the one before it, and StartedAt when this execution
+	// started: those IDs were consumed before then.
+	Inherited int
+	StartedAt time.Time
 }
 
-// MaxAppliedMessageIDs bounds the message IDs a continue-as-new carries. A
-// message is remembered until it is deleted, and for a while after (the
-// worker keeps the most recent deleted ones, for senders that send a copy
-// again); this many IDs cover every message whose deletion a crash can have
-// interrupted, unless one instance consumes more events than this while
-// such a message stays hidden.
-const MaxAppliedMessageIDs = 200
+// MaxAppliedMessageIDs bounds the message IDs a continue-as-new carries,
+// as a safety net on the size of the ExecutionStarted row: the worker keeps
+// far fewer (an ID only while its message may still come back), so the
+// bound is reached only if that many messages stayed undeleted at once.
+const MaxAppliedMessageIDs = 5000
 
 // IsDone reports whether the execution ended (a continue-as-new counts).
 func (r *Result) IsDone() bool { return r.Status.IsTerminal() || r.ContinueAsNew != nil }
@@ -246,6 +249,12 @@ func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
 	}
 	x.run(fn)
 	x.settle(res)
+	for i := range res.Appended {
+		if res.Appended[i].Type == history.OrchestratorCompleted {
+			cs := res.CustomStatus
+			res.Appended[i].CustomStatus = &cs
+		}
+	}
 	return res
 }
 

@@ -3,6 +3,7 @@ package durable
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -139,15 +140,57 @@ func (x *execution) notifyParent(res *Result, fd *history.FailureDetails) {
 	if x.parent == nil {
 		return
 	}
-	ev := history.Event{Type: history.SubOrchestrationInstanceCompleted, EventID: -1, Timestamp: x.now,
-		TaskScheduledID: x.parent.TaskScheduleID, Result: res.Output}
-	if fd != nil {
-		ev = history.Event{Type: history.SubOrchestrationInstanceFailed, EventID: -1, Timestamp: x.now,
-			TaskScheduledID: x.parent.TaskScheduleID, Reason: fd.ErrorMessage, Details: fd.StackTrace, FailureDetails: fd}
-	}
-	ev.MessageID = x.messageID("parent", x.parent.TaskScheduleID)
 	res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
-		Message: history.TaskMessage{OrchestrationInstance: x.parent.OrchestrationInstance, Event: ev}})
+		Message: parentNotice(x.instanceID, x.executionID, x.parent, res.Output, fd, x.now)})
+}
+
+// parentNotice is the message that tells a sub-orchestration's parent how
+// it ended: its output, or fd when it failed (or was terminated).
+func parentNotice(instanceID, executionID string, parent *history.ParentInstance, output string, fd *history.FailureDetails, now time.Time) history.TaskMessage {
+	ev := history.Event{Type: history.SubOrchestrationInstanceCompleted, EventID: -1, Timestamp: now,
+		TaskScheduledID: parent.TaskScheduleID, Result: output}
+	if fd != nil {
+		ev = history.Event{Type: history.SubOrchestrationInstanceFailed, EventID: -1, Timestamp: now,
+			TaskScheduledID: parent.TaskScheduleID, Reason: fd.ErrorMessage, Details: fd.StackTrace, FailureDetails: fd}
+	}
+	ev.MessageID = messageID(instanceID, executionID, "parent", parent.TaskScheduleID)
+	return history.TaskMessage{OrchestrationInstance: parent.OrchestrationInstance, Event: ev}
+}
+
+// ParentNoticeAgain rebuilds, from the history of a finished
+// sub-orchestration execution, the message that told its parent how it
+// ended, with the same message ID. A parent that crashed before recording
+// the child's start may have dropped that message (a result for a task its
+// history did not hold yet); its replay then sends the child's start again,
+// and the finished child answers it with this copy instead of ignoring it.
+// ok is false when the execution has no parent or has not finished.
+func ParentNoticeAgain(instanceID string, events []history.Event) (tm history.TaskMessage, ok bool) {
+	var start, end *history.Event
+	for i := range events {
+		switch e := &events[i]; {
+		case e.Type == history.ExecutionStarted && start == nil:
+			start = e
+		case e.Type == history.ExecutionCompleted && e.OrchestrationStatus.IsTerminal():
+			end = e
+		}
+	}
+	if start == nil || end == nil || start.ParentInstance == nil || start.OrchestrationInstance == nil {
+		return tm, false
+	}
+	var fd *history.FailureDetails
+	output := end.Result
+	switch end.OrchestrationStatus {
+	case history.StatusCompleted:
+	case history.StatusTerminated:
+		fd = &history.FailureDetails{ErrorType: "Terminated", ErrorMessage: "instance was terminated: " + end.Result}
+	default:
+		fd = end.FailureDetails
+		if fd == nil {
+			fd = &history.FailureDetails{ErrorType: string(end.OrchestrationStatus), ErrorMessage: end.Result}
+		}
+		output = fd.String()
+	}
+	return parentNotice(instanceID, start.OrchestrationInstance.ExecutionID, start.ParentInstance, output, fd, end.Timestamp), true
 }
 
 // terminateChildren sends a recursive terminate, with the reason of the
@@ -190,7 +233,11 @@ func (x *execution) terminateChildren(res *Result, term *history.Event) {
 
 // messageID is a GUID that names one outbound message of this execution.
 func (x *execution) messageID(kind string, id int) string {
-	return uuid.NewSHA1(guidNamespace, []byte(fmt.Sprintf("%s/%s/%s/%d", x.instanceID, x.executionID, kind, id))).String()
+	return messageID(x.instanceID, x.executionID, kind, id)
+}
+
+func messageID(instanceID, executionID, kind string, id int) string {
+	return uuid.NewSHA1(guidNamespace, []byte(fmt.Sprintf("%s/%s/%s/%d", instanceID, executionID, kind, id))).String()
 }
 
 // nextExecution describes the execution a continue-as-new starts: its
@@ -210,18 +257,22 @@ func (x *execution) nextExecution(carry []history.Event) *ContinueAsNew {
 			applied = append(applied, id)
 		}
 	}
+	inherited := 0
+	var started time.Time
 	for _, e := range x.events {
 		if e.Type == history.ExecutionStarted {
 			for _, id := range e.AppliedMessageIDs {
 				add(id)
 			}
+			inherited, started = len(applied), e.Timestamp
 		}
 		add(e.MessageID)
 	}
-	if len(applied) > MaxAppliedMessageIDs {
-		applied = applied[len(applied)-MaxAppliedMessageIDs:]
+	if cut := len(applied) - MaxAppliedMessageIDs; cut > 0 {
+		applied = applied[cut:]
+		inherited = max(inherited-cut, 0)
 	}
-	return &ContinueAsNew{Input: *x.continueAsNew, CarryOver: carry, Applied: applied}
+	return &ContinueAsNew{Input: *x.continueAsNew, CarryOver: carry, Applied: applied, Inherited: inherited, StartedAt: started}
 }
 
 // carryOver lists events received but never consumed, oldest first.

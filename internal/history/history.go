@@ -252,6 +252,12 @@ type Event struct {
 	// Microsoft's newer Durable Task SDKs offer the same option.
 	Recursive bool `json:"Recursive,omitempty"`
 
+	// CustomStatus, on OrchestratorCompleted, is the custom status (JSON,
+	// "" when unset) the execution had at the end of that episode, so that
+	// recovery can tell from history alone whether the instance row shows
+	// it. It is this project's column; nil on events that predate it.
+	CustomStatus *string `json:"-"`
+
 	// MessageID identifies the queue message that delivered the event (the
 	// envelope's ActivityId), for any event that arrived by message. The
 	// engine drops a second event with the same ID, which is what makes a

@@ -42,9 +42,18 @@ const (
 	colAppliedMessageIDs = "AppliedMessageIds"
 	// colRecursive marks a recursive ExecutionTerminated.
 	colRecursive = "Recursive"
+	// colEpisodeCustomStatus, on OrchestratorCompleted, is the custom
+	// status at the end of the episode (history.Event.CustomStatus).
+	colEpisodeCustomStatus = "CustomStatus"
 
 	colIsCheckpointComplete         = "IsCheckpointComplete"
 	colCheckpointCompletedTimestamp = "CheckpointCompletedTimestamp"
+	// colCheckpointEventCount, on the sentinel, is how many events of its
+	// execution are committed (a column of this project's). A checkpoint
+	// too large for one batch is written in several, each atomic alone; the
+	// count each batch sets is what makes the rows of the batches not yet
+	// written, or left by a write that was cut short, invisible to readers.
+	colCheckpointEventCount = "CheckpointEventCount"
 )
 
 // SentinelRowKey is the RowKey of the History row that marks the last
@@ -94,6 +103,10 @@ func EncodeHistoryRow(ctx context.Context, blobs BlobStore, instanceID, executio
 		return nil, fail(err)
 	}
 	putString(e, colMessageID, ev.MessageID)
+	if ev.CustomStatus != nil {
+		// Kept even when empty: "" says the custom status was cleared.
+		e[colEpisodeCustomStatus] = *ev.CustomStatus
+	}
 	if len(ev.AppliedMessageIDs) > 0 {
 		if err := putJSON(e, colAppliedMessageIDs, ev.AppliedMessageIDs); err != nil {
 			return nil, fail(err)
@@ -257,6 +270,10 @@ func DecodeHistoryRow(ctx context.Context, blobs BlobStore, e Entity) (seq int, 
 	ev.Data = d.str(colData)
 	ev.Recursive = d.bool(colRecursive)
 	ev.MessageID = d.str(colMessageID)
+	if r.Has(colEpisodeCustomStatus) {
+		cs := d.str(colEpisodeCustomStatus)
+		ev.CustomStatus = &cs
+	}
 	if ids := decodeJSONPtr[[]string](&d, colAppliedMessageIDs); ids != nil {
 		ev.AppliedMessageIDs = *ids
 	}
@@ -407,18 +424,20 @@ func statusFromNumber(n int) (history.RuntimeStatus, error) {
 	return dtfStatuses[n], nil
 }
 
-// SentinelRow returns the History row that marks a completed checkpoint of
-// executionID. The engine inserts it with the first batch of an instance's
-// history and afterwards merges it, with the ETag read at load time, in the
-// same batch as new events: a conflict then means another worker has
-// checkpointed the same instance.
-func SentinelRow(instanceID, executionID string, completedAt time.Time) Entity {
+// SentinelRow returns the History row that marks a checkpoint of
+// executionID holding its first events events; complete is false on every
+// batch of a multi-batch checkpoint but the last. The engine inserts it with
+// the first batch of an instance's history and afterwards merges it, with
+// the ETag read at load time, in every batch of new events: a conflict then
+// means another worker has checkpointed the same instance.
+func SentinelRow(instanceID, executionID string, events int, complete bool, completedAt time.Time) Entity {
 	return Entity{
 		propPartitionKey:                EscapePartitionKey(instanceID),
 		propRowKey:                      SentinelRowKey,
 		colExecutionID:                  executionID,
-		colIsCheckpointComplete:         true,
+		colIsCheckpointComplete:         complete,
 		colCheckpointCompletedTimestamp: completedAt.UTC(),
+		colCheckpointEventCount:         int32(events),
 	}
 }
 
@@ -430,6 +449,10 @@ type Sentinel struct {
 	ExecutionID                  string
 	IsCheckpointComplete         bool
 	CheckpointCompletedTimestamp time.Time
+	// EventCount is how many events of the execution are committed; -1 when
+	// the row has no such column (written by another tool or an older
+	// version), when every row of the execution counts.
+	EventCount int
 	// ETag is the row's ETag, for the conditional merge of the next
 	// checkpoint.
 	ETag string
@@ -446,7 +469,11 @@ func DecodeSentinelRow(e Entity) (Sentinel, error) {
 		ExecutionID:                  d.str(colExecutionID),
 		IsCheckpointComplete:         d.bool(colIsCheckpointComplete),
 		CheckpointCompletedTimestamp: d.time(colCheckpointCompletedTimestamp),
+		EventCount:                   -1,
 		ETag:                         e.ETag(),
+	}
+	if e.Has(colCheckpointEventCount) {
+		s.EventCount = d.int(colCheckpointEventCount)
 	}
 	if d.err != nil {
 		return Sentinel{}, fmt.Errorf("decode sentinel row of partition %q: %w", e.str(propPartitionKey), d.err)

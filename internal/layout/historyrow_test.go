@@ -385,9 +385,9 @@ func TestDecodeDotNetHistoryRow(t *testing.T) {
 
 func TestSentinelRow(t *testing.T) {
 	loc := time.FixedZone("Y", -5*3600)
-	e := SentinelRow("a#b", "exec9", t0.In(loc))
+	e := SentinelRow("a#b", "exec9", 12, true, t0.In(loc))
 	want := Entity{"PartitionKey": "a^2b", "RowKey": "sentinel", "ExecutionId": "exec9",
-		"IsCheckpointComplete": true, "CheckpointCompletedTimestamp": t0}
+		"IsCheckpointComplete": true, "CheckpointCompletedTimestamp": t0, "CheckpointEventCount": int32(12)}
 	if !reflect.DeepEqual(e, want) {
 		t.Errorf("SentinelRow = %#v", e)
 	}
@@ -398,8 +398,14 @@ func TestSentinelRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s != (Sentinel{ExecutionID: "exec9", IsCheckpointComplete: true, CheckpointCompletedTimestamp: t0, ETag: `W/"datetime'x'"`}) {
+	if s != (Sentinel{ExecutionID: "exec9", IsCheckpointComplete: true, CheckpointCompletedTimestamp: t0, EventCount: 12, ETag: `W/"datetime'x'"`}) {
 		t.Errorf("DecodeSentinelRow = %#v", s)
+	}
+	// A sentinel written by DTFx (or before the count) counts every row.
+	old := wire(t, Entity{"PartitionKey": "p", "RowKey": "sentinel", "ExecutionId": "e", "IsCheckpointComplete": true,
+		"CheckpointCompletedTimestamp": t0})
+	if s, err := DecodeSentinelRow(old); err != nil || s.EventCount != -1 {
+		t.Errorf("sentinel without a count: EventCount %d, %v; want -1", s.EventCount, err)
 	}
 	if _, _, _, err := DecodeHistoryRow(context.Background(), nil, e); err == nil {
 		t.Error("DecodeHistoryRow accepted the sentinel")

@@ -52,6 +52,11 @@ type InstanceRow struct {
 	Generation  int
 	Tags        map[string]string
 	TaskHubName string
+	// ParentInstance is the parent of a sub-orchestration, in this
+	// project's column of that name (the parent's worker writes the row
+	// before the child's first checkpoint): a start sent again from the row
+	// must still report to the parent.
+	ParentInstance *history.ParentInstance
 
 	// ETag is the row's ETag as read from the service (DecodeInstanceRow
 	// sets it); it is not a column, but callers pass it to conditional
@@ -101,6 +106,11 @@ func EncodeInstanceRow(ctx context.Context, blobs BlobStore, row InstanceRow) (E
 			return nil, fail(err)
 		}
 	}
+	if row.ParentInstance != nil {
+		if err := putJSON(e, colParentInstance, row.ParentInstance); err != nil {
+			return nil, fail(err)
+		}
+	}
 	if err := e.validate(); err != nil {
 		return nil, fail(err)
 	}
@@ -145,6 +155,7 @@ type InstancePatch struct {
 	Input           *string
 	Output          *string
 	CustomStatus    *string
+	ParentInstance  *history.ParentInstance
 }
 
 // EncodeInstancePatch encodes the columns set in p, plus the keys of the
@@ -189,6 +200,11 @@ func EncodeInstancePatch(ctx context.Context, blobs BlobStore, instanceID string
 	}
 	if p.CompletedTime != nil {
 		e[colCompletedTime] = *p.CompletedTime
+	}
+	if p.ParentInstance != nil {
+		if err := putJSON(e, colParentInstance, p.ParentInstance); err != nil {
+			return nil, fail(err)
+		}
 	}
 	if err := e.validate(); err != nil {
 		return nil, fail(err)
@@ -243,6 +259,7 @@ func DecodeInstanceRow(ctx context.Context, blobs BlobStore, e Entity) (Instance
 		Generation:         d.int(colGeneration),
 		Tags:               d.tags(colTags),
 		TaskHubName:        d.str(colTaskHubName),
+		ParentInstance:     decodeJSONPtr[history.ParentInstance](&d, colParentInstance),
 		ETag:               e.ETag(),
 	}
 	if d.err != nil {
@@ -266,7 +283,7 @@ func StartMessage(row *InstanceRow) history.TaskMessage {
 	inst := history.OrchestrationInstance{InstanceID: row.InstanceID, ExecutionID: row.ExecutionID}
 	ev := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: row.CreatedTime, Name: row.Name,
 		Version: row.Version, Input: row.Input, OrchestrationInstance: &inst, ScheduledStartTime: row.ScheduledStartTime,
-		Generation: row.Generation, MessageID: StartMessageID(row.InstanceID, row.ExecutionID)}
+		Generation: row.Generation, MessageID: StartMessageID(row.InstanceID, row.ExecutionID), ParentInstance: row.ParentInstance}
 	return history.TaskMessage{OrchestrationInstance: inst, Event: ev}
 }
 

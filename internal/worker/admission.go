@@ -76,6 +76,27 @@ func (a *admission) spill(ctx context.Context) {
 	}
 }
 
+// spillPartition sends the waiting starts of one partition to its control
+// queue when the partition is given up, so that its next owner runs them
+// even if this process then dies.
+func (a *admission) spillPartition(ctx context.Context, partition int) {
+	a.mu.Lock()
+	var mine []history.TaskMessage
+	kept := a.queue[:0]
+	for _, tm := range a.queue {
+		if a.w.hub.PartitionOf(tm.OrchestrationInstance.InstanceID) == partition {
+			mine = append(mine, tm)
+		} else {
+			kept = append(kept, tm)
+		}
+	}
+	a.queue = kept
+	a.mu.Unlock()
+	for _, tm := range mine {
+		a.w.sendDurably(ctx, tm)
+	}
+}
+
 // deliverStart hands an admitted start to its instance when this worker
 // still owns the partition, and reports whether it did; otherwise the start
 // goes to the instance's control queue.

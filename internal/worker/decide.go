@@ -1,8 +1,11 @@
 package worker
 
 import (
+	"fmt"
 	"sort"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/durable"
@@ -45,6 +48,28 @@ func sentAt(d delivery) time.Time {
 // (internal/batch) repeats a step after a crash, seconds later. The copy
 // must be dropped too, even when the instance has continued as new since.
 const KeptDeletedIDs = 100
+
+// redeliveryHorizon is how long after it was consumed an undeleted message
+// may still come back: a held message is hidden for seconds at a time (see
+// maxHold), a crashed holder's for at most the visibility timeout, and a
+// sender repeats a message (a replay after a crash, a repeated bulk step)
+// within a takeover or two. An hour leaves a wide margin.
+const redeliveryHorizon = time.Hour
+
+// appliedToCarry picks the message IDs a continue-as-new carries into the
+// next execution: every ID whose message may still be redelivered, with no
+// fixed window. IDs of messages this worker deleted are dropped but for the
+// KeptDeletedIDs most recent (see withoutDeleted); IDs inherited from the
+// execution before (whose deletion this worker may not have seen) are
+// dropped once that execution started more than redeliveryHorizon ago,
+// since they were all consumed before it started.
+func appliedToCarry(can *durable.ContinueAsNew, deleted map[string]bool, now time.Time) []string {
+	applied := can.Applied
+	if can.Inherited > 0 && !can.StartedAt.IsZero() && now.Sub(can.StartedAt) > redeliveryHorizon {
+		applied = applied[min(can.Inherited, len(applied)):]
+	}
+	return withoutDeleted(applied, deleted)
+}
 
 // withoutDeleted drops from the message IDs a continue-as-new carries those
 // whose messages were deleted, but for the KeptDeletedIDs most recent: the
@@ -283,4 +308,169 @@ func awaitsActivities(past, appended []history.Event) bool {
 		}
 	}
 	return open > 0
+}
+
+// salvage lists the events of a snapshot's progress kept only in memory
+// that nothing would deliver again once that progress is dropped: the
+// results of activities whose TaskScheduled is durable (replay re-sends
+// only actions that history lacks, so their activities never run again)
+// and an ExecutionStarted taken in memory (a local start, whose Pending
+// row the look for lost starts would find only much later). Results of
+// tasks scheduled in the dropped progress are not among them: replay
+// schedules those tasks again and their activities run again.
+func salvage(snap *snapshot) []history.Event {
+	if snap.uncommitted() <= 0 {
+		return nil
+	}
+	durable := map[int]bool{}
+	for _, e := range snap.events[:snap.durable] {
+		if e.Type == history.TaskScheduled {
+			durable[e.EventID] = true
+		}
+	}
+	var out []history.Event
+	for _, e := range snap.events[snap.durable:] {
+		switch {
+		case e.Type == history.ExecutionStarted,
+			(e.Type == history.TaskCompleted || e.Type == history.TaskFailed) && durable[e.TaskScheduledID]:
+			e.IsPlayed = false
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Bounds on the events a new execution's first checkpoint carries over
+// from the one it continues (see splitCarry): with OrchestratorStarted,
+// ExecutionStarted and a few actions they fit the first batch, in count
+// and, payloads past a table column's size being in blobs, in bytes.
+const (
+	maxCarriedInFirstBatch      = 90
+	maxCarriedBytesInFirstBatch = 1 << 20
+)
+
+// splitCarry splits the events that open a continue-as-new execution
+// (ExecutionStarted, then the carried-over events) into those its first
+// checkpoint holds and those sent back to the instance's own control
+// queue instead. The new execution's first checkpoint overwrites the rows
+// of the execution it continues, which were the only copy of the carried
+// events; a checkpoint too large for one batch is committed one batch at a
+// time (azstore.WriteHistoryCounted), so a crash between batches would lose
+// every carried event past the first. Sent as messages, they are applied
+// when they come back, in their order (each keeps its sender's timestamp),
+// and the copies a redo sends after a crash are dropped by message ID:
+// an event without one gets an ID derived from its place in the carry.
+func splitCarry(instanceID, fromExecution string, events []history.Event) (keep, spill []history.Event) {
+	n, size := 1, 0
+	for n < len(events) && n-1 < maxCarriedInFirstBatch {
+		e := events[n]
+		size += len(e.Input) + len(e.Result) + len(e.Data)
+		if size > maxCarriedBytesInFirstBatch && n > 1 {
+			break
+		}
+		n++
+	}
+	if n == len(events) {
+		return events, nil
+	}
+	spill = make([]history.Event, len(events)-n)
+	for i, e := range events[n:] {
+		if e.MessageID == "" {
+			e.MessageID = uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%s/%s/carry/%d", instanceID, fromExecution, n+i)).String()
+		}
+		e.IsPlayed = false
+		spill[i] = e
+	}
+	return events[:n], spill
+}
+
+// sameParent reports whether start is a sub-orchestration start from the
+// very parent task that started the execution past holds: the same parent
+// instance, execution and task. Such a start is a copy that the parent's
+// replay sent again, never a request to run the child once more.
+func sameParent(past []history.Event, start history.Event) bool {
+	if start.Type != history.ExecutionStarted || start.ParentInstance == nil {
+		return false
+	}
+	for _, e := range past {
+		if e.Type != history.ExecutionStarted {
+			continue
+		}
+		p, q := e.ParentInstance, start.ParentInstance
+		return p != nil && p.TaskScheduleID == q.TaskScheduleID &&
+			p.OrchestrationInstance.InstanceID == q.OrchestrationInstance.InstanceID &&
+			p.OrchestrationInstance.ExecutionID == q.OrchestrationInstance.ExecutionID
+	}
+	return false
+}
+
+// parentAsksAgain reports whether a batch for a finished execution holds
+// its parent's start sent again (see sameParent).
+func parentAsksAgain(past, events []history.Event) bool {
+	for _, e := range events {
+		if sameParent(past, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstOfSubOrchestration returns the ExecutionStarted of a
+// sub-orchestration when the checkpoint about to be written is the first
+// of its first execution, the moment its row must be written first (see
+// Worker.writeChildRow); nil otherwise. A start the client sent has its
+// row already, and so does an execution that a continue-as-new started.
+func firstOfSubOrchestration(snap *snapshot, appended []history.Event) *history.Event {
+	if snap.durable > 0 || snap.continued || snap.rowExecution == snap.executionID && snap.executionID != "" {
+		return nil
+	}
+	for _, evs := range [][]history.Event{snap.events, appended} {
+		for i := range evs {
+			e := &evs[i]
+			if e.Type != history.ExecutionStarted {
+				continue
+			}
+			if e.ParentInstance == nil || e.OrchestrationInstance == nil ||
+				e.MessageID == layout.StartMessageID(e.OrchestrationInstance.InstanceID, e.OrchestrationInstance.ExecutionID) {
+				return nil
+			}
+			return e
+		}
+	}
+	return nil
+}
+
+// rowBehind reports whether the row of an unfinished execution shows less
+// than its history: a crash between a checkpoint and the row write after
+// it (or a row write that failed) leaves the row at an older execution,
+// still Pending, with the suspension undone or redone, or with an older
+// custom status. Recovery then has the instance run an episode, whose
+// first row write after a load writes every column from history. The
+// custom status is compared only when history records it (this project's
+// CustomStatus column on OrchestratorCompleted).
+func rowBehind(row *layout.InstanceRow, executionID string, events []history.Event) bool {
+	if len(events) == 0 {
+		return false
+	}
+	if row.ExecutionID != executionID || row.RuntimeStatus == history.StatusPending {
+		return true
+	}
+	suspended := false
+	var custom *string
+	for _, e := range events {
+		switch e.Type {
+		case history.ExecutionSuspended:
+			suspended = true
+		case history.ExecutionResumed:
+			suspended = false
+		case history.OrchestratorCompleted:
+			if e.CustomStatus != nil {
+				custom = e.CustomStatus
+			}
+		}
+	}
+	if suspended != (row.RuntimeStatus == history.StatusSuspended) {
+		return true
+	}
+	return custom != nil && *custom != row.CustomStatus
 }

@@ -39,7 +39,7 @@ func (w *Worker) runInstance(inst *instance) {
 			inst.admitted = inst.admitted || d.admitted
 		}
 		if w.ctx.Err() != nil || !w.parts.owns(inst.partition, epoch) {
-			inst.snap = nil
+			w.dropSnapshot(inst)
 			w.handOff(inst.id, batch)
 			w.leaveAdmission(inst)
 			continue
@@ -50,7 +50,7 @@ func (w *Worker) runInstance(inst *instance) {
 			failures = 0
 			continue
 		}
-		inst.snap = nil
+		w.dropSnapshot(inst)
 		failures++
 		if failures <= maxEpisodeRetries {
 			// Keep the messages held and try again: giving them back with a
@@ -69,6 +69,22 @@ func (w *Worker) runInstance(inst *instance) {
 		w.log.Error("episode keeps failing; giving its messages back", "instanceId", inst.id, "error", err)
 		failures = 0
 		w.retryLater(inst, batch)
+	}
+}
+
+// dropSnapshot forgets the instance's cached history, so that the next
+// episode loads it again. Progress kept only in memory (see mayDefer) is
+// lost with it, and that progress may have consumed results of activities
+// whose TaskScheduled is durable: nothing would ever deliver those results
+// again, since replay re-sends only actions history lacks. So they are
+// sent to the instance's control queue first, where whoever owns the
+// partition next finds them (a copy of a result already applied is
+// dropped).
+func (w *Worker) dropSnapshot(inst *instance) {
+	snap := inst.snap
+	inst.snap = nil
+	for _, ev := range salvage(snap) {
+		w.sendDurably(context.WithoutCancel(w.ctx), history.MessageTo(inst.id, ev))
 	}
 }
 
@@ -174,6 +190,19 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		return err
 	}
 	if snap.done() {
+		if parentAsksAgain(snap.events, events) {
+			// The parent's start came again: the parent may have dropped our
+			// completion (see durable.ParentNoticeAgain). Send it again; the
+			// parent drops the copy if it has it already.
+			if tm, ok := durable.ParentNoticeAgain(inst.id, snap.events); ok {
+				if err := w.hub.SendToInstance(ctx, tm, time.Time{}); err != nil {
+					return err
+				}
+				w.Notify(tm.OrchestrationInstance.InstanceID)
+				w.log.Debug("sent a finished sub-orchestration's completion to its parent again", "instanceId", inst.id,
+					"parent", tm.OrchestrationInstance.InstanceID)
+			}
+		}
 		events = restartEvents(snap, events)
 		if len(events) == 0 {
 			w.log.Debug("dropping messages for a finished instance", "instanceId", inst.id, "count", len(batch))
@@ -212,7 +241,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			return err
 		}
 		w.log.Warn("episode failed after its checkpoint; resuming from history", "instanceId", inst.id, "error", err)
-		inst.snap = nil
+		w.dropSnapshot(inst)
 		if derr := deleteHeld(); derr != nil {
 			return errors.Join(err, derr)
 		}
@@ -248,6 +277,21 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			return nil
 		}
 		if len(res.Appended) > 0 || snap.uncommitted() > 0 {
+			// A worker whose lease ran out by its own clock may already have
+			// been replaced: committing now could apply events the new owner
+			// applies too. The new owner waits until well after the expiry
+			// before its first dequeue, and the sentinel's ETag stops a write
+			// that was already on its way.
+			if !w.parts.owns(inst.partition, inst.epoch) {
+				w.acts.unreserve(len(local))
+				return afterCommit(errNotOwner)
+			}
+			if start := firstOfSubOrchestration(snap, res.Appended); start != nil {
+				if err := w.writeChildRow(ctx, inst.id, snap, start, now); err != nil {
+					w.acts.unreserve(len(local))
+					return afterCommit(err)
+				}
+			}
 			if err := w.checkpoint(ctx, inst.id, snap, res.Appended); err != nil {
 				w.acts.unreserve(len(local))
 				if errors.Is(err, azstore.ErrConflict) && snap.assumedNew && snap.durable == 0 && len(snap.events) == 0 {
@@ -262,10 +306,12 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			committed = true
 		}
 		if err := w.updateInstanceRowWithRetry(ctx, inst.id, snap, res, now); err != nil {
-			// History is safe; the row catches up at the next checkpoint, or
-			// at the partition's next recovery for a finished instance.
-			w.log.Warn("updating the instance row failed", "instanceId", inst.id, "error", err)
-			snap.rowStatus = ""
+			// History is safe; the row catches up at the next episode or
+			// the retry, or at the partition's next recovery.
+			w.log.Warn("updating the instance row failed; retrying", "instanceId", inst.id, "error", err)
+			w.retryRow(inst)
+		} else {
+			snap.rowDirty, snap.rowRetries = false, 0
 		}
 		if res.Status.IsTerminal() && committed {
 			// After the row, so that a status read after the notice never
@@ -284,21 +330,39 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			}
 		}
 		next := strings.ReplaceAll(uuid.NewString(), "-", "") // .NET's Guid "N" form, as the client writes
-		res.ContinueAsNew.Applied = withoutDeleted(res.ContinueAsNew.Applied, snap.deleted)
+		res.ContinueAsNew.Applied = appliedToCarry(res.ContinueAsNew, snap.deleted, now)
 		events = durable.NewExecutionEvents(res, inst.id, next, now)
+		var spill []history.Event
+		events, spill = splitCarry(inst.id, snap.executionID, events)
+		for _, e := range spill {
+			if err := w.hub.SendToInstance(ctx, history.MessageTo(inst.id, e), time.Time{}); err != nil {
+				// Nothing of the next execution is written yet: the history
+				// still ends with the continue-as-new, which the next episode
+				// (or recovery) carries out again.
+				return afterCommit(err)
+			}
+		}
 		snap.deleted = keepDeleted(snap.deleted, events)
-		snap.executionID, snap.events, snap.durable = next, nil, 0
+		snap.executionID, snap.events, snap.durable, snap.continued = next, nil, 0, true
 	}
 	return deleteHeld()
 }
 
+// errNotOwner stops an episode whose partition lease ran out by this
+// worker's clock before its checkpoint.
+var errNotOwner = errors.New("the partition's lease ran out before the checkpoint")
+
 // checkpoint writes the events of snap not checkpointed yet, then more,
-// with the sentinel's ETag, and records them in snap as durable.
+// with the sentinel's ETag, and records them in snap as durable. When it
+// fails after some of its batches landed, the events those held count as
+// durable, so that a later dropSnapshot resends only what was lost; the
+// snapshot's ETag is stale then, and the caller drops it.
 func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more []history.Event) error {
 	events := append(append([]history.Event(nil), snap.events[snap.durable:]...), more...)
-	etag, err := w.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: id, ExecutionID: snap.executionID,
+	etag, committed, err := w.hub.WriteHistoryCounted(ctx, azstore.Checkpoint{InstanceID: id, ExecutionID: snap.executionID,
 		FirstSeq: snap.durable, Events: events, ETag: snap.etag})
 	if err != nil {
+		snap.durable += min(committed, snap.uncommitted())
 		return err
 	}
 	snap.etag, snap.assumedNew = etag, false
@@ -308,26 +372,69 @@ func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more
 }
 
 // flush checkpoints the progress an instance kept in memory (see mayDefer)
-// when no episode did within maxDefer, or before a shutdown.
+// when no episode did within maxDefer, or before a shutdown, and retries an
+// instance row write that failed (see retryRow).
 func (w *Worker) flush(ctx context.Context, inst *instance) {
 	snap := inst.snap
-	if snap.uncommitted() == 0 {
+	if snap == nil {
 		return
 	}
-	if err := w.checkpoint(ctx, inst.id, snap, nil); err != nil {
-		// The progress is lost with the snapshot; its activities' results,
-		// if they come, are for tasks history does not hold, and the replay
-		// schedules them again (activities are at-least-once).
-		w.log.Warn("checkpointing progress kept in memory failed; it will be redone", "instanceId", inst.id, "error", err)
-		inst.snap = nil
-		return
-	}
-	if snap.last != nil {
-		if err := w.updateInstanceRow(ctx, inst.id, snap, snap.last, time.Now().UTC()); err != nil {
-			w.log.Warn("updating the instance row failed", "instanceId", inst.id, "error", err)
-			snap.rowStatus = ""
+	if snap.uncommitted() > 0 {
+		if err := w.checkpoint(ctx, inst.id, snap, nil); err != nil {
+			w.log.Warn("checkpointing progress kept in memory failed; it will be redone", "instanceId", inst.id, "error", err)
+			w.dropSnapshot(inst)
+			return
 		}
+		snap.rowDirty = true
 	}
+	if snap.rowDirty && snap.last != nil {
+		if err := w.updateInstanceRow(ctx, inst.id, snap, snap.last, time.Now().UTC()); err != nil {
+			w.log.Warn("updating the instance row failed; retrying", "instanceId", inst.id, "error", err)
+			w.retryRow(inst)
+			return
+		}
+		snap.rowDirty, snap.rowRetries = false, 0
+	}
+}
+
+// retryRow marks the instance row as behind history and has the instance
+// write it again after a back-off (1 s, doubling, at most 30 s) for as long
+// as this worker owns the instance: an instance that waits for days has no
+// later episode that would write it.
+func (w *Worker) retryRow(inst *instance) {
+	snap := inst.snap
+	snap.rowStatus, snap.rowDirty = "", true
+	delay := min(time.Second<<min(snap.rowRetries, 5), 30*time.Second)
+	snap.rowRetries++
+	w.insts.flushAfter(inst.id, inst.epoch, delay)
+}
+
+// writeChildRow writes the instance row (Pending, with its parent) and the
+// index row of a sub-orchestration before its first checkpoint. Written
+// after it, as for other executions, a crash in between would leave
+// history that no row points to: recovery and the look for lost starts,
+// which start from rows, would never find the child, and its parent would
+// wait for it for good. The parent column lets a start sent again from the
+// row report to the parent.
+func (w *Worker) writeChildRow(ctx context.Context, id string, snap *snapshot, start *history.Event, now time.Time) error {
+	created := start.Timestamp
+	if created.IsZero() {
+		created = now
+	}
+	if err := w.hub.PutIndex(ctx, id, created); err != nil {
+		return err
+	}
+	exec := start.OrchestrationInstance.ExecutionID
+	pending, empty := history.StatusPending, ""
+	input := start.Input
+	p := layout.InstancePatch{Name: &start.Name, Version: &start.Version, ExecutionID: &exec, RuntimeStatus: &pending,
+		LastUpdatedTime: &now, Input: &input, Output: &empty, CustomStatus: &empty, ParentInstance: start.ParentInstance}
+	extra := map[string]any{"CreatedTime": created.UTC(), "TaskHubName": w.hub.Name()}
+	if err := w.hub.PatchInstance(ctx, id, p, extra); err != nil {
+		return err
+	}
+	snap.rowExecution, snap.rowStatus, snap.rowCustom = exec, pending, ""
+	return nil
 }
 
 // finalRow is the instance row of a finished execution as the episode
@@ -361,17 +468,23 @@ func (w *Worker) snapshotFor(ctx context.Context, inst *instance, events []histo
 		return nil, err
 	}
 	inst.mustLoad = false
-	// rowStatus stays unknown, so the first episode after a load writes the
-	// row: a rewind, for one, leaves it Pending.
-	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, durable: len(hs.Events), etag: hs.ETag, rowExecution: hs.ExecutionID}
+	// What the row shows is unknown (a crash between a checkpoint and its
+	// row write leaves the row behind, at an older execution even; a rewind
+	// leaves it Pending), so the first episode after a load writes all of
+	// it from history.
+	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, durable: len(hs.Events), etag: hs.ETag}
 	return inst.snap, nil
 }
 
 // restartEvents keeps, for a finished instance, only a start of a new
-// execution and what follows it; everything else is late and dropped.
+// execution and what follows it; everything else is late and dropped. The
+// parent's start of a sub-orchestration sent again is no new execution,
+// even when the child continued as new since (its execution ID differs
+// from the one the parent named).
 func restartEvents(snap *snapshot, events []history.Event) []history.Event {
 	for i, e := range events {
-		if e.Type == history.ExecutionStarted && e.OrchestrationInstance != nil && e.OrchestrationInstance.ExecutionID != snap.executionID {
+		if e.Type == history.ExecutionStarted && e.OrchestrationInstance != nil && e.OrchestrationInstance.ExecutionID != snap.executionID &&
+			!sameParent(snap.events, e) {
 			return events[i:]
 		}
 	}

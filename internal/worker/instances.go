@@ -61,6 +61,14 @@ type snapshot struct {
 	rowStatus     history.RuntimeStatus
 	rowCustom     string
 	rowExecution  string
+	// continued marks an execution that a continue-as-new started here;
+	// its row exists already (see firstOfSubOrchestration).
+	continued bool
+	// rowDirty marks an instance row that a write failed to bring up to
+	// date with history; a timer retries it (see retryRow) and the
+	// instance stays cached until it succeeds.
+	rowDirty   bool
+	rowRetries int
 	// assumedNew marks a snapshot made without reading storage for an
 	// ExecutionStarted; the sentinel insert proves or disproves it.
 	assumedNew bool
@@ -194,8 +202,8 @@ func (s *instances) take(inst *instance) (batch []delivery, kick, flush bool, ep
 	if len(inst.pending) == 0 && !inst.kick && !inst.flush {
 		inst.running = false
 		s.busy--
-		if inst.snap == nil || inst.snap.done() ||
-			(len(s.m) > s.w.opts.MaxCachedInstances && inst.snap.uncommitted() == 0 && !inst.admitted) {
+		if inst.snap == nil || (!inst.snap.rowDirty && (inst.snap.done() ||
+			(len(s.m) > s.w.opts.MaxCachedInstances && inst.snap.uncommitted() == 0 && !inst.admitted))) {
 			delete(s.m, inst.id)
 		}
 		s.idle.Broadcast()
@@ -234,7 +242,7 @@ func (s *instances) flushAll() {
 	s.mu.Lock()
 	var started []*instance
 	for _, inst := range s.m {
-		if inst.running || inst.snap.uncommitted() == 0 {
+		if inst.running || (inst.snap.uncommitted() == 0 && (inst.snap == nil || !inst.snap.rowDirty)) {
 			continue
 		}
 		inst.flush = true
@@ -329,8 +337,12 @@ func (s *instances) waitIdle(ctx context.Context) {
 }
 
 // releasePartition waits for the partition's running instances, then
-// hands their queued events back to storage and forgets them.
-func (s *instances) releasePartition(ctx context.Context, partition int) {
+// hands their queued events back to storage and forgets them. Progress
+// they kept in memory is checkpointed when the partition is given up
+// cleanly (clean: this worker still holds the lease), and otherwise handed
+// over through the control queue (see dropSnapshot); starts of the
+// partition still waiting for admission go to their queue.
+func (s *instances) releasePartition(ctx context.Context, partition int, clean bool) {
 	stop := context.AfterFunc(ctx, func() {
 		s.mu.Lock()
 		s.idle.Broadcast()
@@ -352,6 +364,7 @@ func (s *instances) releasePartition(ctx context.Context, partition int) {
 		s.idle.Wait()
 	}
 	handOff := map[string][]delivery{}
+	var unsaved []*instance
 	admitted := 0
 	for id, inst := range s.m {
 		if inst.partition != partition || inst.running {
@@ -363,15 +376,26 @@ func (s *instances) releasePartition(ctx context.Context, partition int) {
 		if inst.admitted {
 			admitted++
 		}
+		if inst.snap.uncommitted() > 0 || (inst.snap != nil && inst.snap.rowDirty) {
+			unsaved = append(unsaved, inst)
+		}
 		delete(s.m, id)
 	}
 	s.mu.Unlock()
+	for _, inst := range unsaved {
+		if clean {
+			s.w.flush(ctx, inst)
+		} else {
+			s.w.dropSnapshot(inst)
+		}
+	}
 	for range admitted {
 		s.w.admit.release()
 	}
 	for id, batch := range handOff {
 		s.w.handOff(id, batch)
 	}
+	s.w.admit.spillPartition(ctx, partition)
 }
 
 func (sn *snapshot) done() bool {

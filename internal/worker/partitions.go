@@ -33,6 +33,18 @@ type ownedPartition struct {
 	lease   *azstore.Lease
 	cancel  context.CancelFunc
 	stopped chan struct{}
+	// polling is set once the first drain of the queue is done, after the
+	// wait for the old owner's messages and the recovery.
+	polling atomic.Bool
+}
+
+// polling reports whether this worker owns partition i and polls its
+// queue already.
+func (p *partitions) polling(i int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	op := p.own[i]
+	return op != nil && op.polling.Load() && time.Now().Before(op.lease.ExpiresAt)
 }
 
 func newPartitions(w *Worker) *partitions {
@@ -84,6 +96,7 @@ func (p *partitions) owned() []int {
 // loop runs a lease round every renew interval, and also right when a
 // lease held by another worker runs out, so that a crashed worker's
 // partitions are taken over at once rather than up to an interval later.
+// It ends when the worker's context does, after Stop released the leases.
 func (p *partitions) loop() {
 	w := p.w
 	next := time.Now().Add(w.opts.LeaseRenewInterval)
@@ -95,9 +108,9 @@ func (p *partitions) loop() {
 			return
 		case <-t.C:
 		}
-		if w.stopping.Load() {
-			return
-		}
+		// While the worker stops, rounds go on renewing its leases (and
+		// claim nothing: see stoppingNow), so that a drain that outlasts the
+		// lease still ends in a clean hand-over rather than a takeover.
 		next = time.Now().Add(w.opts.LeaseRenewInterval)
 		expiry, err := p.balanceNext(w.ctx)
 		if err != nil && w.ctx.Err() == nil {
@@ -147,7 +160,7 @@ func (p *partitions) balanceNext(ctx context.Context) (time.Time, error) {
 		case l.CurrentOwner != me:
 			if op != nil {
 				w.log.Warn("lost partition lease", "partition", l.Partition, "owner", l.CurrentOwner)
-				p.drop(ctx, l.Partition)
+				p.drop(ctx, l.Partition, false)
 			}
 		case op == nil:
 			// Storage says we own it but we hold nothing for it: a lease row
@@ -186,7 +199,7 @@ func (p *partitions) balanceNext(ctx context.Context) (time.Time, error) {
 		if err != nil {
 			w.log.Warn("renewing partition lease failed", "partition", l.Partition, "error", err)
 			if errors.Is(err, azstore.ErrConflict) {
-				p.drop(ctx, l.Partition)
+				p.drop(ctx, l.Partition, false)
 			}
 			continue
 		}
@@ -272,10 +285,10 @@ func (p *partitions) stoppingNow() bool {
 	return p.quit
 }
 
-// acquire starts polling a newly leased partition, recovering first when
-// the previous owner may have held work only in memory. The first dequeue
-// waits until notBefore, when every message the previous owner held is
-// visible again.
+// acquire starts polling a newly leased partition, and recovering it
+// meanwhile when the previous owner may have held work only in memory. The
+// first dequeue waits until notBefore, when every message the previous
+// owner held is visible again.
 func (p *partitions) acquire(l *azstore.Lease, recover bool, notBefore time.Time) {
 	w := p.w
 	p.mu.Lock()
@@ -288,19 +301,33 @@ func (p *partitions) acquire(l *azstore.Lease, recover bool, notBefore time.Time
 	go func() {
 		defer w.wg.Done()
 		defer close(op.stopped)
+		var recovered sync.WaitGroup
 		if recover {
-			if err := w.recoverPartition(ctx, op.index, op.epoch); err != nil && ctx.Err() == nil {
-				w.log.Error("partition recovery failed; it is retried when the partition is next acquired",
-					"partition", op.index, "error", err)
-			}
+			// Recovery runs beside the poller, so that new work on the
+			// partition waits only for the lease, however many instances
+			// recovery has to look at. Everything it does is safe to do
+			// while episodes run: it re-runs activities (a second result
+			// is dropped), resends starts (a copy is dropped) and kicks
+			// instances (an episode with nothing new only rewrites what
+			// history says).
+			recovered.Add(1)
+			go func() {
+				defer recovered.Done()
+				if err := w.recoverPartition(ctx, op.index, op.epoch); err != nil && ctx.Err() == nil {
+					w.log.Error("partition recovery failed; it is retried when the partition is next acquired",
+						"partition", op.index, "error", err)
+				}
+			}()
 		}
-		w.pollControl(ctx, op.index, op.epoch, p.pokes[op.index], notBefore)
+		w.pollControl(ctx, op.index, op.epoch, p.pokes[op.index], notBefore, &op.polling)
+		recovered.Wait()
 	}()
 }
 
-// drop forgets a partition whose lease was lost, without touching the
-// lease row: the new owner recovers whatever was in flight here.
-func (p *partitions) drop(ctx context.Context, i int) {
+// drop stops serving partition i without touching the lease row: clean
+// when this worker still holds the lease and is handing it over, otherwise
+// the lease was lost and the new owner recovers whatever was in flight here.
+func (p *partitions) drop(ctx context.Context, i int, clean bool) {
 	p.mu.Lock()
 	op := p.own[i]
 	delete(p.own, i)
@@ -310,14 +337,14 @@ func (p *partitions) drop(ctx context.Context, i int) {
 	}
 	op.cancel()
 	<-op.stopped
-	p.w.insts.releasePartition(ctx, i)
+	p.w.insts.releasePartition(ctx, i, clean)
 }
 
 // release hands a partition over cleanly: stop polling, finish or hand off
 // its instances' work, then clear the owner. NeedsRecovery stays set when
 // activities of the partition are still running here.
 func (p *partitions) release(ctx context.Context, l *azstore.Lease) error {
-	p.drop(ctx, l.Partition)
+	p.drop(ctx, l.Partition, true)
 	needsRecovery := p.w.acts.inFlightFor(l.Partition) > 0
 	for attempt := 0; ; attempt++ {
 		l.CurrentOwner, l.IsDraining, l.NeedsRecovery = "", false, needsRecovery
@@ -378,7 +405,7 @@ func (p *partitions) releaseAll(ctx context.Context) error {
 // delivering anything: messages a crashed owner held become visible behind
 // younger ones, and an instance must see them together to apply them in
 // the order they were sent.
-func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, poke <-chan struct{}, notBefore time.Time) {
+func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, poke <-chan struct{}, notBefore time.Time, polling *atomic.Bool) {
 	if d := time.Until(notBefore); d > 0 {
 		select {
 		case <-ctx.Done():
@@ -389,8 +416,18 @@ func (w *Worker) pollControl(ctx context.Context, partition int, epoch int64, po
 	if !w.drainControl(ctx, partition, epoch) {
 		return
 	}
+	polling.Store(true)
 	b := newPollBackoff(ctx, poke, w.opts.MaxQueuePollingInterval)
 	for ctx.Err() == nil {
+		if !w.parts.owns(partition, epoch) {
+			// The lease ran out by this worker's clock (its renewals are
+			// late): another worker may own the partition by now, so take
+			// nothing until a lease round renews it or drops the partition.
+			if !b.sleep(100 * time.Millisecond) {
+				return
+			}
+			continue
+		}
 		if w.insts.saturated() {
 			if !b.sleep(10 * time.Millisecond) {
 				return

@@ -3,7 +3,11 @@ package worker
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/durable"
@@ -23,65 +27,95 @@ import (
 //
 // It scans the Instances table for unfinished instances, which is costly
 // on a large hub, but it runs only when a lease is taken over without a
-// clean hand-over.
+// clean hand-over, beside the partition's normal processing, and loads the
+// histories of its partition's instances recoveryLoads at a time.
 func (w *Worker) recoverPartition(ctx context.Context, partition int, epoch int64) error {
 	started := time.Now()
 	q := azstore.InstanceQuery{Statuses: []history.RuntimeStatus{history.StatusPending, history.StatusRunning,
 		history.StatusSuspended, history.StatusContinuedAsNew}, Top: 1000}
-	activities, kicked, restarted, repaired, seen := 0, 0, 0, 0, 0
+	var activities, kicked, restarted, repaired, seen atomic.Int64
 	for {
 		page, err := w.hub.QueryInstances(ctx, q)
 		if err != nil {
 			return fmt.Errorf("recover partition %d: %w", partition, err)
 		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(recoveryLoads)
 		for _, row := range page.Rows {
 			if w.hub.PartitionOf(row.InstanceID) != partition {
 				continue
 			}
-			seen++
-			// History, not the row, says how far an instance got: the row is
-			// written after the checkpoint and may lag behind it.
-			hs, err := w.hub.LoadHistory(ctx, row.InstanceID)
-			if err != nil {
-				return fmt.Errorf("recover partition %d: %w", partition, err)
-			}
-			if startLost(row, hs) {
-				if err := w.resendStart(ctx, row); err != nil {
-					return err
-				}
-				restarted++
-				continue
-			}
-			if end := completion(hs.Events); end != nil {
-				// History finished but the row was not updated before the crash.
-				if err := w.repairRow(ctx, row.InstanceID, end); err != nil {
+			seen.Add(1)
+			g.Go(func() error {
+				a, k, r, p, err := w.recoverInstance(gctx, partition, epoch, row)
+				activities.Add(int64(a))
+				kicked.Add(int64(k))
+				restarted.Add(int64(r))
+				repaired.Add(int64(p))
+				if err != nil {
 					return fmt.Errorf("recover partition %d: %w", partition, err)
 				}
-				repaired++
-				continue
-			}
-			if durable.EndedByContinueAsNew(hs.Events) {
-				w.insts.deliver(row.InstanceID, partition, epoch, nil, true)
-				kicked++
-				continue
-			}
-			for _, tm := range unfinishedActivities(row.InstanceID, hs) {
-				if w.acts.reserve() {
-					w.acts.submit(partition, []history.TaskMessage{tm})
-				} else if err := w.hub.SendToWorkItems(ctx, tm); err != nil {
-					return fmt.Errorf("recover partition %d: %w", partition, err)
-				}
-				activities++
-			}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 		if page.Continuation == "" {
 			break
 		}
 		q.Continuation = page.Continuation
 	}
-	w.log.Info("partition recovered", "partition", partition, "instances", seen, "activitiesRestarted", activities,
-		"continued", kicked, "startsResent", restarted, "rowsRepaired", repaired, "took", time.Since(started).Round(time.Millisecond))
+	w.log.Info("partition recovered", "partition", partition, "instances", seen.Load(), "activitiesRestarted", activities.Load(),
+		"continued", kicked.Load(), "startsResent", restarted.Load(), "rowsRepaired", repaired.Load(),
+		"took", time.Since(started).Round(time.Millisecond))
 	return nil
+}
+
+// recoveryLoads bounds the histories one partition's recovery loads at once.
+const recoveryLoads = 16
+
+// recoverInstance restarts what one unfinished instance may have lost (see
+// recoverPartition) and counts what it did: activities re-run, episodes
+// kicked, starts resent, rows repaired.
+func (w *Worker) recoverInstance(ctx context.Context, partition int, epoch int64, row *layout.InstanceRow) (activities, kicked, restarted, repaired int, err error) {
+	// History, not the row, says how far an instance got: the row is
+	// written after the checkpoint and may lag behind it.
+	hs, err := w.hub.LoadHistory(ctx, row.InstanceID)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	if startLost(row, hs) {
+		if err := w.resendStart(ctx, row); err != nil {
+			return 0, 0, 0, 0, err
+		}
+		return 0, 0, 1, 0, nil
+	}
+	if end := completion(hs.Events); end != nil {
+		// History finished but the row was not updated before the crash.
+		if err := w.repairRow(ctx, row.InstanceID, end); err != nil {
+			return 0, 0, 0, 0, err
+		}
+		return 0, 0, 0, 1, nil
+	}
+	if durable.EndedByContinueAsNew(hs.Events) || rowBehind(row, hs.ExecutionID, hs.Events) {
+		// An interrupted continue-as-new is carried out, and a row behind
+		// its history rewritten, by an episode.
+		w.insts.deliver(row.InstanceID, partition, epoch, nil, true)
+		kicked = 1
+		if durable.EndedByContinueAsNew(hs.Events) {
+			return 0, kicked, 0, 0, nil
+		}
+	}
+	for _, tm := range unfinishedActivities(row.InstanceID, hs) {
+		if w.acts.reserve() {
+			w.acts.submit(partition, []history.TaskMessage{tm})
+		} else if err := w.hub.SendToWorkItems(ctx, tm); err != nil {
+			return activities, kicked, 0, 0, err
+		}
+		activities++
+	}
+	return activities, kicked, 0, 0, nil
 }
 
 // unfinishedActivities lists the TaskScheduled events of the current
@@ -107,12 +141,18 @@ func unfinishedActivities(instanceID string, hs *azstore.HistorySnapshot) []hist
 // first one exists after all, the instance drops the copy: both carry the
 // row's execution ID.
 func (w *Worker) resendStart(ctx context.Context, row *layout.InstanceRow) error {
+	if !w.resends.first(row.InstanceID, row.ExecutionID, time.Now()) {
+		// Sent again already: that copy is in the queue, durable, and a
+		// worker that dies holding it leaves it there.
+		return nil
+	}
 	tm := layout.StartMessage(row)
 	var visibleAt time.Time
 	if row.ScheduledStartTime != nil {
 		visibleAt = *row.ScheduledStartTime
 	}
 	if err := w.hub.SendToInstance(ctx, tm, visibleAt); err != nil {
+		w.resends.forget(row.InstanceID, row.ExecutionID)
 		return fmt.Errorf("resend start of %q: %w", row.InstanceID, err)
 	}
 	w.Notify(row.InstanceID)
@@ -136,6 +176,7 @@ func (w *Worker) sweepPending(interval time.Duration) {
 		if w.stopping.Load() {
 			return
 		}
+		w.resends.prune(time.Now().Add(-resendMemory))
 		n, err := w.resendLostStarts(w.ctx, time.Now().Add(-interval))
 		if err != nil && w.ctx.Err() == nil {
 			w.log.Warn("looking for lost starts failed", "error", err)
@@ -157,7 +198,10 @@ func (w *Worker) resendLostStarts(ctx context.Context, createdBefore time.Time) 
 		}
 		for _, row := range page.Rows {
 			p := w.hub.PartitionOf(row.InstanceID)
-			if _, ok := w.parts.ownedEpoch(p); !ok || w.insts.active(row.InstanceID) {
+			// A partition not polled yet (its new owner waits for the old
+			// owner's messages to come back, then drains them) may hold the
+			// start in its queue: only its recovery may resend it.
+			if !w.parts.polling(p) || w.insts.active(row.InstanceID) || w.resends.sent(row.InstanceID, row.ExecutionID) {
 				continue
 			}
 			if row.ScheduledStartTime != nil && row.ScheduledStartTime.After(createdBefore) {
@@ -217,4 +261,56 @@ func (w *Worker) repairRow(ctx context.Context, id string, end *history.Event) e
 		w.publishDone(id, row)
 	}
 	return nil
+}
+
+// resendMemory is how long a worker remembers the starts it sent again.
+const resendMemory = time.Hour
+
+// resends remembers which executions' starts this worker has sent again,
+// so that each lost start is sent again once, not at every look.
+type resends struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func resendKey(instanceID, executionID string) string { return instanceID + "\x00" + executionID }
+
+// first records a resend of the execution's start at now and reports
+// whether it is the first one remembered.
+func (r *resends) first(instanceID, executionID string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := resendKey(instanceID, executionID)
+	if _, ok := r.at[k]; ok {
+		return false
+	}
+	if r.at == nil {
+		r.at = map[string]time.Time{}
+	}
+	r.at[k] = now
+	return true
+}
+
+func (r *resends) sent(instanceID, executionID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.at[resendKey(instanceID, executionID)]
+	return ok
+}
+
+func (r *resends) forget(instanceID, executionID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.at, resendKey(instanceID, executionID))
+}
+
+// prune forgets resends made before cutoff.
+func (r *resends) prune(cutoff time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, t := range r.at {
+		if t.Before(cutoff) {
+			delete(r.at, k)
+		}
+	}
 }

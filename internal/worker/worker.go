@@ -125,6 +125,7 @@ type Worker struct {
 	subsMu    sync.Mutex
 	subs      map[string][]chan *layout.InstanceRow
 	episodes  atomic.Int64
+	resends   resends
 	// recreating serializes re-creating a hub deleted under the worker;
 	// lastRecreate rate-limits it.
 	recreating   sync.Mutex

@@ -1,0 +1,160 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/history"
+)
+
+// failNthBatch fails the n-th entity-group batch sent to the History table
+// while armed, as a crash between two batches of one checkpoint would
+// leave it: the batches before it landed, the rest never will.
+type failNthBatch struct {
+	armed atomic.Bool
+	seen  atomic.Int32
+	n     int32
+}
+
+func (p *failNthBatch) Do(req *policy.Request) (*http.Response, error) {
+	if p.armed.Load() && strings.HasSuffix(req.Raw().URL.Path, "$batch") {
+		if p.seen.Add(1) == p.n {
+			return nil, errors.New("injected: connection reset before the batch")
+		}
+	}
+	return req.Next()
+}
+
+// A checkpoint too large for one batch is committed one batch at a time:
+// cut between its batches, what a reader sees is a prefix of it, never
+// rows past the last batch that landed and never a gap.
+func TestCutCheckpointLeavesAPrefix(t *testing.T) {
+	fail := &failNthBatch{n: 2}
+	a := startApp(t, withPolicy(fail))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	events := func(exec string, from, n int) []history.Event {
+		out := make([]history.Event, n)
+		for i := range out {
+			out[i] = history.Event{Type: history.EventRaised, EventID: -1, Name: fmt.Sprint("e", from+i), Timestamp: time.Now().UTC()}
+		}
+		if from == 0 {
+			out[0] = history.Event{Type: history.ExecutionStarted, EventID: -1, Name: "X", Timestamp: time.Now().UTC(),
+				OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "cut", ExecutionID: exec}}
+		}
+		return out
+	}
+	etag, err := a.Hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: "cut", ExecutionID: "e1", Events: events("e1", 0, 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail.armed.Store(true)
+	_, committed, err := a.Hub.WriteHistoryCounted(ctx, azstore.Checkpoint{InstanceID: "cut", ExecutionID: "e1", FirstSeq: 10,
+		Events: events("e1", 10, 250), ETag: etag})
+	if err == nil || committed != 99 {
+		t.Fatalf("cut checkpoint: committed %d, err %v; want 99 and the injected error", committed, err)
+	}
+	fail.armed.Store(false)
+	hs, err := a.Hub.LoadHistory(ctx, "cut")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs.Events) != 10+99 || hs.Events[len(hs.Events)-1].Name != "e108" {
+		t.Fatalf("loaded %d events, want the 109 of the landed batches", len(hs.Events))
+	}
+	// The rest is written later, on the sentinel's new ETag, and counts.
+	if _, err := a.Hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: "cut", ExecutionID: "e1", FirstSeq: 109,
+		Events: events("e1", 109, 151), ETag: hs.ETag}); err != nil {
+		t.Fatal(err)
+	}
+	hs, err = a.Hub.LoadHistory(ctx, "cut")
+	if err != nil || len(hs.Events) != 260 {
+		t.Fatalf("after the rest: %d events, %v; want 260", len(hs.Events), err)
+	}
+	// A new execution written over it in one batch hides every old row.
+	if _, err := a.Hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: "cut", ExecutionID: "e2", Events: events("e2", 0, 5), ETag: hs.ETag}); err != nil {
+		t.Fatal(err)
+	}
+	hs, err = a.Hub.LoadHistory(ctx, "cut")
+	if err != nil || hs.ExecutionID != "e2" || len(hs.Events) != 5 {
+		t.Fatalf("new execution: %s with %d events, %v", hs.ExecutionID, len(hs.Events), err)
+	}
+}
+
+// failEveryNthBatch fails every n-th entity-group batch to the History
+// table while armed: checkpoints fail at every stage of an episode.
+type failEveryNthBatch struct {
+	armed atomic.Bool
+	seen  atomic.Int32
+	n     int32
+}
+
+func (p *failEveryNthBatch) Do(req *policy.Request) (*http.Response, error) {
+	if p.armed.Load() && strings.HasSuffix(req.Raw().URL.Path, "$batch") && p.seen.Add(1)%p.n == 0 {
+		return nil, errors.New("injected: connection reset before the batch")
+	}
+	return req.Next()
+}
+
+// A continue-as-new that carries more events than one batch holds keeps
+// every one of them, exactly once, even while checkpoints keep failing:
+// the first checkpoint of the new execution overwrites the only stored
+// copy of what it carries, so what does not fit its first batch goes back
+// through the control queue instead.
+func TestContinueAsNewCarriesManyEventsOnce(t *testing.T) {
+	const adds = 250
+	fail := &failEveryNthBatch{n: 3}
+	a := startApp(t, withPolicy(fail), withRegistry(func(r *durable.Registry) {
+		_ = r.AddOrchestrator("Accumulate", func(ctx *durable.OrchestrationContext) (any, error) {
+			var phase string
+			if err := ctx.GetInput(&phase); err != nil {
+				return nil, err
+			}
+			if phase == "wait" {
+				// The adds arrive meanwhile, unconsumed, and are carried over.
+				if err := ctx.WaitForExternalEvent("go").Await(nil); err != nil {
+					return nil, err
+				}
+				return nil, ctx.ContinueAsNew("sum")
+			}
+			sum := 0
+			for range adds {
+				var n int
+				if err := ctx.WaitForExternalEvent("add").Await(&n); err != nil {
+					return nil, err
+				}
+				sum += n
+			}
+			return sum, nil
+		})
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id, err := a.Client.StartNew(ctx, "Accumulate", "wait", client.StartOptions{InstanceID: "acc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range adds {
+		if err := a.Client.RaiseEvent(ctx, id, "add", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fail.armed.Store(true)
+	if err := a.Client.RaiseEvent(ctx, id, "go", nil); err != nil {
+		t.Fatal(err)
+	}
+	st := a.wait(t, ctx, id)
+	fail.armed.Store(false)
+	expectCompleted(t, st, fmt.Sprint(adds))
+}
