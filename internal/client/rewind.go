@@ -202,6 +202,9 @@ func planRewind(events []history.Event, children map[int]childState, marker stri
 			break
 		}
 	}
+	if i := legacyCut(events, actionAt); i < cut {
+		cut = i
+	}
 
 	p := &rewindPlan{events: make([]history.Event, len(events))}
 	copy(p.events, events)
@@ -273,6 +276,38 @@ func planRewind(events []history.Event, children map[int]childState, marker stri
 		return nil, fmt.Errorf("the rewound history would not replay: %w", err)
 	}
 	return p, nil
+}
+
+// legacyCut finds where a rewind of an earlier version broke a history,
+// len(events) when none did. That rewind removed failed steps and their
+// failures but kept what the code issued after seeing them (a retry's
+// back-off timers), so the replay met actions the code no longer issued
+// and failed with NonDeterministicOrchestrationError. Such a history has
+// that rewind's markers, and a hole in its actions' sequence numbers (a
+// removed step the replay never got to issue again; a rewind that worked
+// has every number). Cutting at its first removed failure, where what the
+// code saw first changed, makes it replay again.
+func legacyCut(events []history.Event, actionAt map[int]int) int {
+	first := len(events)
+	for i, e := range events {
+		if e.Type == history.GenericEvent && (e.Data == "Rewound: TaskFailed" || e.Data == "Rewound: SubOrchestrationInstanceFailed") {
+			first = i
+			break
+		}
+	}
+	if first == len(events) {
+		return first
+	}
+	top := -1
+	for id := range actionAt {
+		top = max(top, id)
+	}
+	for id := 0; id < top; id++ {
+		if _, ok := actionAt[id]; !ok {
+			return first
+		}
+	}
+	return len(events)
 }
 
 // checkRewound is the last check before a rewound history is written: the

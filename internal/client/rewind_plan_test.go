@@ -45,6 +45,12 @@ func ev(t *testing.T, spec string) []history.Event {
 			e.Type, e.Name = history.EventRaised, "Go"
 		case "X":
 			e.Type, e.OrchestrationStatus = history.ExecutionCompleted, history.StatusFailed
+		case "LS", "LF", "LX":
+			// The markers of an earlier version's rewind.
+			e.Type, e.Data = history.GenericEvent, "Rewound: "+map[string]string{
+				"LS": "TaskScheduled", "LF": "TaskFailed", "LX": "ExecutionCompleted"}[kind]
+		case "G":
+			e.Type, e.Data = history.GenericEvent, "Rewind: fixed"
 		case "|":
 			out = append(out, history.Event{Type: history.OrchestratorCompleted, EventID: -1})
 			e.Type = history.OrchestratorStarted
@@ -124,6 +130,19 @@ func TestPlanRewind(t *testing.T) {
 		name: "timer in flight",
 		spec: "T0 S1 | C1 S2 | F2 X",
 		want: "- TaskScheduled | TaskCompleted - | - -",
+	}, {
+		// What an earlier version's rewind left of issue 18's instance: the
+		// attempts removed, their timers kept, and the replay failed on
+		// TimerCreated #1. The cut goes back to the first removed failure.
+		name: "broken by an earlier rewind",
+		spec: "LS | LF T1 | R1 LS | LF T3 | R3 LS | LF LX | G X",
+		want: "- | - - | - - | - - | - - | - - | - -",
+	}, {
+		// An earlier version's rewind that worked: the step was issued
+		// again under its number, and nothing is cut back.
+		name: "rewound by an earlier version, then failed again",
+		spec: "LS | LF LX | G S0 | C0 S1 | F1 X",
+		want: "- | - - | - TaskScheduled | TaskCompleted - | - -",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/durable-go/durable/internal/apptest"
+	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/tasktest"
 )
 
@@ -326,5 +329,67 @@ func TestRewindEveryFailedShape(t *testing.T) {
 				t.Errorf("the rewound history does not replay: %v", err)
 			}
 		})
+	}
+}
+
+// TestRewindRepairsAnEarlierBrokenRewind rebuilds issue 18's instance as
+// the earlier rewind left it (failed attempts removed, back-off timers
+// kept, then Failed with NonDeterministicOrchestrationError on replay) and
+// checks that a rewind now brings it to completion.
+func TestRewindRepairsAnEarlierBrokenRewind(t *testing.T) {
+	ctx := context.Background()
+	a := apptest.NewApp(t, apptest.AppOptions{Register: registerShapes,
+		Durable: func(d *config.DurableOptions) { d.MaxQueuePollingInterval = 200 * time.Millisecond }})
+	id := "broken-by-old-rewind"
+	brokenKeys.Store(id, true)
+	defer brokenKeys.Delete(id)
+	if _, err := a.Client.StartNew(ctx, "ActivityRetry", nil, client.StartOptions{InstanceID: id}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, a.Client, id, history.StatusFailed)
+	brokenKeys.Delete(id)
+
+	// The earlier rewind, as it was: failed attempts, their failures and
+	// the failed end become GenericEvents; everything else stays.
+	hs, err := a.Hub.LoadHistory(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failedTasks := map[int]bool{}
+	for _, e := range hs.Events {
+		if e.Type == history.TaskFailed {
+			failedTasks[e.TaskScheduledID] = true
+		}
+	}
+	events := append([]history.Event(nil), hs.Events...)
+	for i, e := range events {
+		if e.Type == history.TaskFailed || (e.Type == history.TaskScheduled && failedTasks[e.EventID]) ||
+			(e.Type == history.ExecutionCompleted && e.OrchestrationStatus == history.StatusFailed) {
+			events[i] = history.Event{Type: history.GenericEvent, EventID: -1, Timestamp: e.Timestamp, IsPlayed: true,
+				Data: "Rewound: " + e.Type.String()}
+		}
+	}
+	if _, err := a.Hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: id, ExecutionID: hs.ExecutionID, Events: events, ETag: hs.ETag}); err != nil {
+		t.Fatal(err)
+	}
+	pending := history.StatusPending
+	if err := a.Hub.PatchInstance(ctx, id, layout.InstancePatch{RuntimeStatus: &pending}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Hub.SendToInstance(ctx, history.MessageTo(id, history.Event{Type: history.GenericEvent, EventID: -1,
+		Timestamp: time.Now().UTC(), Data: "Rewind: old"}), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	st := waitStatus(t, a.Client, id, history.StatusFailed)
+	if !strings.Contains(string(st.Output), "TimerCreated #1") {
+		t.Fatalf("the earlier rewind's replay failed with %s", st.Output)
+	}
+
+	if err := a.Client.Rewind(ctx, id, "again, with the fix"); err != nil {
+		t.Fatal(err)
+	}
+	st = waitStatus(t, a.Client, id, history.StatusCompleted)
+	if string(st.Output) != `"ok"` {
+		t.Errorf("output %s", st.Output)
 	}
 }
