@@ -151,7 +151,7 @@ func rewoundAs(e history.Event, what string) history.Event {
 // planRewind computes the rewound history of one execution (see Rewind).
 // children holds, by sequence number, the state of every sub-orchestration
 // that history does not record as completed; marker, when set, is added to
-// the row of the removed failure.
+// the row that replaces the failed end.
 func planRewind(events []history.Event, children map[int]childState, marker string) (*rewindPlan, error) {
 	actionAt := map[int]int{} // sequence number -> index
 	resultAt := map[int]int{} // sequence number -> index of its outcome
@@ -248,12 +248,11 @@ func planRewind(events []history.Event, children map[int]childState, marker stri
 	}
 	// Kept actions without an outcome now: their messages were dropped
 	// while the instance was Failed, or they are the failed steps.
-	for id := range kept {
-		if resolved[id] {
+	for i, e := range events {
+		if !isAction(e) || !kept[e.EventID] || resolved[e.EventID] {
 			continue
 		}
-		i := actionAt[id]
-		e := events[i]
+		id := e.EventID
 		switch e.Type {
 		case history.TaskScheduled, history.TimerCreated:
 			p.events[i] = rewoundAs(e, fmt.Sprintf("%s #%d (%q), to be issued again", e.Type, id, e.Name))
