@@ -369,7 +369,8 @@ func (c *Client) rewind(ctx context.Context, id, reason string, depth int, msg s
 	}
 	// Parents are written before their children: a child rewound first
 	// could finish and send its result to a parent still Failed, which
-	// drops it.
+	// drops it. Writing a whole execution with the sentinel's ETag both
+	// rewrites the rows and invalidates any copy a worker holds.
 	for i, n := range nodes {
 		etag, err := c.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: n.id, ExecutionID: n.hs.ExecutionID,
 			Events: n.plan.events, ETag: n.hs.ETag})
