@@ -50,7 +50,10 @@ func waitStatus(t *testing.T, c *client.Client, id string, want history.RuntimeS
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: status %v (err %v), want %s", id, st, err, want)
+			if st != nil {
+				t.Fatalf("%s: status %s (output %s), want %s", id, st.RuntimeStatus, st.Output, want)
+			}
+			t.Fatalf("%s: %v, want status %s", id, err, want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -149,11 +148,13 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 }
 
 // Rewind restarts a Failed instance from its last failure: the failed
-// activity and sub-orchestration results (and the failed completion) in
-// history become GenericEvent rows, failed sub-orchestrations are rewound
-// too, and the instance replays: failed steps run again while successful
-// ones, received events included, are kept. A StateError reports any
-// other status. Rewind does not bring back a durable timer's wait.
+// steps run again, the steps that succeeded (received events included)
+// are kept, failed sub-orchestrations are rewound too, and what was in
+// flight when it failed (activities, timers) is issued again. Steps issued
+// after the last settled one, such as a retry's back-off timers, are
+// issued again only if the replay issues them. rewind.go has the rules.
+// Nothing is written unless the whole rewind holds together. A StateError
+// reports any status but Failed.
 func (c *Client) Rewind(ctx context.Context, id, reason string) error {
 	row, err := c.instance(ctx, id)
 	if err != nil {
@@ -163,81 +164,6 @@ func (c *Client) Rewind(ctx context.Context, id, reason string) error {
 		return &StateError{InstanceID: id, Status: row.RuntimeStatus, Op: "rewind"}
 	}
 	return c.rewind(ctx, id, reason, 0, "")
-}
-
-// rewind rewinds id; msg, when set, is the rewind message's ID (a bulk
-// rewind's, derived so that a repeat is dropped), and a marker holding it
-// is written into the rewritten history.
-func (c *Client) rewind(ctx context.Context, id, reason string, depth int, msg string) error {
-	if depth > 32 {
-		return fmt.Errorf("rewind %q: sub-orchestrations nest too deep", id)
-	}
-	hs, err := c.hub.LoadHistory(ctx, id)
-	if err != nil {
-		return fmt.Errorf("rewind %q: %w", id, err)
-	}
-	failedTasks := map[int]bool{}
-	var children []string
-	created := map[int]string{}
-	for _, e := range hs.Events {
-		switch e.Type {
-		case history.TaskFailed:
-			failedTasks[e.TaskScheduledID] = true
-		case history.SubOrchestrationInstanceCreated:
-			created[e.EventID] = e.InstanceID
-		case history.SubOrchestrationInstanceFailed:
-			if child, ok := created[e.TaskScheduledID]; ok {
-				children = append(children, child)
-			}
-		}
-	}
-	events := make([]history.Event, len(hs.Events))
-	copy(events, hs.Events)
-	for i, e := range events {
-		rewound := false
-		switch {
-		case e.Type == history.TaskFailed, e.Type == history.SubOrchestrationInstanceFailed:
-			rewound = true
-		case e.Type == history.TaskScheduled && failedTasks[e.EventID]:
-			rewound = true
-		case e.Type == history.ExecutionCompleted && e.OrchestrationStatus == history.StatusFailed:
-			rewound = true
-		}
-		if rewound {
-			events[i] = history.Event{Type: history.GenericEvent, EventID: -1, Timestamp: e.Timestamp,
-				IsPlayed: true, Data: "Rewound: " + e.Type.String()}
-			if msg != "" && e.Type == history.ExecutionCompleted {
-				// Tells a repeated bulk rewind that this one happened.
-				events[i].Data += "; " + rewindMarker(msg)
-			}
-		}
-	}
-	for _, child := range children {
-		// A child that is no longer Failed (purged, or already rewound)
-		// is left alone; the parent still waits for its completion.
-		crow, err := c.hub.GetInstance(ctx, child)
-		if err != nil || crow.RuntimeStatus != history.StatusFailed {
-			continue
-		}
-		if err := c.rewind(ctx, child, reason, depth+1, ""); err != nil {
-			return err
-		}
-	}
-	// Writing the whole execution with the sentinel's ETag both rewrites
-	// the rows and invalidates any copy a worker holds.
-	if _, err := c.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: id, ExecutionID: hs.ExecutionID,
-		Events: events, ETag: hs.ETag}); err != nil {
-		if errors.Is(err, azstore.ErrConflict) {
-			return fmt.Errorf("%w: instance %q changed during rewind; try again", ErrWrongState, id)
-		}
-		return fmt.Errorf("rewind %q: %w", id, err)
-	}
-	pending, empty, now := history.StatusPending, "", time.Now().UTC()
-	if err := c.hub.PatchInstance(ctx, id, layout.InstancePatch{RuntimeStatus: &pending, Output: &empty, LastUpdatedTime: &now}, nil); err != nil {
-		return fmt.Errorf("rewind %q: %w", id, err)
-	}
-	return c.signal(ctx, id, history.Event{Type: history.GenericEvent, EventID: -1, Timestamp: now,
-		Data: "Rewind: " + reason, MessageID: msg}, "rewind")
 }
 
 // signal sends an event to an instance's control queue and wakes its
