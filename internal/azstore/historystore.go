@@ -92,6 +92,11 @@ type Checkpoint struct {
 	// ETag is the sentinel's ETag from the last load or checkpoint; empty
 	// for an instance without history, whose sentinel is then inserted.
 	ETag azcore.ETag
+	// Rewrite marks a checkpoint that rewrites the current execution's
+	// stored rows in place (a rewind): its batches but the last leave the
+	// sentinel's event count as it was, so a write cut short shows the
+	// execution at its old length, some rows rewritten, rather than cut.
+	Rewrite bool
 }
 
 // maxBatchEvents leaves room for the sentinel in a 100-operation batch.
@@ -162,7 +167,12 @@ func (h *Hub) WriteHistoryCounted(ctx context.Context, cp Checkpoint) (azcore.ET
 			// new execution overwrite the rows of the one it continued from.
 			batch = append(batch, aztables.TransactionAction{ActionType: aztables.TransactionTypeInsertReplace, Entity: body})
 		}
-		sentinel := layout.SentinelRow(cp.InstanceID, cp.ExecutionID, cp.FirstSeq+end, n == len(ends)-1, time.Now().UTC())
+		last := n == len(ends)-1
+		count := cp.FirstSeq + end
+		if cp.Rewrite && !last {
+			count = -1
+		}
+		sentinel := layout.SentinelRow(cp.InstanceID, cp.ExecutionID, count, last, time.Now().UTC())
 		body, err := sentinel.JSON()
 		if err != nil {
 			return "", start, fmt.Errorf("encode sentinel of %q: %w", cp.InstanceID, err)

@@ -373,7 +373,7 @@ func (c *Client) rewind(ctx context.Context, id, reason string, depth int, msg s
 	// rewrites the rows and invalidates any copy a worker holds.
 	for i, n := range nodes {
 		etag, err := c.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: n.id, ExecutionID: n.hs.ExecutionID,
-			Events: n.plan.events, ETag: n.hs.ETag})
+			Events: n.plan.events, ETag: n.hs.ETag, Rewrite: true})
 		if err != nil {
 			err = fmt.Errorf("rewind %q: write history of %q: %w", id, n.id, err)
 			if errors.Is(err, azstore.ErrConflict) {
@@ -485,7 +485,7 @@ func (c *Client) unwrite(ctx context.Context, nodes []*rewindNode) error {
 	for i := len(nodes) - 1; i >= 0; i-- {
 		n := nodes[i]
 		if _, err := c.hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: n.id, ExecutionID: n.hs.ExecutionID,
-			Events: n.hs.Events, ETag: n.etag}); err != nil {
+			Events: n.hs.Events, ETag: n.etag, Rewrite: true}); err != nil {
 			errs = append(errs, fmt.Errorf("put back the history of %q: %w", n.id, err))
 		}
 	}

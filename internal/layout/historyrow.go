@@ -430,15 +430,20 @@ func statusFromNumber(n int) (history.RuntimeStatus, error) {
 // the first batch of an instance's history and afterwards merges it, with
 // the ETag read at load time, in every batch of new events: a conflict then
 // means another worker has checkpointed the same instance.
+//
+// events < 0 leaves the count out, so that a merge keeps the one stored.
 func SentinelRow(instanceID, executionID string, events int, complete bool, completedAt time.Time) Entity {
-	return Entity{
+	e := Entity{
 		propPartitionKey:                EscapePartitionKey(instanceID),
 		propRowKey:                      SentinelRowKey,
 		colExecutionID:                  executionID,
 		colIsCheckpointComplete:         complete,
 		colCheckpointCompletedTimestamp: completedAt.UTC(),
-		colCheckpointEventCount:         int32(events),
 	}
+	if events >= 0 {
+		e[colCheckpointEventCount] = int32(events)
+	}
+	return e
 }
 
 // IsSentinel reports whether e is a History sentinel row.

@@ -82,6 +82,23 @@ func TestCutCheckpointLeavesAPrefix(t *testing.T) {
 	if err != nil || len(hs.Events) != 260 {
 		t.Fatalf("after the rest: %d events, %v; want 260", len(hs.Events), err)
 	}
+	// A rewrite in place (a rewind) cut short keeps the execution's length:
+	// some rows rewritten, none hidden.
+	rewritten := events("e1", 0, 260)
+	for i := range rewritten[1:] {
+		rewritten[i+1].Name = fmt.Sprint("r", i+1)
+	}
+	fail.seen.Store(0)
+	fail.armed.Store(true)
+	if _, committed, err := a.Hub.WriteHistoryCounted(ctx, azstore.Checkpoint{InstanceID: "cut", ExecutionID: "e1",
+		Events: rewritten, ETag: hs.ETag, Rewrite: true}); err == nil || committed != 99 {
+		t.Fatalf("cut rewrite: committed %d, err %v", committed, err)
+	}
+	fail.armed.Store(false)
+	hs, err = a.Hub.LoadHistory(ctx, "cut")
+	if err != nil || len(hs.Events) != 260 || hs.Events[1].Name != "r1" || hs.Events[200].Name != "e200" {
+		t.Fatalf("after a cut rewrite: %d events, %v", len(hs.Events), err)
+	}
 	// A new execution written over it in one batch hides every old row.
 	if _, err := a.Hub.WriteHistory(ctx, azstore.Checkpoint{InstanceID: "cut", ExecutionID: "e2", Events: events("e2", 0, 5), ETag: hs.ETag}); err != nil {
 		t.Fatal(err)
