@@ -74,8 +74,17 @@ type StatusOptions = iclient.StatusOptions
 
 // Query selects instances for ListInstances and CountInstances:
 // created-time range, statuses, ID prefix, orchestrator names, page size
-// and continuation.
+// and continuation. Instances of internal orchestrations (IsInternalName)
+// are left out unless ShowInternal is set or Names names them.
 type Query = iclient.Query
+
+// InternalNamePrefix starts the names of the orchestrations the module
+// runs for itself, such as BatchOrchestrator. The prefix is reserved: an
+// app's own orchestrators must not use it, or lists would hide them.
+const InternalNamePrefix = iclient.InternalNamePrefix
+
+// IsInternalName reports whether an orchestration name is internal.
+func IsInternalName(name string) bool { return iclient.IsInternalName(name) }
 
 // Counts is the number of instances per runtime status, as CountInstances
 // returns it: every status is present, zero or not.

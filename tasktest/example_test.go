@@ -104,7 +104,7 @@ func ExampleEnv_Run_blocked() {
 	fmt.Println(res.Err)
 	// Output:
 	// Running true
-	// tasktest: orchestration is blocked: instance "tasktest-instance" (WaitForever, Running) waits for an external event that was never raised (events it received in this execution: "Gooo")
+	// tasktest: orchestration is blocked: instance "tasktest-instance" (WaitForever, Running) waits for external event "Go" (events it received in this execution: "Gooo")
 }
 
 // Replay a recorded history against changed code. A history fetched with

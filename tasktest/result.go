@@ -12,7 +12,8 @@ import (
 // ErrBlocked is wrapped by Result.Err when the orchestration can make no
 // more progress: it awaits something that never comes, typically an
 // external event that nobody raises. The error says what each unfinished
-// instance still waits for, as far as history shows it.
+// instance still waits for: the names of the events its code awaits, and
+// the activities, sub-orchestrations and timers without an outcome.
 var ErrBlocked = errors.New("tasktest: orchestration is blocked")
 
 // ErrTooManyEpisodes is wrapped by Result.Err when a run reaches

@@ -354,9 +354,10 @@ func (r *runner) failedAttempt(inst, kind, name, input string, n int) {
 	r.failed[k] = append(r.failed[k], n)
 }
 
-// describeBlocked says what each unfinished instance still waits for, as
-// far as its history shows: the engine does not record which external
-// event an orchestrator waits for, only the events it received.
+// describeBlocked says what each unfinished instance still waits for:
+// its unresolved tasks as history shows them, and the external events its
+// code awaits, which the engine reports since history does not record a
+// wait.
 func (r *runner) describeBlocked() string {
 	var parts []string
 	for _, inst := range r.order {
@@ -369,16 +370,21 @@ func (r *runner) describeBlocked() string {
 			}
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("instance %q (%s, %s) %s", inst.id, inst.last.Name, inst.last.Status, waitingFor(inst.past)))
+		parts = append(parts, fmt.Sprintf("instance %q (%s, %s) %s", inst.id, inst.last.Name, inst.last.Status,
+			waitingFor(inst.past, inst.last.AwaitedEvents)))
 	}
 	return strings.Join(parts, "; ")
 }
 
-// waitingFor describes an execution's unresolved tasks, or else the
-// external event it must be waiting for.
-func waitingFor(past []history.Event) string {
+// waitingFor describes what an execution waits for: the activities,
+// sub-orchestrations and timers it scheduled that have no outcome yet,
+// each with its task ID (and a timer with its fire time), then the
+// external events its code awaits; then the events it did receive, so
+// that a misspelt or missing RaiseEvent shows at a glance.
+func waitingFor(past []history.Event, awaited []string) string {
 	created := map[int]history.Event{}
 	var received []string
+	suspended := false
 	for _, e := range past {
 		switch {
 		case e.Type == history.SubOrchestrationInstanceCreated || e.Type == history.TaskScheduled || e.Type == history.TimerCreated:
@@ -390,8 +396,13 @@ func waitingFor(past []history.Event) string {
 		case e.Type == history.EventRaised:
 			received = append(received, strconv.Quote(e.Name))
 		case e.Type == history.ExecutionSuspended:
-			return "is suspended"
+			suspended = true
+		case e.Type == history.ExecutionResumed:
+			suspended = false
 		}
+	}
+	if suspended {
+		return "is suspended"
 	}
 	ids := make([]int, 0, len(created))
 	for id := range created {
@@ -407,17 +418,22 @@ func waitingFor(past []history.Event) string {
 		case history.TaskScheduled:
 			open = append(open, fmt.Sprintf("activity %q (task %d)", e.Name, id))
 		default:
-			open = append(open, fmt.Sprintf("timer %d", id))
+			open = append(open, fmt.Sprintf("timer (task %d) firing at %s", id, e.FireAt.UTC().Format(time.RFC3339Nano)))
 		}
 	}
-	if len(open) > 0 {
-		return "waits for " + strings.Join(open, ", ")
+	for _, name := range awaited {
+		open = append(open, fmt.Sprintf("external event %q", name))
 	}
 	got := "none"
 	if len(received) > 0 {
 		got = strings.Join(received, ", ")
 	}
-	return "waits for an external event that was never raised (events it received in this execution: " + got + ")"
+	if len(open) == 0 {
+		// The code is parked on nothing the engine can name (a task of
+		// another orchestration's context, say).
+		return "waits for nothing it scheduled or awaits in this execution (events it received: " + got + ")"
+	}
+	return "waits for " + strings.Join(open, ", ") + " (events it received in this execution: " + got + ")"
 }
 
 func hasStart(events []history.Event) bool {

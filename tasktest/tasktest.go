@@ -19,8 +19,10 @@
 //     when nothing else is left, so a week-long timer takes no real time.
 //
 // A run that cannot make progress any more (it waits for an event nobody
-// raises) ends as Running with Result.Err saying so; a run never hangs and
-// stops after MaxEpisodes episodes.
+// raises) ends as Running with Result.Err saying so and naming what each
+// unfinished instance waits for (the event's name, the activity or
+// sub-orchestration and its task ID, the timer's fire time); a run never
+// hangs and stops after MaxEpisodes episodes.
 //
 // Replay checks a code change against a recorded history, such as one
 // printed by `durable get-history --id ID --json --raw`.

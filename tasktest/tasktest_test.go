@@ -440,7 +440,8 @@ func TestBlockedForever(t *testing.T) {
 		t.Fatalf("status %s err %v", res.Status, res.Err)
 	}
 	msg := res.Err.Error()
-	if !strings.Contains(msg, "external event") || !strings.Contains(msg, `"Aproval"`) || !strings.Contains(msg, "SleepThenWait") {
+	if !strings.Contains(msg, `waits for external event "Approval"`) || !strings.Contains(msg, `received in this execution: "Aproval"`) ||
+		!strings.Contains(msg, "SleepThenWait") {
 		t.Fatalf("the error does not say what it waits for: %s", msg)
 	}
 	if err := res.Output(nil); !errors.Is(err, tasktest.ErrBlocked) {
@@ -462,8 +463,28 @@ func TestBlockedSubOrchestrationIsNamed(t *testing.T) {
 	})
 	res := env.Run("Parent", nil)
 	if !errors.Is(res.Err, tasktest.ErrBlocked) || !strings.Contains(res.Err.Error(), `sub-orchestration "WaitWithTimeout" (instance "child-1"`) ||
-		!strings.Contains(res.Err.Error(), `instance "child-1" (WaitWithTimeout, Running) waits for an external event`) {
+		!strings.Contains(res.Err.Error(), `instance "child-1" (WaitWithTimeout, Running) waits for external event "Never"`) {
 		t.Fatalf("err %v", res.Err)
+	}
+}
+
+// A blocked run names every event the code awaits, as the code spelt it,
+// next to what it already has: here a WhenAny of two events after an
+// activity, then a second wait in a fan-in.
+func TestBlockedNamesTheAwaitedEvents(t *testing.T) {
+	reg := task.NewRegistry()
+	must(t, reg.AddActivity("Notify", func(*task.ActivityContext) (any, error) { return nil, nil }))
+	must(t, reg.AddOrchestrator("Review", func(ctx *task.OrchestrationContext) (any, error) {
+		if err := ctx.CallActivity("Notify", nil).Await(nil); err != nil {
+			return nil, err
+		}
+		return nil, ctx.WhenAny(ctx.WaitForExternalEvent("Rejected"), ctx.WaitForExternalEvent("Approved")).Await(nil)
+	}))
+	res := tasktest.NewEnv(reg).Run("Review", nil)
+	want := `tasktest: orchestration is blocked: instance "tasktest-instance" (Review, Running) waits for ` +
+		`external event "Approved", external event "Rejected" (events it received in this execution: none)`
+	if res.Err == nil || res.Err.Error() != want {
+		t.Fatalf("err\n %v\nwant\n %s", res.Err, want)
 	}
 }
 

@@ -142,7 +142,8 @@ func (c *batchCmd) run(ctx context.Context, e *env) error {
 }
 
 // printDryRun counts the instances the operation would handle now: the
-// filter with the operation's default statuses, without bulk operations.
+// filter with the operation's default statuses, without internal
+// instances unless --show-internal asks for them.
 func (c *batchCmd) printDryRun(ctx context.Context, e *env, t *target, req client.BatchRequest) error {
 	in, err := req.BatchInput()
 	if err != nil {

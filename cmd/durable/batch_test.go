@@ -10,6 +10,7 @@ import (
 
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/testutil"
 )
 
 // TestBatchBadInput checks that a wrong bulk command line is exit 2 with a
@@ -97,4 +98,57 @@ func testBatch(t *testing.T, f *fixture) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Error("bulk-0 was not purged")
+}
+
+// TestCLIInternalHidden: get-instances, its counts and a bulk dry run
+// leave the bulk operations' own instances out, and --show-internal (or
+// naming them) brings them back. It is a test of its own, not a TestCLI
+// scenario, so that it can run alone.
+func TestCLIInternalHidden(t *testing.T) {
+	f := newFixture(t, buildCLI(t), testutil.Storage(t))
+	f.startNew("HelloWorld", "user-0", `"x"`)
+	f.startWorker("Server=db")
+	f.waitStatus("user-0", history.StatusCompleted)
+	// A finished bulk operation: a purge that matches nothing.
+	f.ok("batch", "purge", "--instance-id-prefix", "none-")
+
+	r := f.ok("get-instances")
+	if ids := tableIDs(t, r.stdout); len(ids) != 1 || ids[0] != "user-0" || strings.Contains(r.stdout, client.BatchOrchestrator) {
+		t.Errorf("get-instances:\n%s", r.stdout)
+	}
+	r = f.ok("get-instances", "--count", "--json")
+	if got := completed(t, r.stdout); got != 1 {
+		t.Errorf("get-instances --count: Completed %d, want 1\n%s", got, r.stdout)
+	}
+	r = f.ok("batch", "purge", "--dry-run")
+	if !strings.Contains(r.stdout, "1 instances match") {
+		t.Errorf("batch purge --dry-run:\n%s", r.stdout)
+	}
+
+	r = f.ok("get-instances", "--show-internal")
+	if ids := tableIDs(t, r.stdout); len(ids) != 2 || !strings.Contains(r.stdout, client.BatchOrchestrator) {
+		t.Errorf("get-instances --show-internal:\n%s", r.stdout)
+	}
+	r = f.ok("get-instances", "--name", client.BatchOrchestrator)
+	if ids := tableIDs(t, r.stdout); len(ids) != 1 || !strings.Contains(r.stdout, client.BatchOrchestrator) {
+		t.Errorf("get-instances --name %s:\n%s", client.BatchOrchestrator, r.stdout)
+	}
+	r = f.ok("get-instances", "--count", "--json", "--show-internal")
+	if got := completed(t, r.stdout); got != 2 {
+		t.Errorf("get-instances --count --show-internal: Completed %d, want 2\n%s", got, r.stdout)
+	}
+	r = f.ok("batch", "purge", "--dry-run", "--show-internal")
+	if !strings.Contains(r.stdout, "2 instances match") {
+		t.Errorf("batch purge --dry-run --show-internal:\n%s", r.stdout)
+	}
+}
+
+// completed reads the Completed count of get-instances --count --json.
+func completed(t *testing.T, out string) int {
+	t.Helper()
+	var counts map[string]int
+	if err := json.Unmarshal([]byte(out), &counts); err != nil {
+		t.Fatalf("counts: %v\n%s", err, out)
+	}
+	return counts["Completed"]
 }

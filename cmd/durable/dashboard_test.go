@@ -63,6 +63,12 @@ func TestDashboardCommand(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(page), f.name) {
 		t.Errorf("page: %d %.300s", res.StatusCode, page)
 	}
+	// The list's first page comes with the page, so that a browser that
+	// takes the page at its load event (a plain headless screenshot) shows
+	// it; internal/dashboard's TestPlainHeadlessShowsTheList checks that.
+	if !strings.Contains(string(page), `data-first-page="`) || !strings.Contains(string(page), "dash-1") {
+		t.Errorf("the page does not carry the first page of instances: %s", page)
+	}
 	var token *http.Cookie
 	for _, c := range res.Cookies() {
 		token = c

@@ -119,6 +119,7 @@ type filterFlags struct {
 	statuses      statusList
 	idPrefix      string
 	names         nameList
+	showInternal  bool
 }
 
 // define adds the flags; statusUsage tells what --runtime-status does for
@@ -129,6 +130,8 @@ func (f *filterFlags) define(fs *flag.FlagSet, statusUsage string) {
 	fs.Var(&f.statuses, "runtime-status", statusUsage)
 	fs.StringVar(&f.idPrefix, "instance-id-prefix", "", "only instances whose ID starts with `prefix`")
 	fs.Var(&f.names, "name", "only instances of these orchestrator `names` (several space- or comma-separated, or repeat the flag)")
+	fs.BoolVar(&f.showInternal, "show-internal", false, "include internal orchestrations (names starting with "+client.InternalNamePrefix+
+		",\nsuch as the bulk operations' own), which are left out unless --name names them")
 }
 
 // query is the filters as a list query, once the time range is checked.
@@ -137,7 +140,7 @@ func (f *filterFlags) query() (client.Query, error) {
 		return client.Query{}, err
 	}
 	return client.Query{CreatedFrom: f.createdAfter.t, CreatedTo: f.createdBefore.t, Statuses: f.statuses,
-		InstanceIDPrefix: f.idPrefix, Names: f.names}, nil
+		InstanceIDPrefix: f.idPrefix, Names: f.names, ShowInternal: f.showInternal}, nil
 }
 
 // nameList collects orchestrator names given space- or comma-separated

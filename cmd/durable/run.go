@@ -82,14 +82,16 @@ func commands() []spec {
 			example: "durable get-history --id 0ab8c55a66644d68a3a8b220b12d209c --json --raw > history.json"},
 		{name: "get-instances", newCmd: func() command { return &instancesCmd{} },
 			synopsis: "[--top N] [--continuation-token TOKEN] [--created-after TIME] [--created-before TIME]\n" +
-				"                           [--runtime-status STATUS...] [--instance-id-prefix PREFIX] [--show-input] [--json]",
+				"                           [--runtime-status STATUS...] [--instance-id-prefix PREFIX] [--name NAME...]\n" +
+				"                           [--show-internal] [--show-input] [--json]",
 			summary: "List instances, a page at a time, optionally filtered",
 			about: "Prints one page of instances as a table. When more match, it ends with the continuation\n" +
 				"token to pass with --continuation-token for the next page; with --json the token goes to\n" +
 				"stderr, since stdout holds exactly the HTTP API's JSON array.\n" +
 				"Times are ISO 8601, UTC unless they name a zone (2018-03-10T13:57:31Z, 2018-03-10).\n" +
 				"--runtime-status takes several statuses: space-separated (Core Tools' form), comma-separated,\n" +
-				"or by repeating the flag; names are case-insensitive.",
+				"or by repeating the flag; names are case-insensitive. Internal orchestrations (the bulk\n" +
+				"operations' DurableTask.Batch) are left out unless --show-internal or --name names them.",
 			example: "durable get-instances --created-after 2018-03-10T13:57:31Z --created-before 2018-03-10T23:59Z --top 15"},
 		{name: "terminate", newCmd: func() command {
 			return newTerminateCmd()
@@ -166,7 +168,7 @@ func commands() []spec {
 		{name: "batch", newCmd: func() command { return &batchCmd{} },
 			synopsis: "<" + operationNames("|") + ">\n" +
 				"                           [--created-after TIME] [--created-before TIME] [--runtime-status STATUS...]\n" +
-				"                           [--instance-id-prefix PREFIX] [--name NAME...] [--reason TEXT]\n" +
+				"                           [--instance-id-prefix PREFIX] [--name NAME...] [--show-internal] [--reason TEXT]\n" +
 				"                           [--event-name NAME --event-data JSON|@FILE] [--restart-with-new-instance-id=false]\n" +
 				"                           [--recursive] [--batch-size N] [--dry-run] [--no-wait] [--json]",
 			summary: "Terminate, suspend, resume, rewind, restart, raise an event to or purge every matching instance",
@@ -174,12 +176,14 @@ func commands() []spec {
 				"--runtime-status, the operation takes the statuses it applies to: Pending, Running and Suspended\n" +
 				"for terminate and raiseEvent, Pending and Running for suspend, Suspended for resume, Failed for\n" +
 				"rewind, finished ones for purge and for restart in place; instances created after it starts are\n" +
-				"never targets. The function app runs the operation as an orchestration (DurableTask.Batch), a\n" +
-				"page at a time: it survives crashes, each instance is affected once, and its progress is its\n" +
-				"custom status. The command starts it, shows a progress bar on a terminal until it finishes, and\n" +
-				"prints the summary; it exits 4 when some instances failed. With --no-wait it prints the bulk\n" +
-				"operation's instance ID instead. --dry-run prints how many instances match and changes nothing.\n" +
-				"When no app serves the task hub, the operation stays Pending until one runs.",
+				"never targets, nor are other bulk operations unless --show-internal (or --name) asks for them;\n" +
+				"an operation never targets itself. The function app runs the operation as an orchestration\n" +
+				"(DurableTask.Batch), a page at a time: it survives crashes, each instance is affected once,\n" +
+				"and its progress is its custom status. The command starts it, shows a progress bar on a\n" +
+				"terminal until it finishes, and prints the summary; it exits 4 when some instances failed.\n" +
+				"With --no-wait it prints the bulk operation's instance ID instead. --dry-run prints how many\n" +
+				"instances match and changes nothing. When no app serves the task hub, the operation stays\n" +
+				"Pending until one runs.",
 			example: `durable batch terminate --instance-id-prefix order- --runtime-status Running --reason "shop closed"`},
 	}
 }

@@ -17,8 +17,10 @@
 // DurableTask.BatchApply applies the operation to that page's IDs (a few at
 // a time) and returns one result per ID. Every few pages the orchestration
 // continues as new, carrying the token and the running totals, so that its
-// history stays small however many instances match. BatchOrchestrator
-// instances are never targets.
+// history stays small however many instances match. Internal instances,
+// other bulk operations among them, are targets only when the filter asks
+// for them (client.BatchFilter.ShowInternal), and an operation is never
+// its own target.
 //
 // # Exactly once per instance
 //
@@ -180,6 +182,9 @@ func orchestrate(ctx *durable.OrchestrationContext) (any, error) {
 			st.AsOf = ctx.CurrentUTCDateTime()
 		}
 		st.Filter = st.Filter.Pinned(st.AsOf)
+		// Never its own target, even when the filter asks for internal
+		// instances (which bulk operations are).
+		st.Filter.Self = ctx.InstanceID()
 		st.Summary.Operation = st.Operation
 		if st.BatchSize <= 0 {
 			st.BatchSize = client.DefaultBatchSize
@@ -261,7 +266,7 @@ func listPage(ctx context.Context, c *client.Client, in listInput) (listOutput, 
 	}
 	out := listOutput{IDs: []string{}, Next: page.ContinuationToken}
 	for _, st := range page.Instances {
-		if client.IsBatchTarget(st) {
+		if in.Filter.Targets(st) {
 			out.IDs = append(out.IDs, st.InstanceID)
 		}
 	}

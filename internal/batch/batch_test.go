@@ -300,7 +300,11 @@ func TestOperations(t *testing.T) {
 		}
 	})
 
-	t.Run("bulk operations are never targets", func(t *testing.T) {
+	t.Run("bulk operations are targets only when asked for", func(t *testing.T) {
+		// A finished instance and a finished bulk operation of its own,
+		// for when this runs alone.
+		e.wait(e.start("HelloWorld", "bt-", 1, "x"), history.StatusCompleted)
+		e.run(client.BatchRequest{Operation: client.BatchPurge, Filter: prefixed("none-")})
 		page, err := e.c.ListInstances(context.Background(), client.Query{Names: []string{client.BatchOrchestrator}})
 		if err != nil || len(page.Instances) == 0 {
 			t.Fatalf("%v %v", page, err)
@@ -312,6 +316,21 @@ func TestOperations(t *testing.T) {
 		}
 		for _, st := range page.Instances {
 			e.status(st.InstanceID)
+		}
+		// Named, running bulk operations are asked for; the only one is
+		// the terminate itself, which never targets itself (or it would
+		// end Terminated, and run would fail).
+		sum, _ = e.run(client.BatchRequest{Operation: client.BatchTerminate, Filter: client.Query{Names: []string{client.BatchOrchestrator}}})
+		wantSummary(t, sum, 0, 0)
+		// With ShowInternal, the finished bulk operations are purged.
+		sum, _ = e.run(client.BatchRequest{Operation: client.BatchPurge, Filter: client.Query{ShowInternal: true}})
+		if sum.Failed != 0 || sum.Matched < len(page.Instances) {
+			t.Fatalf("summary %+v, want at least the %d bulk operations", sum, len(page.Instances))
+		}
+		for _, st := range page.Instances {
+			if _, err := e.c.GetStatus(context.Background(), st.InstanceID, client.StatusOptions{}); !errors.Is(err, client.ErrNotFound) {
+				t.Fatalf("bulk operation %s: %v, want purged", st.InstanceID, err)
+			}
 		}
 	})
 }

@@ -94,8 +94,9 @@ func TestOrchestration(t *testing.T) {
 		t.Fatalf("%d lists and %d applies, want 18 each", len(lists), len(applies))
 	}
 	for _, l := range lists {
-		// The caller's end (an hour later) is pinned to the start.
-		if !l.Filter.CreatedTimeTo.Equal(start) || l.Size != 2 {
+		// The caller's end (an hour later) is pinned to the start, and the
+		// operation's own ID, never a target, is carried by every execution.
+		if !l.Filter.CreatedTimeTo.Equal(start) || l.Size != 2 || l.Filter.Self != "bulk-1" {
 			t.Fatalf("list input %+v", l)
 		}
 	}

@@ -22,9 +22,10 @@ import (
 // exactly-once argument is written down in package internal/batch.
 
 // BatchOrchestrator is the name of the built-in orchestration that runs a
-// bulk operation. Every app registers it; its own instances are never a
-// bulk operation's targets.
-const BatchOrchestrator = "DurableTask.Batch"
+// bulk operation. Every app registers it. Being internal (IsInternalName),
+// its instances are a bulk operation's targets only when the filter asks
+// for internal instances, and a bulk operation never targets itself.
+const BatchOrchestrator = InternalNamePrefix + "Batch"
 
 // BatchOperation is what a bulk operation does to each matching instance.
 type BatchOperation string
@@ -101,12 +102,21 @@ type BatchFilter struct {
 	RuntimeStatus    []history.RuntimeStatus `json:"runtimeStatus,omitempty"`
 	InstanceIDPrefix string                  `json:"instanceIdPrefix,omitempty"`
 	Names            []string                `json:"name,omitempty"`
+	// ShowInternal is Query.ShowInternal: internal instances (other bulk
+	// operations among them) are targets only when asked for. A bulk
+	// operation started before the field existed reads false, which is
+	// what it did then.
+	ShowInternal bool `json:"showInternal,omitempty"`
+	// Self is the bulk operation's own instance ID, set when it starts: it
+	// is never its own target, even when internal instances are asked for
+	// (a bulk terminate or suspend of Running instances would stop itself).
+	Self string `json:"self,omitempty"`
 }
 
 // Query is the filter as a list query.
 func (f BatchFilter) Query() Query {
 	return Query{CreatedFrom: f.CreatedTimeFrom, CreatedTo: f.CreatedTimeTo, Statuses: f.RuntimeStatus,
-		InstanceIDPrefix: f.InstanceIDPrefix, Names: f.Names}
+		InstanceIDPrefix: f.InstanceIDPrefix, Names: f.Names, ShowInternal: f.ShowInternal}
 }
 
 // Pinned returns the filter with its created-time end at asOf or earlier,
@@ -119,15 +129,20 @@ func (f BatchFilter) Pinned(asOf time.Time) BatchFilter {
 	return f
 }
 
-// IsBatchTarget reports whether a bulk operation may handle an instance:
-// any but a bulk operation's own.
-func IsBatchTarget(st *Status) bool { return st.Name != BatchOrchestrator }
+// Targets reports whether a bulk operation with filter f may handle an
+// instance the filter's query listed: any but the operation itself. The
+// query already leaves internal instances out unless f asks for them;
+// checking again here keeps that true whatever the listing does.
+func (f BatchFilter) Targets(st *Status) bool {
+	return st.InstanceID != f.Self && !f.Query().hides(st.Name)
+}
 
 // CountBatchTargets counts, per runtime status, the instances a bulk
-// operation with filter f would handle now: those f selects, bulk
-// operations left out.
+// operation with filter f would handle now: those f selects, the
+// operation itself left out. It is the dry run's count, so that what a
+// dry run announces is what the operation handles.
 func (c *Client) CountBatchTargets(ctx context.Context, f BatchFilter) (Counts, error) {
-	return c.countMatching(ctx, f.Query(), IsBatchTarget)
+	return c.countMatching(ctx, f.Query(), f.Targets)
 }
 
 // BatchInput is the input of a BatchOrchestrator instance.
@@ -198,7 +213,7 @@ func (r BatchRequest) BatchInput() (*BatchInput, error) {
 	in := &BatchInput{Operation: op, Reason: r.Reason, RestartWithNewInstanceID: r.RestartWithNewInstanceID, BatchSize: size,
 		Recursive: r.Recursive,
 		Filter: BatchFilter{CreatedTimeFrom: f.CreatedFrom.UTC(), CreatedTimeTo: f.CreatedTo.UTC(), RuntimeStatus: f.Statuses,
-			InstanceIDPrefix: f.InstanceIDPrefix, Names: f.Names}}
+			InstanceIDPrefix: f.InstanceIDPrefix, Names: f.Names, ShowInternal: f.ShowInternal}}
 	if f.CreatedFrom.IsZero() {
 		in.Filter.CreatedTimeFrom = time.Time{}
 	}

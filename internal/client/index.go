@@ -172,5 +172,8 @@ func matchesRow(row *layout.InstanceRow, q Query) bool {
 	if len(q.Names) > 0 && !slices.Contains(q.Names, row.Name) {
 		return false
 	}
+	if q.hides(row.Name) {
+		return false
+	}
 	return strings.HasPrefix(row.InstanceID, q.InstanceIDPrefix)
 }

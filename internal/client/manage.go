@@ -41,6 +41,10 @@ type Query struct {
 	ContinuationToken string
 	// ShowInput includes each instance's input.
 	ShowInput bool
+	// ShowInternal includes the instances of internal orchestrations
+	// (IsInternalName: the bulk operations' own, say), which are left out
+	// unless this is set or Names names them.
+	ShowInternal bool
 	// columns, when set, are the only columns read (counts need few).
 	columns []string
 }
@@ -133,6 +137,9 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 			return nil, fmt.Errorf("list instances: %w", err)
 		}
 		for _, row := range page.Rows {
+			if q.hides(row.Name) {
+				continue
+			}
 			out.Instances = append(out.Instances, statusFromRow(row, q.ShowInput))
 		}
 		aq.Continuation = page.Continuation

@@ -427,6 +427,10 @@ var terminalStatuses = []history.RuntimeStatus{history.StatusCompleted, history.
 // PurgeRange removes every finished instance created in the range with one
 // of the statuses, and returns how many it removed. progress, when set, is
 // told of each removal as it happens (total 0: unknown in advance).
+// Finished internal instances (finished bulk operations) are removed too:
+// a purge by age is housekeeping, as in Durable Functions, and nothing
+// else would ever reclaim their rows; a running bulk operation is never
+// finished, so never purged.
 func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress) (int, error) {
 	if q.CreatedFrom.IsZero() {
 		return 0, fmt.Errorf("%w: createdTimeFrom is required to purge by range", ErrBadArgument)
@@ -444,7 +448,8 @@ func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress
 				ErrBadArgument, s)
 		}
 	}
-	return c.PurgeMatching(ctx, Query{CreatedFrom: q.CreatedFrom, CreatedTo: q.CreatedTo, Statuses: statuses}, nil, progress)
+	return c.PurgeMatching(ctx, Query{CreatedFrom: q.CreatedFrom, CreatedTo: q.CreatedTo, Statuses: statuses, ShowInternal: true},
+		nil, progress)
 }
 
 // PurgeMatching removes the finished instances that q selects (walked

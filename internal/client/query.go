@@ -3,9 +3,29 @@ package client
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/durable-go/durable/internal/history"
 )
+
+// InternalNamePrefix starts the names of the orchestrations the module
+// runs for itself, such as BatchOrchestrator; apps must not give their own
+// orchestrators such names. Their instances are bookkeeping, not the
+// user's work: lists, counts, bulk operations and the dashboard leave them
+// out unless asked for (Query.ShowInternal, or a Names filter naming them).
+const InternalNamePrefix = "DurableTask."
+
+// IsInternalName reports whether an orchestration name is an internal one.
+func IsInternalName(name string) bool { return strings.HasPrefix(name, InternalNamePrefix) }
+
+// hides reports whether q leaves out instances of the orchestration name.
+// It is applied to rows as they are read (a scan's page, the rows an index
+// page points to), so hiding adds no request and leaves the storage query
+// as it was.
+func (q Query) hides(name string) bool {
+	return IsInternalName(name) && !q.ShowInternal && !slices.Contains(q.Names, name)
+}
 
 // EachMatch calls fn with every page of instances that q selects, from
 // q.ContinuationToken on, until the last page or until fn fails. It is

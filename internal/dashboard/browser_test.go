@@ -104,8 +104,10 @@ func newHubServer(t *testing.T, worker bool) *hubServer {
 func newHubServerWith(t *testing.T, worker bool, wrap func(api http.Handler, c *client.Client) http.Handler) *hubServer {
 	t.Helper()
 	a := apptest.NewApp(t, apptest.AppOptions{NoStart: !worker,
-		Register: func(reg *durable.Registry) error { return reg.AddOrchestrator("Showcase", showcase) },
-		Durable:  func(d *config.DurableOptions) { d.MaxQueuePollingInterval = 300 * time.Millisecond }})
+		Register: func(reg *durable.Registry) error {
+			return errors.Join(reg.AddOrchestrator("Showcase", showcase), reg.AddOrchestrator("EventTimeout", eventTimeout))
+		},
+		Durable: func(d *config.DurableOptions) { d.MaxQueuePollingInterval = 300 * time.Millisecond }})
 	if !worker {
 		if err := a.Hub.CreateIfNotExists(context.Background()); err != nil {
 			t.Fatal(err)

@@ -72,6 +72,11 @@ type Result struct {
 	// which the Durable Task Framework shows as a suspended (or resumed)
 	// instance's output.
 	SuspendReason string
+	// AwaitedEvents are the names of the external events the code waits
+	// for at the end of the episode, sorted. History does not record a
+	// wait, so this is the only place that knows it; the test kit uses it
+	// to say which event a blocked orchestration needs.
+	AwaitedEvents []string
 }
 
 // ContinueAsNew describes the next execution after a continue-as-new.
@@ -255,6 +260,7 @@ func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
 			res.Appended[i].CustomStatus = &cs
 		}
 	}
+	res.AwaitedEvents = x.awaitedEvents()
 	return res
 }
 
@@ -599,7 +605,7 @@ func (x *execution) createTimer(fireAt time.Time) *task {
 
 func (x *execution) waitForEvent(name string, timeout time.Duration) Task {
 	key := eventKey(name)
-	t := &task{x: x}
+	t := &task{x: x, event: name}
 	if evs := x.buffered[key]; len(evs) > 0 {
 		x.buffered[key] = evs[1:]
 		x.unbuffer(evs[0])

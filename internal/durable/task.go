@@ -18,7 +18,10 @@ type Task interface {
 }
 
 type task struct {
-	x      *execution
+	x *execution
+	// event is the name an external-event task waits for, as the code
+	// spelt it, so that Result.AwaitedEvents can name it.
+	event  string
 	done   bool
 	result string
 	err    error

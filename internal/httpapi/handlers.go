@@ -285,14 +285,17 @@ func (a *API) respondStatus(w http.ResponseWriter, r *http.Request, c Client, id
 const ContinuationHeader = "x-ms-continuation-token"
 
 // filterQuery reads the list query's filters: createdTimeFrom,
-// createdTimeTo, runtimeStatus, instanceIdPrefix and name (repeatable or
-// comma-separated). The list, the counts and the bulk operations share it.
+// createdTimeTo, runtimeStatus, instanceIdPrefix, name (repeatable or
+// comma-separated) and showInternal (internal orchestrations, hidden by
+// default). The list, the counts and the bulk operations share it, so
+// they agree on what matches.
 func filterQuery(q params) (client.Query, error) {
 	var qu client.Query
-	var errs [3]error
+	var errs [4]error
 	qu.CreatedFrom, _, errs[0] = q.time("createdTimeFrom")
 	qu.CreatedTo, _, errs[1] = q.time("createdTimeTo")
 	qu.Statuses, errs[2] = q.statuses("runtimeStatus")
+	qu.ShowInternal, errs[3] = q.bool("showInternal", false)
 	if err := errors.Join(errs[:]...); err != nil {
 		return qu, err
 	}

@@ -150,7 +150,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	for _, r := range s.rules() {
 		start := s.opts.Now()
 		cutoff := start.UTC().Add(-r.age)
-		q := client.Query{Statuses: r.statuses, CreatedTo: cutoff}
+		// Internal instances (finished bulk operations) age out like any
+		// other: lists hide them, so nobody would purge them by hand.
+		q := client.Query{Statuses: r.statuses, CreatedTo: cutoff, ShowInternal: true}
 		if last, ok := s.cutoffs[r.age]; ok && !full {
 			q.CreatedFrom = last.Add(-windowSlack)
 		}

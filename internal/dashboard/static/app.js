@@ -330,7 +330,7 @@
 
   // The list state survives navigation to an instance and back.
   const list = {
-    filter: { from: "", to: "", statuses: [], prefix: "", names: "" },
+    filter: { from: "", to: "", statuses: [], prefix: "", names: "", internal: false },
     top: 100,
     tokens: [""], // continuation token of each page seen; the last is the current page's
     rows: [],
@@ -349,6 +349,10 @@
     if (f.statuses.length) p.push(["runtimeStatus", f.statuses.join(",")]);
     if (f.prefix.trim()) p.push(["instanceIdPrefix", f.prefix.trim()]);
     for (const n of f.names.split(",").map((s) => s.trim()).filter(Boolean)) p.push(["name", n]);
+    // The API hides internal orchestrations (DurableTask.*, the bulk
+    // operations' own instances) unless asked; the list, the counts and a
+    // bulk action by filter all send the same parameters, so they agree.
+    if (f.internal) p.push(["showInternal", "true"]);
     return p;
   }
 
@@ -358,6 +362,12 @@
     const headers = token ? { "x-ms-continuation-token": token } : {};
     const t0 = performance.now();
     const page = await call("GET", apiURL("instances", [...fp, ["top", String(list.top)], ["showInput", "false"]]), undefined, headers);
+    takePage(page, performance.now() - t0);
+  }
+
+  // takePage keeps a page of the list: one the page asked for, or the
+  // first one, which came with the page (firstPage).
+  function takePage(page, ms) {
     list.error = "";
     if (list.countsKey !== JSON.stringify(list.filter)) {
       list.counts = null; // counts of another filter would mislead
@@ -372,7 +382,7 @@
       list.error = page.error;
     }
     list.loadedAt = new Date();
-    list.loadMs = performance.now() - t0;
+    list.loadMs = ms;
     const present = new Set(list.rows.map((r) => r.instanceId));
     for (const id of list.selected) if (!present.has(id)) list.selected.delete(id);
   }
@@ -434,6 +444,8 @@
       to: el("input", { type: "datetime-local", id: "filter-to", step: "1", value: f.to }),
       prefix: el("input", { type: "search", id: "filter-prefix", placeholder: "e.g. order-", value: f.prefix }),
       names: el("input", { type: "search", id: "filter-names", placeholder: "e.g. HelloWorld, Counter", value: f.names }),
+      internal: el("input", { type: "checkbox", id: "filter-internal", checked: f.internal,
+        onchange: (e) => e.target.parentElement.classList.toggle("on", e.target.checked) }),
     };
     const statusBoxes = STATUSES.map((s) => {
       const box = el("input", { type: "checkbox", value: s, checked: f.statuses.includes(s), "data-status": s });
@@ -444,6 +456,7 @@
     const apply = () => {
       list.filter = {
         from: fields.from.value, to: fields.to.value, prefix: fields.prefix.value, names: fields.names.value,
+        internal: fields.internal.checked,
         statuses: statusBoxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
       };
       list.tokens = [""];
@@ -455,10 +468,13 @@
       el("label", {}, "Created before", fields.to),
       el("label", {}, "Instance ID prefix", fields.prefix),
       el("label", {}, "Orchestrator names (comma-separated)", fields.names),
-      el("div", { class: "statuses" }, el("span", { class: "hint", text: "Status:" }), statusBoxes),
+      el("div", { class: "statuses" }, el("span", { class: "hint", text: "Status:" }), statusBoxes,
+        el("label", { class: "chip" + (f.internal ? " on" : ""), for: "filter-internal",
+          title: "Also list the instances of internal orchestrations (names starting with DurableTask.), such as the bulk operations' own" },
+        fields.internal, "Show internal")),
       el("div", { class: "actions" },
         el("button", { type: "button", class: "btn", id: "filter-reset", onclick: () => {
-          list.filter = { from: "", to: "", statuses: [], prefix: "", names: "" };
+          list.filter = { from: "", to: "", statuses: [], prefix: "", names: "", internal: false };
           list.tokens = [""];
           list.selected.clear();
           refresh();
@@ -733,20 +749,54 @@
           break;
         }
         case "EventRaised":
-          rows.push({ kind: "event", label: "event " + (e.Name || ""), from: t, point: true });
+          rows.push({ kind: "event", label: "event " + (e.Name || ""), from: t, point: true, received: true });
           break;
         case "EventSent":
-          rows.push({ kind: "event", label: "sent " + (e.Name || "") + " to " + (e.InstanceId || ""), from: t, point: true });
+          rows.push({ kind: "event", label: "sent " + (e.Name || "") + " to " + (e.InstanceId || ""), from: t, point: true, acted: true });
           break;
         case "ExecutionSuspended": case "ExecutionResumed":
           rows.push({ kind: "event", label: e.EventType.replace("Execution", "").toLowerCase(), from: t, point: true });
           break;
         case "ExecutionCompleted": case "ExecutionTerminated": case "ContinueAsNew":
-          rows.push({ kind: "end", label: e.EventType === "ExecutionCompleted" ? (e.OrchestrationStatus || "completed").toLowerCase() : e.EventType === "ContinueAsNew" ? "continued as new" : "terminated", from: t, point: true });
+          rows.push({ kind: "end", label: e.EventType === "ExecutionCompleted" ? (e.OrchestrationStatus || "completed").toLowerCase() : e.EventType === "ContinueAsNew" ? "continued as new" : "terminated", from: t, point: true,
+            // Completing or continuing is the code going on; a termination is not.
+            acted: e.EventType !== "ExecutionTerminated" && e.OrchestrationStatus !== "Terminated" });
           break;
       }
     }
+    endUnfiredTimers(rows, timers);
     return rows;
+  }
+
+  // endUnfiredTimers ends the timers that never fired but that the
+  // orchestration no longer waited for, which would otherwise be drawn as
+  // running bars up to their fire time (a 2-minute event timeout stretching
+  // the axis of a 10-second run). History does not say which wait a timer
+  // bounds, so it is read from what followed the timer:
+  //   - an event came before the fire time and the code then went on in a
+  //     later episode (scheduled something, sent an event, completed):
+  //     the wait ended with that event, as a WaitForExternalEvent timeout
+  //     or a WhenAny of an event and a timer does;
+  //   - else the execution ended (completed, failed, continued as new or
+  //     terminated): the wait ended with it.
+  // A timer with neither is still awaited and stays open. One that fired
+  // keeps its bar: history says it ran that long.
+  function endUnfiredTimers(rows, timers) {
+    const end = rows.find((r) => r.kind === "end");
+    const acts = rows.filter((r) => r.acted || (r.kind !== "event" && r.kind !== "end"));
+    for (const tm of timers) {
+      if (tm.to !== null) continue;
+      // Events raised during the wait; acts of the episode that created
+      // the timer share its time and are not "after" it (a WhenAll of the
+      // timer and an activity).
+      const came = rows.filter((r) => r.received && r.from >= tm.from && !(r.from >= tm.planned));
+      const first = came.find((ev) => acts.some((r) => r !== tm && r.from > tm.from && r.from >= ev.from));
+      const at = first ? first.from : end ? end.from : null;
+      if (at === null) continue;
+      tm.to = at;
+      tm.cancelled = true;
+      tm.why = first ? first.label + " came first" : "the orchestration " + (end.label === "terminated" ? "was terminated" : "ended");
+    }
   }
 
   function timeline(s, events, rel) {
@@ -757,7 +807,9 @@
     // createdTime has whole seconds only; the start event is exact.
     const t0 = Math.min(started ? parseTime(started.Timestamp) : parseTime(s.createdTime), ...rows.map((r) => r.from));
     const open = !FINISHED.has(s.runtimeStatus);
-    let t1 = Math.max(t0, ...rows.map((r) => r.to || r.from), ...rows.filter((r) => r.planned).map((r) => r.planned));
+    // Only a timer still awaited reaches to its fire time; a cancelled one
+    // must not stretch the axis.
+    let t1 = Math.max(t0, ...rows.map((r) => r.to || r.from), ...rows.filter((r) => r.planned && r.to === null).map((r) => r.planned));
     if (open) t1 = Math.max(t1, now);
     const span = Math.max(t1 - t0, 1);
     const pct = (t) => ((t - t0) / span) * 100;
@@ -782,13 +834,14 @@
       if (r.point) {
         track.append(el("div", { class: "point" + (r.kind === "end" ? " end" : ""), style: `left:${pct(r.from)}%`, title: `${r.label} at ${fmtTime(new Date(r.from))}` }));
       } else {
-        const cls = "bar " + r.kind + (r.failed ? " failed" : "") + (r.to === null ? " open" : "");
+        const cls = "bar " + r.kind + (r.failed ? " failed" : "") + (r.to === null ? " open" : "") + (r.cancelled ? " cancelled" : "");
+        const until = r.to === null ? "(not finished)" : fmtTime(new Date(r.to)) + (r.cancelled ? ` (cancelled: ${r.why}; it would have fired at ${fmtTime(new Date(r.planned))})` : "");
         track.append(el("div", { class: cls, "data-kind": r.kind,
           style: `left:${pct(r.from)}%;width:${Math.max(pct(to) - pct(r.from), 0.3)}%`,
-          title: `${r.label}: ${fmtTime(new Date(r.from))} → ${r.to === null ? "(not finished)" : fmtTime(new Date(r.to))}, ${fmtDur(to - r.from)}` }));
+          title: `${r.label}: ${fmtTime(new Date(r.from))} → ${until}, ${fmtDur(to - r.from)}` }));
       }
       g.append(el("div", { class: "label", title: r.label }, label), track,
-        el("div", { class: "dur", text: r.point ? "" : (r.to === null ? "… " : "") + fmtDur(to - r.from) }));
+        el("div", { class: "dur", text: r.point ? "" : (r.to === null ? "… " : "") + fmtDur(to - r.from) + (r.cancelled ? " ✕" : "") }));
     }
     const wrap = el("div", {}, g);
     if (rows.length > MAX) wrap.append(el("p", { class: "hint", text: `Showing the first ${MAX} of ${rows.length} rows; the history table below has them all.` }));
@@ -798,6 +851,7 @@
       el("span", {}, el("i", { style: "background:var(--bar-timer)" }), "timer"),
       el("span", {}, el("i", { style: "background:var(--bar-failed)" }), "failed"),
       el("span", {}, el("i", { style: "background:var(--bar-open)" }), "not finished"),
+      el("span", {}, el("i", { class: "cancelled-swatch" }), "timer no longer awaited (✕)"),
       el("span", {}, el("i", { style: "background:var(--s-continued);transform:rotate(45deg);width:9px;height:9px" }), "event")));
     return wrap;
   }
@@ -876,6 +930,26 @@
     refresh();
   }
 
+  // firstPage takes the list's first page that the server embedded in the
+  // page (data-first-page), once: the first view is then drawn while this
+  // script runs, before the load event, with no request or timer to wait
+  // for. It is used only for what it is, the default filter's first page.
+  function firstPage() {
+    const view = document.getElementById("view");
+    const raw = view.dataset.firstPage;
+    delete view.dataset.firstPage;
+    if (!raw || currentInstance() !== null) return null;
+    let fp;
+    try { fp = JSON.parse(raw); } catch { return null; }
+    if (!fp || fp.top !== list.top || list.tokens.length !== 1 || filterParams(list.filter).length) return null;
+    let data = null;
+    try { data = fp.body ? JSON.parse(fp.body) : null; } catch { data = null; }
+    const headers = new Headers(fp.next ? { "x-ms-continuation-token": fp.next } : {});
+    const page = { ok: fp.status >= 200 && fp.status < 300, status: fp.status, data, text: fp.body || "", headers };
+    if (!page.ok) page.error = errorText(page);
+    return { page, ms: fp.ms };
+  }
+
   function init() {
     const auto = document.getElementById("auto-refresh");
     auto.checked = localStorage.getItem("durable-dashboard-auto") === "1";
@@ -886,6 +960,15 @@
     document.getElementById("refresh").addEventListener("click", () => refresh());
     document.getElementById("start-new").addEventListener("click", startNew);
     window.addEventListener("hashchange", () => { window.scrollTo(0, 0); route(); });
+    const first = firstPage();
+    if (first) {
+      // Synchronously: a headless browser that takes the page at its load
+      // event sees the list. The counts follow, as after any list load.
+      takePage(first.page, first.ms);
+      renderList();
+      loadCounts(false);
+      return;
+    }
     route();
   }
 
