@@ -409,13 +409,17 @@ func (w *Worker) retryRow(inst *instance) {
 	w.insts.flushAfter(inst.id, inst.epoch, delay)
 }
 
-// writeChildRow writes the instance row (Pending, with its parent) and the
-// index row of a sub-orchestration before its first checkpoint. Written
-// after it, as for other executions, a crash in between would leave
+// writeChildRow inserts the instance row (Pending, with its parent) and
+// the index row of a sub-orchestration before its first checkpoint.
+// Written after it, as for other executions, a crash in between would leave
 // history that no row points to: recovery and the look for lost starts,
 // which start from rows, would never find the child, and its parent would
 // wait for it for good. The parent column lets a start sent again from the
-// row report to the parent.
+// row report to the parent. It is an insert, never an overwrite: the start
+// may be a copy for a child that exists and has finished (a snapshot
+// assumed new is only proven new by the checkpoint), and a row that exists
+// already, of an earlier use of the ID, is found by recovery all the same
+// and rewritten whole after the checkpoint.
 func (w *Worker) writeChildRow(ctx context.Context, id string, snap *snapshot, start *history.Event, now time.Time) error {
 	created := start.Timestamp
 	if created.IsZero() {
@@ -425,15 +429,17 @@ func (w *Worker) writeChildRow(ctx context.Context, id string, snap *snapshot, s
 		return err
 	}
 	exec := start.OrchestrationInstance.ExecutionID
-	pending, empty := history.StatusPending, ""
-	input := start.Input
-	p := layout.InstancePatch{Name: &start.Name, Version: &start.Version, ExecutionID: &exec, RuntimeStatus: &pending,
-		LastUpdatedTime: &now, Input: &input, Output: &empty, CustomStatus: &empty, ParentInstance: start.ParentInstance}
-	extra := map[string]any{"CreatedTime": created.UTC(), "TaskHubName": w.hub.Name()}
-	if err := w.hub.PatchInstance(ctx, id, p, extra); err != nil {
+	row := &layout.InstanceRow{InstanceID: id, Name: start.Name, Version: start.Version, ExecutionID: exec,
+		RuntimeStatus: history.StatusPending, CreatedTime: created.UTC(), LastUpdatedTime: now, Input: start.Input,
+		TaskHubName: w.hub.Name(), ParentInstance: start.ParentInstance}
+	err := w.hub.InsertInstance(ctx, row)
+	switch {
+	case errors.Is(err, azstore.ErrConflict):
+		return nil
+	case err != nil:
 		return err
 	}
-	snap.rowExecution, snap.rowStatus, snap.rowCustom = exec, pending, ""
+	snap.rowExecution, snap.rowStatus, snap.rowCustom = exec, history.StatusPending, ""
 	return nil
 }
 
