@@ -243,8 +243,13 @@ func (s *store) check(t *testing.T, wants []want) verdict {
 	for _, w := range wants {
 		st, err := s.c.GetStatus(ctx, w.id, client.StatusOptions{})
 		if err != nil {
+			// A child's row is written after its first checkpoint: show any history it has.
+			p := problem{id: w.id, kind: "lost", detail: err.Error()}
+			if snap, err := s.h.LoadHistory(ctx, w.id); err == nil {
+				p.history = shortHistory(snap.Events)
+			}
 			v.lost++
-			v.problems = append(v.problems, problem{id: w.id, kind: "lost", detail: err.Error()})
+			v.problems = append(v.problems, p)
 			continue
 		}
 		snap, err := s.h.LoadHistory(ctx, w.id)

@@ -136,9 +136,12 @@ func TestCleanHandOver(t *testing.T) {
 		if !handedOver {
 			t.Errorf("harness: the joining handlers %v got no partitions within %v; the run proves nothing", joined, phases[1])
 		}
+		// The last split with every partition owned, for the notes.
 		var split []int
-		if smps := ls.since(time.Now().Add(-time.Second)); len(smps) > 0 {
-			split, _ = smps[len(smps)-1].split(c.handlers())
+		for _, smp := range ls.since(joinedAt) {
+			if counts, ok := smp.split(c.handlers()); ok {
+				split = counts
+			}
 		}
 
 		var exits [2]time.Duration
@@ -154,10 +157,19 @@ func TestCleanHandOver(t *testing.T) {
 		}
 		time.Sleep(phases[2])
 		<-fed
+		end := time.Now()
 		x := finish(t, s, c, tr, wants, sz.deadline)
-		x.notes = fmt.Sprintf("phases %v %v %v; split before the leave %v; SIGTERM exits %v, %v",
+		// A lease that lapsed turns a clean hand-over into a takeover: say so.
+		var samples []leaseSample
+		for _, smp := range ls.since(joinedAt) {
+			if smp.at.Before(end) {
+				samples = append(samples, smp)
+			}
+		}
+		unowned, p := longestUnowned(samples)
+		x.notes = fmt.Sprintf("phases %v %v %v; split before the leave %v; SIGTERM exits %v, %v; longest unowned partition after the join %v (p%d)",
 			phases[0].Round(100*time.Millisecond), phases[1].Round(100*time.Millisecond), phases[2].Round(100*time.Millisecond),
-			split, exits[0].Round(time.Millisecond), exits[1].Round(time.Millisecond))
+			split, exits[0].Round(time.Millisecond), exits[1].Round(time.Millisecond), unowned.Round(100*time.Millisecond), p)
 		return x
 	})
 }
@@ -479,9 +491,10 @@ func TestBusyInstances(t *testing.T) {
 const rowBound = 10 * time.Second
 
 // TestContinueAsNewKill gives Counters five Adds at once, each Add a continue-as-new, and
-// SIGKILLs the only handler 100-700 ms after the last 202, then starts another. Once the
-// histories have settled, every row must agree with its history (execution and custom
-// status, the running total) within rowBound; then Stop ends each with its total.
+// SIGKILLs the only handler 100-700 ms after the last 202, then starts another; the full
+// size does this for several rounds. Once the histories have settled after each kill,
+// every row must agree with its history (execution and custom status, the running total)
+// within rowBound; at the end Stop ends each Counter with its total.
 func TestContinueAsNewKill(t *testing.T) {
 	sz := sizeOf(t)
 	sz.parallel(t)
@@ -504,67 +517,81 @@ func TestContinueAsNewKill(t *testing.T) {
 			}
 		}
 		tr := s.track(len(ids))
-		tallies, last := raiseAll(c, r, ids, sz.canKillAdds, 0)
-		delay := 100*time.Millisecond + time.Duration(r.Int64N(int64(600*time.Millisecond)))
-		time.Sleep(time.Until(last.Add(delay)))
-		c.kill(c.handlers()[0])
-		var cs counters
-		lo := map[string]int{}
+		total := map[string]*raiseTally{}
 		for _, id := range ids {
-			cs.done(id, *tallies[id])
-			lo[id] = tallies[id].acked
-		}
-		// With no handler alive the histories stand still: how far the kill cut the work.
-		atKill := waitTotals(t, s, lo, 0)
-		done := 0
-		for _, id := range ids {
-			if atKill[id] >= lo[id] {
-				done++
-			}
-		}
-		if done == len(ids) {
-			t.Logf("harness: every Counter had all its Adds in history before the kill; this seed proves little")
-		}
-		c.mustStart()
-		waitTotals(t, s, lo, sz.deadline)
-		// Rows against histories, before Stop rewrites them.
-		byID := map[string]want{}
-		for _, w := range cs.wants {
-			byID[w.id] = w
+			total[id] = &raiseTally{}
 		}
 		var pre verdict
-		deadline := time.Now().Add(rowBound)
-		for {
-			pre = verdict{instances: len(ids)}
+		var rounds []string
+		for range sz.canKillRounds {
+			tallies, last := raiseAll(c, r, ids, sz.canKillAdds, 0)
+			delay := 100*time.Millisecond + time.Duration(r.Int64N(int64(600*time.Millisecond)))
+			time.Sleep(time.Until(last.Add(delay)))
+			c.kill(c.handlers()[0])
+			lo := map[string]int{}
 			for _, id := range ids {
-				st, err := s.c.GetStatus(context.Background(), id, client.StatusOptions{})
-				if err != nil {
-					t.Fatalf("status of %s: %v", id, err)
-				}
-				snap, err := s.h.LoadHistory(context.Background(), id)
-				if err != nil {
-					t.Fatalf("load history of %s: %v", id, err)
-				}
-				if d := rowVsHistory(byID[id], st, snap); len(d) > 0 {
-					pre.stale++
-					pre.problems = append(pre.problems, problem{id: id, kind: "row contradicts history (before Stop)",
-						detail: strings.Join(d, "; "), history: shortHistory(snap.Events)})
+				total[id].acked += tallies[id].acked
+				total[id].failed += tallies[id].failed
+				total[id].unanswered += tallies[id].unanswered
+				lo[id] = total[id].acked
+			}
+			// With no handler alive the histories stand still: how far the kill cut the work.
+			atKill := waitTotals(t, s, lo, 0)
+			done := 0
+			for _, id := range ids {
+				if atKill[id] >= lo[id] {
+					done++
 				}
 			}
-			if pre.stale == 0 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(time.Second)
+			c.mustStart()
+			waitTotals(t, s, lo, sz.deadline)
+			stale := rowsAgainstHistory(t, s, ids, &pre)
+			rounds = append(rounds, fmt.Sprintf("killed %v after the last 202 with %d/%d Counters done, %d rows ≠ history",
+				delay.Round(time.Millisecond), done, len(ids), stale))
 		}
+		pre.instances = len(ids)
 		pre.report(t)
 
+		var cs counters
+		for _, id := range ids {
+			cs.done(id, *total[id])
+		}
 		stopAll(t, c, cs.wants)
 		x := finish(t, s, c, tr, cs.wants, sz.deadline)
 		x.verdict.stale += pre.stale
 		x.verdict.problems = append(x.verdict.problems, pre.problems...)
 		x.unanswered = cs.tally.unanswered
-		x.notes = fmt.Sprintf("killed %v after the last 202 with %d of %d Counters' Adds all in history; %d rows contradicted history %v after it settled; %s",
-			delay.Round(time.Millisecond), done, len(ids), pre.stale, rowBound, cs.notes())
+		x.notes = fmt.Sprintf("%s (rows checked %v after the histories settled); %s", strings.Join(rounds, "; "), rowBound, cs.notes())
 		return x
 	})
+}
+
+// rowsAgainstHistory compares each Counter's row with its stored history until all agree
+// or rowBound has passed, adds those that still disagree to v and returns how many did.
+func rowsAgainstHistory(t *testing.T, s *store, ids []string, v *verdict) int {
+	t.Helper()
+	deadline := time.Now().Add(rowBound)
+	for {
+		var found []problem
+		for _, id := range ids {
+			st, err := s.c.GetStatus(context.Background(), id, client.StatusOptions{})
+			if err != nil {
+				t.Fatalf("status of %s: %v", id, err)
+			}
+			snap, err := s.h.LoadHistory(context.Background(), id)
+			if err != nil {
+				t.Fatalf("load history of %s: %v", id, err)
+			}
+			if d := rowVsHistory(want{id: id, custom: counterCustom}, st, snap); len(d) > 0 {
+				found = append(found, problem{id: id, kind: "row contradicts history (before Stop)",
+					detail: strings.Join(d, "; "), history: shortHistory(snap.Events)})
+			}
+		}
+		if len(found) == 0 || time.Now().After(deadline) {
+			v.stale += len(found)
+			v.problems = append(v.problems, found...)
+			return len(found)
+		}
+		time.Sleep(time.Second)
+	}
 }

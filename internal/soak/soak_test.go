@@ -35,13 +35,13 @@ type size struct {
 	gracefulRestarts                            int
 
 	// The scenarios of issue 16 (issue16_test.go).
-	handOverPhase                     time.Duration // each of 1, 3 and 1 handlers
-	handOverBurst                     int           // HelloCities5 started each second
-	brownout                          time.Duration // table answers 503 ServerBusy
-	brownoutCities                    int
-	startBursts                       int // bursts of startBurst starts, one kill each
-	busyCounters, busyAdds, busyKills int
-	canKillCounters, canKillAdds      int
+	handOverPhase                               time.Duration // each of 1, 3 and 1 handlers
+	handOverBurst                               int           // HelloCities5 started each second
+	brownout                                    time.Duration // table answers 503 ServerBusy
+	brownoutCities                              int
+	startBursts                                 int // bursts of startBurst starts, one kill each
+	busyCounters, busyAdds, busyKills           int
+	canKillCounters, canKillAdds, canKillRounds int
 }
 
 func sizeOf(t *testing.T) size {
@@ -56,10 +56,10 @@ func sizeOf(t *testing.T) size {
 		outageCities: 40, outagePause: 4 * time.Second,
 		scalePhase: 8 * time.Second, gracefulRestarts: 1,
 		handOverPhase: 6 * time.Second, handOverBurst: 8,
-		brownout: 8 * time.Second, brownoutCities: 60,
+		brownout: 10 * time.Second, brownoutCities: 80,
 		startBursts:  3,
 		busyCounters: 4, busyAdds: 250, busyKills: 3,
-		canKillCounters: 60, canKillAdds: 5}
+		canKillCounters: 60, canKillAdds: 5, canKillRounds: 1}
 	seeds := 1
 	if os.Getenv("SOAK") == "full" {
 		sz = size{full: true, deadline: 3 * time.Minute,
@@ -72,7 +72,7 @@ func sizeOf(t *testing.T) size {
 			brownout: 18 * time.Second, brownoutCities: 200,
 			startBursts:  20,
 			busyCounters: 12, busyAdds: 250, busyKills: 10,
-			canKillCounters: 60, canKillAdds: 5}
+			canKillCounters: 60, canKillAdds: 5, canKillRounds: 3}
 		seeds = 3
 	}
 	if s := os.Getenv("SOAK_SEED"); s != "" {
