@@ -25,7 +25,13 @@ type store struct {
 
 func openStore(t *testing.T, hub, conn string) *store {
 	t.Helper()
-	h := apptest.OpenHub(t, hub, conn, partitionCount)
+	return openStoreWith(t, hub, conn, partitionCount)
+}
+
+// openStoreWith is openStore for a hub of another partition count.
+func openStoreWith(t *testing.T, hub, conn string, partitions int) *store {
+	t.Helper()
+	h := apptest.OpenHub(t, hub, conn, partitions)
 	return &store{c: client.New(h, client.Options{}), h: h}
 }
 
@@ -54,6 +60,9 @@ type want struct {
 	// desc describes the right output, for failure messages.
 	desc string
 	ok   func(output string) bool
+	// custom, when set, is the custom status that the instance's current execution in
+	// history implies, which its row must show.
+	custom func(events []history.Event) string
 }
 
 // citiesOutput is HelloCities5's output.
@@ -93,7 +102,117 @@ func wantCounter(id string, lo, hi int) want {
 	return want{id: id, name: "Counter", desc: desc, ok: func(out string) bool {
 		var n int
 		return json.Unmarshal([]byte(out), &n) == nil && lo <= n && n <= hi
-	}}
+	}, custom: counterCustom}
+}
+
+// counterCustom is the custom status a Counter's current execution sets first thing: its
+// input, the running total.
+func counterCustom(events []history.Event) string {
+	for _, e := range events {
+		if e.Type == history.ExecutionStarted {
+			return e.Input
+		}
+	}
+	return ""
+}
+
+// counterTotal is the running total a Counter's stored history has reached: its current
+// execution's input, or -1 before it has any.
+func counterTotal(events []history.Event) int {
+	n := -1
+	if in := counterCustom(events); in != "" {
+		_ = json.Unmarshal([]byte(in), &n)
+	}
+	return n
+}
+
+// sameJSON reports whether two JSON texts hold the same value; "" and "null" are the same.
+func sameJSON(a, b string) bool {
+	if a == "" {
+		a = "null"
+	}
+	if b == "" {
+		b = "null"
+	}
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return a == b
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// rowVsHistory lists where an instance's row contradicts its stored history: the row must
+// name the sentinel's execution, be Completed exactly when that execution has
+// ExecutionCompleted (Completed), hold its result as output, and show the custom status
+// that the history implies when w knows it.
+func rowVsHistory(w want, st *client.Status, snap *azstore.HistorySnapshot) []string {
+	var out []string
+	// Without history (a start never processed) there is nothing to contradict.
+	if snap.ExecutionID == "" {
+		return nil
+	}
+	if st.ExecutionID != snap.ExecutionID {
+		out = append(out, fmt.Sprintf("row execution %s, history's %s", st.ExecutionID, snap.ExecutionID))
+	}
+	var done *history.Event
+	for i, e := range snap.Events {
+		if e.Type == history.ExecutionCompleted {
+			done = &snap.Events[i]
+		}
+	}
+	switch {
+	case done == nil && st.RuntimeStatus == history.StatusCompleted:
+		out = append(out, "row Completed, history has no ExecutionCompleted")
+	case done != nil && done.OrchestrationStatus == history.StatusContinuedAsNew:
+		// An execution that ends in continue-as-new is followed by the next one under a new
+		// sentinel; one that the sentinel still names was cut before its successor.
+		out = append(out, "history's current execution ended in ContinuedAsNew with no successor")
+	case done != nil && st.RuntimeStatus != done.OrchestrationStatus:
+		out = append(out, fmt.Sprintf("row %s, history %s", st.RuntimeStatus, done.OrchestrationStatus))
+	case done != nil && done.OrchestrationStatus == history.StatusCompleted && !sameJSON(string(st.Output), done.Result):
+		out = append(out, fmt.Sprintf("row output %s, history's %s", st.Output, done.Result))
+	}
+	if w.custom != nil {
+		if h := w.custom(snap.Events); !sameJSON(string(st.CustomStatus), h) {
+			out = append(out, fmt.Sprintf("row custom status %s, history implies %s", st.CustomStatus, h))
+		}
+	}
+	return out
+}
+
+// children returns a want for every sub-orchestration that the wanted instances' stored
+// histories created, and theirs, so that a child stuck or run twice counts as well as its
+// parent: a child must complete exactly once, with HelloCities5's output when it is one.
+func (s *store) children(t *testing.T, wants []want) []want {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, w := range wants {
+		seen[w.id] = true
+	}
+	var out []want
+	for next := wants; len(next) > 0; {
+		var found []want
+		for _, w := range next {
+			snap, err := s.h.LoadHistory(context.Background(), w.id)
+			if err != nil {
+				t.Fatalf("load history of %s: %v", w.id, err)
+			}
+			for _, e := range snap.Events {
+				if e.Type != history.SubOrchestrationInstanceCreated || seen[e.InstanceID] {
+					continue
+				}
+				seen[e.InstanceID] = true
+				c := want{id: e.InstanceID, name: e.Name, desc: "any", ok: func(string) bool { return true }}
+				if e.Name == "HelloCities5" {
+					c = wantCities(e.InstanceID)
+				}
+				found = append(found, c)
+			}
+		}
+		out = append(out, found...)
+		next = found
+	}
+	return out
 }
 
 // problem is one instance that broke a guarantee.
@@ -104,17 +223,19 @@ type problem struct {
 	history string
 }
 
-// verdict sums up the check of a scenario's instances.
+// verdict sums up the check of a scenario's instances. stale counts instances whose row
+// contradicts their history (rowVsHistory) after the settle, whatever else is wrong.
 type verdict struct {
-	instances, lost, wrong, dup int
-	problems                    []problem
+	instances, lost, wrong, dup, stale int
+	problems                           []problem
 }
 
 // check reads every instance's status and history from storage. An instance is lost unless
 // Completed, wrong when its output is not the wanted one, and duplicated when its final
 // execution's history shows an effect twice: ExecutionStarted or ExecutionCompleted not
 // exactly once, a TaskScheduled with other than exactly one result, or two EventRaised rows
-// delivered by the same message.
+// delivered by the same message. Apart from these, an instance whose row contradicts its
+// history (rowVsHistory) is counted as stale.
 func (s *store) check(t *testing.T, wants []want) verdict {
 	t.Helper()
 	ctx := context.Background()
@@ -122,8 +243,13 @@ func (s *store) check(t *testing.T, wants []want) verdict {
 	for _, w := range wants {
 		st, err := s.c.GetStatus(ctx, w.id, client.StatusOptions{})
 		if err != nil {
+			// A child's row is written after its first checkpoint: show any history it has.
+			p := problem{id: w.id, kind: "lost", detail: err.Error()}
+			if snap, err := s.h.LoadHistory(ctx, w.id); err == nil {
+				p.history = shortHistory(snap.Events)
+			}
 			v.lost++
-			v.problems = append(v.problems, problem{id: w.id, kind: "lost", detail: err.Error()})
+			v.problems = append(v.problems, p)
 			continue
 		}
 		snap, err := s.h.LoadHistory(ctx, w.id)
@@ -131,6 +257,10 @@ func (s *store) check(t *testing.T, wants []want) verdict {
 			t.Fatalf("load history of %s: %v", w.id, err)
 		}
 		short := shortHistory(snap.Events)
+		if d := rowVsHistory(w, st, snap); len(d) > 0 {
+			v.stale++
+			v.problems = append(v.problems, problem{id: w.id, kind: "row contradicts history", detail: strings.Join(d, "; "), history: short})
+		}
 		if st.RuntimeStatus != history.StatusCompleted {
 			v.lost++
 			v.problems = append(v.problems, problem{id: w.id, kind: "lost",
@@ -155,15 +285,18 @@ func (s *store) check(t *testing.T, wants []want) verdict {
 func duplicates(events []history.Event) []string {
 	var out []string
 	count := map[history.EventType]int{}
+	// Activities and sub-orchestrations share the event IDs of the execution, and each
+	// result names its scheduling event's ID, so one pair of maps serves both.
 	scheduled := map[int]int{}
 	results := map[int]int{}
 	raisedBy := map[string]int{}
 	for _, e := range events {
 		count[e.Type]++
 		switch e.Type {
-		case history.TaskScheduled:
+		case history.TaskScheduled, history.SubOrchestrationInstanceCreated:
 			scheduled[e.EventID]++
-		case history.TaskCompleted, history.TaskFailed:
+		case history.TaskCompleted, history.TaskFailed,
+			history.SubOrchestrationInstanceCompleted, history.SubOrchestrationInstanceFailed:
 			results[e.TaskScheduledID]++
 		case history.EventRaised:
 			if e.MessageID != "" {
@@ -178,10 +311,10 @@ func duplicates(events []history.Event) []string {
 	}
 	for id, n := range scheduled {
 		if n != 1 {
-			out = append(out, fmt.Sprintf("TaskScheduled #%d %d times", id, n))
+			out = append(out, fmt.Sprintf("task or sub-orchestration #%d scheduled %d times", id, n))
 		}
 		if results[id] != 1 {
-			out = append(out, fmt.Sprintf("TaskScheduled #%d has %d results", id, results[id]))
+			out = append(out, fmt.Sprintf("task or sub-orchestration #%d has %d results", id, results[id]))
 		}
 	}
 	for id, n := range results {
@@ -207,7 +340,10 @@ func shortHistory(events []history.Event) string {
 			p += fmt.Sprintf("(%s in=%s)", e.Name, e.Input)
 		case history.TaskScheduled:
 			p += fmt.Sprintf("#%d(%s)", e.EventID, e.Name)
-		case history.TaskCompleted, history.TaskFailed:
+		case history.SubOrchestrationInstanceCreated:
+			p += fmt.Sprintf("#%d(%s %s)", e.EventID, e.Name, e.InstanceID)
+		case history.TaskCompleted, history.TaskFailed,
+			history.SubOrchestrationInstanceCompleted, history.SubOrchestrationInstanceFailed:
 			p += fmt.Sprintf("->#%d", e.TaskScheduledID)
 		case history.EventRaised:
 			p += fmt.Sprintf("(%s %s msg=%s)", e.Name, e.Input, e.MessageID)
@@ -224,7 +360,7 @@ func shortHistory(events []history.Event) string {
 // report fails t with the problems of v, at most 20 in full.
 func (v verdict) report(t *testing.T) {
 	t.Helper()
-	if v.lost+v.wrong+v.dup == 0 {
+	if v.lost+v.wrong+v.dup+v.stale == 0 {
 		return
 	}
 	var b strings.Builder
@@ -235,7 +371,8 @@ func (v verdict) report(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "%s %s: %s\n    history: %s\n", p.kind, p.id, p.detail, p.history)
 	}
-	t.Errorf("%d of %d instances lost, %d wrong, %d with duplicated effects:\n%s", v.lost, v.instances, v.wrong, v.dup, b.String())
+	t.Errorf("%d of %d instances lost, %d wrong, %d with duplicated effects, %d whose row contradicts history:\n%s",
+		v.lost, v.instances, v.wrong, v.dup, v.stale, b.String())
 }
 
 // tracker polls the hub's completed count every 250 ms from when it is made, for the
@@ -322,7 +459,7 @@ func (tr *tracker) wait(within time.Duration) (stall time.Duration, allDone time
 // lease is in force (no owner, or expired).
 type leaseSample struct {
 	at     time.Time
-	owners [partitionCount]string
+	owners []string // one per partition
 }
 
 // leaseSampler reads the Partitions table every 200 ms.
@@ -345,9 +482,9 @@ func (s *store) sampleLeases(t *testing.T) *leaseSampler {
 			leases, err := s.h.ReadLeases(ctx)
 			cancel()
 			if err == nil {
-				smp := leaseSample{at: time.Now()}
+				smp := leaseSample{at: time.Now(), owners: make([]string, s.h.PartitionCount())}
 				for _, l := range leases {
-					if l.CurrentOwner != "" && smp.at.Before(l.ExpiresAt) && l.Partition < partitionCount {
+					if l.CurrentOwner != "" && smp.at.Before(l.ExpiresAt) && l.Partition < len(smp.owners) {
 						smp.owners[l.Partition] = l.CurrentOwner
 					}
 				}
@@ -443,7 +580,10 @@ func (s leaseSample) balanced(live []*handler) bool {
 func longestUnowned(samples []leaseSample) (time.Duration, int) {
 	var longest time.Duration
 	worst := -1
-	var since [partitionCount]time.Time
+	if len(samples) == 0 {
+		return 0, -1
+	}
+	since := make([]time.Time, len(samples[0].owners))
 	for _, s := range samples {
 		for p, owner := range s.owners {
 			switch {

@@ -32,11 +32,21 @@ const (
 	partitionCount     = 4
 )
 
+// hubOptions are the host.json settings that scenarios vary: most run the defaults, the
+// hand-over scenario needs more partitions than handlers and the table brown-out a lease
+// that outlasts the brown-out.
+type hubOptions struct {
+	partitions   int
+	lease, renew time.Duration
+}
+
+var defaultHub = hubOptions{partitions: partitionCount, lease: leaseDuration, renew: leaseRenewInterval}
+
 // appDir is a function app root for the hub's handler processes. The visibility timeouts
 // (20 s) are longer than the lease duration (6 s) so that a message a killed worker had
 // dequeued reappears only after its partition has a new owner, as in production where both
 // are minutes; routePrefix "" gives the README's routes.
-func appDir(t *testing.T, hub string) string {
+func appDir(t *testing.T, hub string, o hubOptions) string {
 	t.Helper()
 	dir := t.TempDir()
 	host := fmt.Sprintf(`{"version":"2.0","extensions":{"http":{"routePrefix":""},"durableTask":{"hubName":%q,
@@ -44,7 +54,7 @@ func appDir(t *testing.T, hub string) string {
 	    "controlQueueVisibilityTimeout":"00:00:20","workItemQueueVisibilityTimeout":"00:00:20",
 	    "partitionLeaseDuration":"00:00:%02d","partitionLeaseRenewInterval":"00:00:%02d"},
 	  "maxConcurrentOrchestratorFunctions":10,"maxConcurrentActivityFunctions":10}}}`,
-		hub, partitionCount, int(leaseDuration/time.Second), int(leaseRenewInterval/time.Second))
+		hub, o.partitions, int(o.lease/time.Second), int(o.renew/time.Second))
 	if err := os.WriteFile(filepath.Join(dir, "host.json"), []byte(host), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +99,15 @@ type cluster struct {
 // the last 40 lines of every handler's log (dead ones too) are logged.
 func newCluster(t *testing.T, hub, conn string, n int) *cluster {
 	t.Helper()
-	c := &cluster{t: t, hub: hub, conn: conn, dir: appDir(t, hub),
+	return newClusterWith(t, hub, conn, n, defaultHub)
+}
+
+// newClusterWith is newCluster with other host.json settings; the hub's store must have
+// been opened with the same partition count (openStoreWith), because the first to create
+// the hub records its count and the others adopt it.
+func newClusterWith(t *testing.T, hub, conn string, n int, o hubOptions) *cluster {
+	t.Helper()
+	c := &cluster{t: t, hub: hub, conn: conn, dir: appDir(t, hub, o),
 		// Longer than any storage retry a handler makes during an outage, shorter than the
 		// scenarios' deadlines: a request with no answer by then counts as unanswered.
 		http: &http.Client{Timeout: 30 * time.Second}}
@@ -301,9 +319,15 @@ var errNoAnswer = errors.New("no answer")
 // was just killed) certainly had no effect, so it is sent to another handler; one that was
 // sent but got no answer returns errNoAnswer, because sending it again could apply it twice.
 func (c *cluster) do(method, path string, body []byte) (int, []byte, error) {
+	return c.doVia(c.pick, method, path, body)
+}
+
+// doVia is do with the handler chosen by pick, for scenarios that must reach a given
+// handler (a partition's owner, or not its owner).
+func (c *cluster) doVia(pick func() *handler, method, path string, body []byte) (int, []byte, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		h := c.pick()
+		h := pick()
 		if h == nil {
 			if time.Now().After(deadline) {
 				return 0, nil, errors.New("no live handler for 30 s")
@@ -348,6 +372,13 @@ func mustJSON(v any) []byte {
 // answer or a server error is sent again (to the next handler); a 409 then means the earlier
 // attempt did create the instance. It gives up after a minute.
 func (c *cluster) startInstance(name, id string, input any) error {
+	return c.startInstanceVia(c.pick, name, id, input, false)
+}
+
+// startInstanceVia is startInstance through the handlers pick returns. tried says that an
+// earlier attempt got no answer, so that a 409 on the first attempt here means that one
+// took effect too.
+func (c *cluster) startInstanceVia(pick func() *handler, name, id string, input any, tried bool) error {
 	var body []byte
 	if input != nil {
 		body = mustJSON(input)
@@ -355,11 +386,11 @@ func (c *cluster) startInstance(name, id string, input any) error {
 	deadline := time.Now().Add(time.Minute)
 	var last string
 	for attempt := 0; ; attempt++ {
-		status, b, err := c.do(http.MethodPost, "/orchestrators/"+name+"/"+id, body)
+		status, b, err := c.doVia(pick, http.MethodPost, "/orchestrators/"+name+"/"+id, body)
 		switch {
 		case err == nil && status == http.StatusAccepted:
 			return nil
-		case err == nil && status == http.StatusConflict && attempt > 0:
+		case err == nil && status == http.StatusConflict && (attempt > 0 || tried):
 			return nil
 		case err == nil && status < 500:
 			return fmt.Errorf("start %s %s: HTTP %d %s", name, id, status, b)

@@ -44,10 +44,10 @@ func (r *report) table() string {
 	defer r.mu.Unlock()
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "scenario\tseed\tinstances\tlost\twrong output\tduplicated effects\traises unanswered\tlongest stall\tkills\tnotes")
+	fmt.Fprintln(w, "scenario\tseed\tinstances\tlost\twrong output\tduplicated effects\trow≠history\traises unanswered\tlongest stall\tkills\tnotes")
 	for _, x := range r.rows {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\n", x.scenario, x.seed, x.verdict.instances, x.verdict.lost,
-			x.verdict.wrong, x.verdict.dup, x.unanswered, x.stall.Round(100*time.Millisecond), x.kills, x.notes)
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\n", x.scenario, x.seed, x.verdict.instances, x.verdict.lost,
+			x.verdict.wrong, x.verdict.dup, x.verdict.stale, x.unanswered, x.stall.Round(100*time.Millisecond), x.kills, x.notes)
 	}
 	w.Flush()
 	return b.String()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +47,7 @@ func cities(prefix string, n int) []want {
 func finish(t *testing.T, s *store, c *cluster, tr *tracker, wants []want, within time.Duration) row {
 	t.Helper()
 	stall, allDone := tr.wait(within)
+	wants = append(wants, s.children(t, wants)...)
 	v := s.check(t, wants)
 	v.report(t)
 	x := row{verdict: v, stall: stall}
@@ -374,17 +376,17 @@ func checkRebalancing(t *testing.T, ls *leaseSampler, changes []change, end time
 // by its live handler, with the time since the change, up to 30 s after it.
 func timeline(samples []leaseSample, ch change) string {
 	var b strings.Builder
-	var prev [partitionCount]string
+	var prev []string
 	for i, s := range samples {
 		since := s.at.Sub(ch.at)
 		if since > 30*time.Second {
 			break
 		}
-		if i > 0 && s.owners == prev {
+		if i > 0 && slices.Equal(s.owners, prev) {
 			continue
 		}
 		prev = s.owners
-		names := make([]string, partitionCount)
+		names := make([]string, len(s.owners))
 		for p, owner := range s.owners {
 			names[p] = "-"
 			if owner != "" {
@@ -396,7 +398,7 @@ func timeline(samples []leaseSample, ch change) string {
 				}
 			}
 		}
-		fmt.Fprintf(&b, "  +%v partitions 0..3: %s\n", since.Round(10*time.Millisecond), strings.Join(names, " "))
+		fmt.Fprintf(&b, "  +%v partitions 0..%d: %s\n", since.Round(10*time.Millisecond), len(names)-1, strings.Join(names, " "))
 	}
 	return b.String()
 }

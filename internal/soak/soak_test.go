@@ -33,6 +33,15 @@ type size struct {
 	outagePause                                 time.Duration
 	scalePhase                                  time.Duration
 	gracefulRestarts                            int
+
+	// The scenarios of issue 16 (issue16_test.go).
+	handOverPhase                               time.Duration // each of 1, 3 and 1 handlers
+	handOverBurst                               int           // HelloCities5 started each second
+	brownout                                    time.Duration // table answers 503 ServerBusy
+	brownoutCities                              int
+	startBursts                                 int // bursts of startBurst starts, one kill each
+	busyCounters, busyAdds, busyKills           int
+	canKillCounters, canKillAdds, canKillRounds int
 }
 
 func sizeOf(t *testing.T) size {
@@ -45,7 +54,12 @@ func sizeOf(t *testing.T) size {
 		eventCounters: 20, eventKills: 3,
 		chainGroups: 2, chainCounters: 4, chainBurst: 20,
 		outageCities: 40, outagePause: 4 * time.Second,
-		scalePhase: 8 * time.Second, gracefulRestarts: 1}
+		scalePhase: 8 * time.Second, gracefulRestarts: 1,
+		handOverPhase: 6 * time.Second, handOverBurst: 8,
+		brownout: 10 * time.Second, brownoutCities: 80,
+		startBursts:  3,
+		busyCounters: 4, busyAdds: 250, busyKills: 3,
+		canKillCounters: 60, canKillAdds: 5, canKillRounds: 1}
 	seeds := 1
 	if os.Getenv("SOAK") == "full" {
 		sz = size{full: true, deadline: 3 * time.Minute,
@@ -53,7 +67,12 @@ func sizeOf(t *testing.T) size {
 			eventCounters: 100, eventKills: 10,
 			chainGroups: 8, chainCounters: 5, chainBurst: 20,
 			outageCities: 150, outagePause: 10 * time.Second,
-			scalePhase: 20 * time.Second, gracefulRestarts: 3}
+			scalePhase: 20 * time.Second, gracefulRestarts: 3,
+			handOverPhase: 20 * time.Second, handOverBurst: 8,
+			brownout: 18 * time.Second, brownoutCities: 200,
+			startBursts:  20,
+			busyCounters: 12, busyAdds: 250, busyKills: 10,
+			canKillCounters: 60, canKillAdds: 5, canKillRounds: 3}
 		seeds = 3
 	}
 	if s := os.Getenv("SOAK_SEED"); s != "" {
