@@ -118,6 +118,10 @@ func insertStuckStart(t *testing.T, h *azstore.Hub, id, name string) {
 	now := time.Now().UTC()
 	row := &layout.InstanceRow{InstanceID: id, Name: name, ExecutionID: fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64()),
 		RuntimeStatus: history.StatusPending, CreatedTime: now, LastUpdatedTime: now, TaskHubName: h.Name()}
+	// As a client's start does: the index row, then the instance row.
+	if err := h.PutIndex(context.Background(), id, now); err != nil {
+		t.Fatal(err)
+	}
 	if err := h.InsertInstance(context.Background(), row); err != nil {
 		t.Fatal(err)
 	}

@@ -366,6 +366,12 @@ func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more
 		return err
 	}
 	snap.etag, snap.assumedNew = etag, false
+	for _, e := range events {
+		if e.Type == history.ExecutionStarted {
+			w.starts.note(id, time.Now())
+			break
+		}
+	}
 	snap.events = append(snap.events, more...)
 	snap.durable, snap.deferredSince = len(snap.events), time.Time{}
 	return nil

@@ -27,6 +27,10 @@ func TestLostStartIsRunAndItsRetryIsAccepted(t *testing.T) {
 	now := time.Now().UTC()
 	row := &layout.InstanceRow{InstanceID: "lost-start", Name: "HelloCities5", ExecutionID: strings.ReplaceAll(uuid.NewString(), "-", ""),
 		RuntimeStatus: history.StatusPending, CreatedTime: now, LastUpdatedTime: now, TaskHubName: a.Hub.Name()}
+	// As a client's start does: the index row, then the instance row.
+	if err := a.Hub.PutIndex(ctx, row.InstanceID, now); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.Hub.InsertInstance(ctx, row); err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +46,9 @@ func TestLostStartIsRunAndItsRetryIsAccepted(t *testing.T) {
 
 	// Without any retry: the sweep (every 2 × the 6 s lease) finds it.
 	row.InstanceID, row.ExecutionID = "lost-start-2", strings.ReplaceAll(uuid.NewString(), "-", "")
+	if err := a.Hub.PutIndex(ctx, row.InstanceID, now); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.Hub.InsertInstance(ctx, row); err != nil {
 		t.Fatal(err)
 	}

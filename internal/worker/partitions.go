@@ -249,8 +249,12 @@ func (p *partitions) balanceNext(ctx context.Context) (time.Time, error) {
 			}
 			continue
 		}
-		w.log.Info("acquired partition", "partition", l.Partition, "previousOwner", prev, "recover", recover,
-			"firstDequeue", notBefore.Sub(now).Round(time.Millisecond))
+		attrs := []any{"partition", l.Partition, "previousOwner", prev, "recover", recover}
+		if !notBefore.IsZero() {
+			// Only a takeover waits for the old owner's messages.
+			attrs = append(attrs, "firstDequeueIn", notBefore.Sub(now).Round(time.Millisecond))
+		}
+		w.log.Info("acquired partition", attrs...)
 		p.acquire(l, recover, notBefore)
 		mine++
 		view.counts[me] = mine

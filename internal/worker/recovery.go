@@ -164,9 +164,15 @@ func (w *Worker) resendStart(ctx context.Context, row *layout.InstanceRow) error
 // their execution: their start message was lost (the client died between
 // writing the row and sending it, or the send failed), and nothing else
 // would ever run them. It sends their start again.
+//
+// Each look reads only the starts made since the last one, through the
+// instance index, so that an idle app's background work does not grow
+// with the hub (see lookForLostStarts); once a day, and while the index is
+// incomplete, it scans the Instances table instead.
 func (w *Worker) sweepPending(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var sweep lostStartSweep
 	for {
 		select {
 		case <-w.ctx.Done():
@@ -176,8 +182,12 @@ func (w *Worker) sweepPending(interval time.Duration) {
 		if w.stopping.Load() {
 			return
 		}
-		w.resends.prune(time.Now().Add(-resendMemory))
-		n, err := w.resendLostStarts(w.ctx, time.Now().Add(-interval))
+		now := time.Now()
+		w.resends.prune(now.Add(-resendMemory))
+		// A start is looked at by the looks between interval and
+		// 2 × interval + the overlap after it was made.
+		w.starts.prune(now.Add(-2*interval - 2*lostStartOverlap))
+		n, err := w.lookForLostStarts(w.ctx, &sweep, now, interval)
 		if err != nil && w.ctx.Err() == nil {
 			w.log.Warn("looking for lost starts failed", "error", err)
 		}
@@ -187,6 +197,102 @@ func (w *Worker) sweepPending(interval time.Duration) {
 	}
 }
 
+// Bounds of the look for lost starts.
+const (
+	// lostStartLookback is how far back a worker's first look reads the
+	// index: a start lost longer before, while no worker looked, waits for
+	// the daily scan (or a takeover's recovery).
+	lostStartLookback = time.Hour
+	// lostStartFullScan is how often the owner of partition 0 scans the
+	// whole Instances table for lost starts all the same; its first scan
+	// comes that long after the worker started, so that a restart (after a
+	// crash, say) reads no more than the starts since the last look.
+	lostStartFullScan = 24 * time.Hour
+	// lostStartOverlap is how far each look reads back before where the
+	// last one ended: for clock skew, and for starts whose index row was
+	// written a little before their instance row.
+	lostStartOverlap = time.Minute
+)
+
+// lostStartSweep is where the look for lost starts got to: the index was
+// read up to from, and the last full scan ran at fullAt.
+type lostStartSweep struct {
+	from, fullAt time.Time
+}
+
+// lookForLostStarts runs one look: through the index, over the starts made
+// between the end of the last look (less lostStartOverlap) and
+// now − interval; or, once a day on the owner of partition 0 and whenever
+// the index is not complete, a scan of every Pending row.
+func (w *Worker) lookForLostStarts(ctx context.Context, sw *lostStartSweep, now time.Time, interval time.Duration) (int, error) {
+	cutoff := now.Add(-interval)
+	complete, err := w.hub.IndexComplete(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if sw.fullAt.IsZero() {
+		sw.fullAt = now
+	}
+	_, leader := w.parts.ownedEpoch(0)
+	if !complete || (leader && now.Sub(sw.fullAt) >= lostStartFullScan) {
+		n, err := w.resendLostStarts(ctx, cutoff)
+		if err == nil && complete {
+			sw.fullAt = now
+		}
+		return n, err
+	}
+	if sw.from.IsZero() {
+		sw.from = now.Add(-lostStartLookback)
+	}
+	from := sw.from.Add(-lostStartOverlap)
+	n, err := w.resendLostStartsIndexed(ctx, from, cutoff)
+	if err == nil {
+		sw.from = cutoff
+	}
+	return n, err
+}
+
+// resendLostStartsIndexed looks at the instances the index lists as
+// created in [from, to) in this worker's partitions, and resends the start
+// of each that is still Pending without history. Instances whose start
+// this worker processed are skipped without a read.
+func (w *Worker) resendLostStartsIndexed(ctx context.Context, from, to time.Time) (int, error) {
+	q := azstore.IndexQuery{From: from, To: to, Top: 1000}
+	resent := 0
+	for {
+		entries, more, err := w.hub.QueryIndex(ctx, q)
+		if err != nil {
+			return resent, err
+		}
+		for _, e := range entries {
+			if !w.parts.polling(w.hub.PartitionOf(e.InstanceID)) || w.starts.seen(e.InstanceID) || w.insts.active(e.InstanceID) {
+				continue
+			}
+			row, err := w.hub.GetInstanceColumns(ctx, e.InstanceID, nil)
+			if err != nil {
+				return resent, err
+			}
+			if row == nil || row.RuntimeStatus != history.StatusPending || !row.CreatedTime.Equal(e.CreatedTime) {
+				continue // not (or no longer) a waiting start of this index row
+			}
+			ok, err := w.resendIfLost(ctx, row, to)
+			if err != nil {
+				return resent, err
+			}
+			if ok {
+				resent++
+			}
+		}
+		if !more || len(entries) == 0 {
+			return resent, nil
+		}
+		last := entries[len(entries)-1]
+		q.AfterPartitionKey, q.AfterRowKey = last.PartitionKey, last.RowKey
+	}
+}
+
+// resendLostStarts scans the Instances table for Pending rows created
+// before createdBefore and resends the start of each that has no history.
 func (w *Worker) resendLostStarts(ctx context.Context, createdBefore time.Time) (int, error) {
 	q := azstore.InstanceQuery{Statuses: []history.RuntimeStatus{history.StatusPending},
 		CreatedTo: layout.FormatTime(createdBefore), Top: 1000}
@@ -197,33 +303,47 @@ func (w *Worker) resendLostStarts(ctx context.Context, createdBefore time.Time) 
 			return resent, fmt.Errorf("query pending instances: %w", err)
 		}
 		for _, row := range page.Rows {
-			p := w.hub.PartitionOf(row.InstanceID)
 			// A partition not polled yet (its new owner waits for the old
 			// owner's messages to come back, then drains them) may hold the
 			// start in its queue: only its recovery may resend it.
-			if !w.parts.polling(p) || w.insts.active(row.InstanceID) || w.resends.sent(row.InstanceID, row.ExecutionID) {
+			if !w.parts.polling(w.hub.PartitionOf(row.InstanceID)) || w.insts.active(row.InstanceID) {
 				continue
 			}
-			if row.ScheduledStartTime != nil && row.ScheduledStartTime.After(createdBefore) {
-				continue // not due long enough to count as lost
-			}
-			hs, err := w.hub.LoadHistory(ctx, row.InstanceID)
+			ok, err := w.resendIfLost(ctx, row, createdBefore)
 			if err != nil {
 				return resent, err
 			}
-			if !startLost(row, hs) {
-				continue
+			if ok {
+				resent++
 			}
-			if err := w.resendStart(ctx, row); err != nil {
-				return resent, err
-			}
-			resent++
 		}
 		if page.Continuation == "" {
 			return resent, nil
 		}
 		q.Continuation = page.Continuation
 	}
+}
+
+// resendIfLost resends the start of a Pending row that was due before
+// cutoff and has no history of its execution, once per worker.
+func (w *Worker) resendIfLost(ctx context.Context, row *layout.InstanceRow, cutoff time.Time) (bool, error) {
+	if w.resends.sent(row.InstanceID, row.ExecutionID) {
+		return false, nil
+	}
+	if row.ScheduledStartTime != nil && row.ScheduledStartTime.After(cutoff) {
+		return false, nil // not due long enough to count as lost
+	}
+	hs, err := w.hub.LoadHistory(ctx, row.InstanceID)
+	if err != nil {
+		return false, err
+	}
+	if !startLost(row, hs) {
+		return false, nil
+	}
+	if err := w.resendStart(ctx, row); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // completion returns the execution's terminal ExecutionCompleted event, if
@@ -311,6 +431,40 @@ func (r *resends) prune(cutoff time.Time) {
 	for k, t := range r.at {
 		if t.Before(cutoff) {
 			delete(r.at, k)
+		}
+	}
+}
+
+// starts remembers the instances whose start this worker processed (the
+// checkpoint that holds their ExecutionStarted), so that the look for lost
+// starts skips them without reading their rows.
+type starts struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (s *starts) note(id string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.at == nil {
+		s.at = map[string]time.Time{}
+	}
+	s.at[id] = now
+}
+
+func (s *starts) seen(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.at[id]
+	return ok
+}
+
+func (s *starts) prune(cutoff time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, t := range s.at {
+		if t.Before(cutoff) {
+			delete(s.at, id)
 		}
 	}
 }

@@ -126,6 +126,7 @@ type Worker struct {
 	subs      map[string][]chan *layout.InstanceRow
 	episodes  atomic.Int64
 	resends   resends
+	starts    starts
 	// recreating serializes re-creating a hub deleted under the worker;
 	// lastRecreate rate-limits it.
 	recreating   sync.Mutex
