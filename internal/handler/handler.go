@@ -45,6 +45,9 @@ type App struct {
 	Settings *config.Settings
 	Host     *config.Host
 	Logger   *slog.Logger
+	// storage is set while storage does not answer, before the engine
+	// has started.
+	storage storageState
 }
 
 // Run serves the custom handler until SIGTERM or SIGINT and then stops the
@@ -103,7 +106,7 @@ func Run(opts Options) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	go startEngine(ctx, a.App, logger)
+	go startEngine(ctx, a, logger)
 
 	select {
 	case <-ctx.Done():
@@ -125,23 +128,4 @@ func logLevel() slog.Level {
 		return slog.LevelInfo
 	}
 	return l
-}
-
-// startEngine retries until storage answers: on a developer machine the
-// emulator may come up after the handler.
-func startEngine(ctx context.Context, a *app.App, logger *slog.Logger) {
-	backoff := time.Second
-	for {
-		err := a.Start(ctx)
-		if err == nil {
-			return
-		}
-		logger.Error("starting the durable engine failed; retrying", "error", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 30*time.Second)
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -511,5 +512,20 @@ func TestPayloadMode(t *testing.T) {
 	rec = do(t, h, "POST", "/HttpStart", `{"Data":{}}`)
 	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || resp.ReturnValue.StatusCode != 400 {
 		t.Fatalf("bad payload: %s", rec.Body)
+	}
+}
+
+// Storage that does not answer is the app's problem, not the request's:
+// 503 with a message that says what to do, not 500.
+func TestUnreachableStorageIs503(t *testing.T) {
+	err := fmt.Errorf("start %q: %w", "x", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")})
+	if got := errorStatus(err); got != http.StatusServiceUnavailable {
+		t.Fatalf("errorStatus = %d", got)
+	}
+	a := &API{cfg: Config{Logger: slog.New(slog.DiscardHandler)}}
+	rec := httptest.NewRecorder()
+	a.fail(rec, httptest.NewRequest("POST", "/orchestrators/Hello", nil), errorStatus(err), err)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "Azurite") || !strings.Contains(rec.Body.String(), "connection refused") {
+		t.Errorf("%d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
 }
