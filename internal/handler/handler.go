@@ -75,6 +75,8 @@ func Run(opts Options) error {
 		grace = 20 * time.Second
 	}
 	a := &App{Settings: settings, Host: host, Logger: logger}
+	// Before the server runs: the router reads it.
+	a.storage.started = make(chan struct{})
 	a.App, err = app.New(app.Config{Settings: settings, Durable: host.Durable, Registry: reg, Logger: logger, ShutdownGrace: grace})
 	if err != nil {
 		return err

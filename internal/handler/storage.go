@@ -15,6 +15,38 @@ import (
 // routes that need storage answer 503 with the reason at once.
 type storageState struct {
 	reason atomic.Pointer[string]
+	// started is closed once the engine has started (and so has created
+	// the task hub); nil when nothing starts it (tests of the routing).
+	started chan struct{}
+}
+
+// startWait bounds how long a request that arrives while the engine is
+// starting waits for it. Creating a new hub takes a second or two; a
+// request answered 503 meanwhile was the first thing a new user saw.
+const startWait = 15 * time.Second
+
+// awaitStart waits until the engine has started, storage is known not to
+// answer, the request is gone or startWait has passed, whichever is first.
+// The request then goes ahead and gets whatever answer storage gives.
+func (s *storageState) awaitStart(ctx context.Context) {
+	if s.started == nil {
+		return
+	}
+	deadline := time.NewTimer(startWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for s.unreachable() == "" {
+		select {
+		case <-s.started:
+			return
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // unreachable returns why storage cannot be reached, "" when it can (or
@@ -82,6 +114,9 @@ func startEngine(ctx context.Context, a *App, logger *slog.Logger) {
 		}
 		err := a.App.Start(ctx)
 		if err == nil {
+			if a.storage.started != nil {
+				close(a.storage.started)
+			}
 			return
 		}
 		if ctx.Err() != nil {

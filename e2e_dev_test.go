@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable/internal/azurite"
+	"github.com/durable-go/durable/internal/testutil"
+)
+
+// A new user's first minutes: `durable init` in an empty folder, then
+// `durable dev` there, with no Azurite, no dev host and no Core Tools
+// running. durable dev must build the app, start storage and the app,
+// print the URLs, serve the app and its dashboard, and stop everything on
+// Ctrl-C with exit status 0 (so that `make run` around it reports no
+// error).
+func TestNewAppRunsWithDurableDev(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a separate module and runs Azurite")
+	}
+	repo, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := testutil.BuildBinary(t, "./cmd/durable", "durable")
+	dir := filepath.Join(t.TempDir(), "shop")
+	// The new module resolves its dependencies itself, not with this
+	// repository's settings.
+	env := append(os.Environ(), "GOFLAGS=",
+		// The repository's own Azurite, so that the test neither downloads
+		// one nor depends on the network; TestInstall covers the npm path.
+		azurite.EnvBinary+"="+filepath.Join(repo, "node_modules", ".bin", "azurite"))
+	initCmd := exec.Command(cli, "init", dir, "--module", "example.com/shop", "--replace", repo)
+	initCmd.Env = env
+	out, err := initCmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("durable init: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "durable dev") || !strings.Contains(string(out), "func start") {
+		t.Fatalf("durable init's next steps name neither durable dev nor func start:\n%s", out)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dev := exec.Command(cli, "dev", "--port", "0", "--free-ports")
+	dev.Dir = dir
+	dev.Env = env
+	// A process group of its own, as a terminal's foreground job: the
+	// Ctrl-C below reaches durable dev and the handler, as it would there.
+	dev.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var logs testutil.SyncBuffer
+	dev.Stderr = &logs
+	stdout, err := dev.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			_ = syscall.Kill(-dev.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+	}()
+
+	urls := map[string]string{}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		exited <- dev.Wait()
+	}()
+	urlRE := regexp.MustCompile(`^(App|Dashboard):\s+(\S+)$`)
+	for urls["App"] == "" || urls["Dashboard"] == "" {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("durable dev ended before printing its URLs; its log:\n%s", logs.String())
+			}
+			if m := urlRE.FindStringSubmatch(line); m != nil {
+				urls[m[1]] = m[2]
+			}
+		case <-ctx.Done():
+			t.Fatalf("durable dev printed no URLs within 90 s; its log:\n%s", logs.String())
+		}
+	}
+	go func() {
+		for range lines { // keep draining stdout until it closes
+		}
+	}()
+	// The new app's own orchestrator, through the starter that waits.
+	got := post(t, ctx, urls["App"]+"/orchestrators/Hello/wait?timeout=30", `"Tokyo"`, 200)
+	if strings.TrimSpace(got) != `"Hello Tokyo!"` {
+		t.Fatalf("Hello: %s", got)
+	}
+	// timeout without pollingInterval waits too, as in Durable Functions.
+	if got := post(t, ctx, urls["App"]+"/orchestrators/Hello?timeout=30", `"Osaka"`, 200); strings.TrimSpace(got) != `"Hello Osaka!"` {
+		t.Fatalf("Hello with ?timeout alone: %s", got)
+	}
+	if got := get(t, ctx, urls["Dashboard"], 200); !strings.Contains(got, "csrf-token") {
+		t.Fatalf("the dashboard page: %.300s", got)
+	}
+	azurePorts := regexp.MustCompile(`Azurite \(.*\) on ports (\d+), (\d+), (\d+)`).FindStringSubmatch(logs.String())
+	if azurePorts == nil {
+		t.Fatalf("durable dev did not say where Azurite listens:\n%s", logs.String())
+	}
+
+	// Ctrl-C, as the terminal sends it: to the whole foreground group.
+	if err := syscall.Kill(-dev.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for the deferred check
+		if err != nil {
+			t.Fatalf("durable dev after Ctrl-C: %v (want exit status 0); its log:\n%s", err, logs.String())
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatalf("durable dev did not stop within 45 s of Ctrl-C; its log:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "Stopped Azurite.") {
+		t.Errorf("durable dev did not stop Azurite; its log:\n%s", logs.String())
+	}
+	for _, port := range azurePorts[1:] {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+			c.Close()
+			t.Errorf("Azurite still listens on port %s after durable dev ended", port)
+		}
+	}
+	for _, f := range []string{"handler", "package.json", ".azurite/azurite.log"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func post(t *testing.T, ctx context.Context, url, body string, want int) string {
+	t.Helper()
+	return do(t, ctx, http.MethodPost, url, body, want)
+}
+
+func get(t *testing.T, ctx context.Context, url string, want int) string {
+	t.Helper()
+	return do(t, ctx, http.MethodGet, url, "", want)
+}
+
+func do(t *testing.T, ctx context.Context, method, url, body string, want int) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, url, resp.StatusCode, b, want)
+	}
+	return string(b)
+}
