@@ -13,8 +13,9 @@ import (
 // the HTTP API does (400, ErrBadArgument), before touching storage.
 func TestStartNewOfAnUnknownOrchestrator(t *testing.T) {
 	c, err := client.Open(context.Background(), client.Config{
-		// Nothing listens there: the refusal must not need storage.
-		ConnectionString: "UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://127.0.0.1:1",
+		// Port 1: nothing listens there, and the refusal must not need storage.
+		ConnectionString: "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;" +
+			"BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;QueueEndpoint=http://127.0.0.1:1/devstoreaccount1;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;",
 		PartitionCount:   4,
 		IsOrchestrator:   func(name string) bool { return name == "Hello" },
 	})

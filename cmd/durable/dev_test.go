@@ -1,8 +1,13 @@
 package main
 
 import (
+	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/durable-go/durable/internal/azurite"
 )
 
 func TestDevArguments(t *testing.T) {
@@ -42,5 +47,25 @@ func TestInitNextSteps(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("next steps lack %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// With no Azurite running, a command says so at once, naming the endpoint
+// and what to do, instead of failing after the storage SDK's retries.
+func TestCommandWithoutStorageSaysWhatToDo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	t.Setenv("AzureWebJobsStorage", azurite.ConnectionString(azurite.Ports{Blob: port, Queue: port, Table: port}))
+	start := time.Now()
+	_, errOut, code := runCLI(t, "get-instances", "--app-root", t.TempDir())
+	if code != exitStorage || !strings.Contains(errOut, "cannot reach storage at http://127.0.0.1:"+strconv.Itoa(port)) || !strings.Contains(errOut, "durable dev") {
+		t.Errorf("get-instances without storage: exit %d, stderr %q", code, errOut)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("it took %v to say so", took)
 	}
 }
