@@ -16,8 +16,8 @@ func TestStartNewOfAnUnknownOrchestrator(t *testing.T) {
 		// Port 1: nothing listens there, and the refusal must not need storage.
 		ConnectionString: "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;" +
 			"BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;QueueEndpoint=http://127.0.0.1:1/devstoreaccount1;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;",
-		PartitionCount:   4,
-		IsOrchestrator:   func(name string) bool { return name == "Hello" },
+		PartitionCount: 4,
+		IsOrchestrator: func(name string) bool { return name == "Hello" },
 	})
 	if err != nil {
 		t.Fatal(err)
