@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/durable-go/durable/internal/azurite"
@@ -184,6 +185,10 @@ func dev(ctx context.Context, f devFlags, s streams) (int, error) {
 	if host.HTTPRoutePrefix != "" {
 		prefix += host.HTTPRoutePrefix + "/"
 	}
+	// readyCtx ends the wait for the hub when the app ends, so that
+	// nothing prints after dev has returned.
+	readyCtx, cancelReady := context.WithCancel(ctx)
+	var ready sync.WaitGroup
 	err = devhost.Run(ctx, devhost.Options{
 		AppRoot: dir,
 		Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
@@ -193,17 +198,19 @@ func dev(ctx context.Context, f devFlags, s streams) (int, error) {
 		Stderr:  s.stderr,
 		Ready: func(string) {
 			// In the background: the dev host serves while this waits.
-			go func() {
-				waitForHub(ctx, base+prefix+"durabletask/instances?top=1", logger)
-				if ctx.Err() != nil {
+			ready.Go(func() {
+				waitForHub(readyCtx, base+prefix+"durabletask/instances?top=1", logger)
+				if readyCtx.Err() != nil {
 					return
 				}
 				fmt.Fprintf(s.stdout, "App:       %s\nDashboard: %s%sdurabletask/dashboard/\n", base, base, prefix)
 				fmt.Fprintf(s.stdout, "Start an orchestration: curl -X POST %s%sorchestrators/NAME/wait -d '\"input\"'\n", base, prefix)
 				fmt.Fprintln(s.stdout, "Press Ctrl-C to stop.")
-			}()
+			})
 		},
 	})
+	cancelReady()
+	ready.Wait()
 	if ctx.Err() != nil {
 		// Ctrl-C: the handler got the terminal's SIGINT too and may have
 		// ended first, which the dev host reports as an unexpected exit.
