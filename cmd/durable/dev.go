@@ -23,7 +23,7 @@ import (
 	"github.com/durable-go/durable/internal/devhost"
 )
 
-const devUsage = `Usage: durable dev [DIR] [--port N] [--free-ports] [--no-build] [--verbose]
+const devUsage = `Usage: durable dev [DIR] [--port N] [--free-ports] [--no-build] [--azurite-data DIR] [--verbose]
 
 Runs the function app in DIR (default: the current folder) on this machine, with nothing else
 to install but Go and Node.js: it builds the handler (go build -o handler .), starts Azurite
@@ -43,11 +43,15 @@ Flags:
   --free-ports   start Azurite on free ports even when 10000-10002 are free (the app gets
                  the connection string in its environment; tests use this)
   --no-build     run the handler as built, without 'go build'
+  --azurite-data DIR
+                 Azurite's data folder (default DIR/.azurite); another folder keeps a second
+                 Azurite (--free-ports) away from the data of one already running there
   --verbose      log the dev host at debug level
 `
 
 type devFlags struct {
 	dir       string
+	data      string
 	port      int
 	freePorts bool
 	noBuild   bool
@@ -62,6 +66,7 @@ func parseDevFlags(args []string) (devFlags, error) {
 	fs.BoolVar(&f.freePorts, "free-ports", false, "")
 	fs.BoolVar(&f.noBuild, "no-build", false, "")
 	fs.BoolVar(&f.verbose, "verbose", false, "")
+	fs.StringVar(&f.data, "azurite-data", "", "")
 	// The directory may come before or after the flags, as with init.
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		f.dir, args = args[0], args[1:]
@@ -140,7 +145,11 @@ func dev(ctx context.Context, f devFlags, s streams) (int, error) {
 
 	env := os.Environ()
 	if ep.DevelopmentStorage {
-		az, cs, err := devStorage(ctx, dir, f.freePorts, s)
+		data := f.data
+		if data == "" {
+			data = filepath.Join(dir, ".azurite")
+		}
+		az, cs, err := devStorage(ctx, dir, data, f.freePorts, s)
 		if err != nil {
 			if ctx.Err() != nil {
 				return exitOK, nil
@@ -293,7 +302,7 @@ func handlerPath(dir string) string {
 // started (nil when one was already running on the default ports) and the
 // connection string the app must get in its environment ("" when
 // UseDevelopmentStorage=true already reaches it).
-func devStorage(ctx context.Context, dir string, freePorts bool, s streams) (*azurite.Process, string, error) {
+func devStorage(ctx context.Context, dir, data string, freePorts bool, s streams) (*azurite.Process, string, error) {
 	ports := azurite.DefaultPorts
 	if !freePorts {
 		if err := azurite.FreePorts(ports); err != nil {
@@ -316,7 +325,6 @@ func devStorage(ctx context.Context, dir string, freePorts bool, s streams) (*az
 		}
 		source = "just installed"
 	}
-	data := filepath.Join(dir, ".azurite")
 	az, err := azurite.Start(ctx, azurite.Options{Bin: bin, Dir: data, Ports: ports})
 	if err != nil {
 		return nil, "", fmt.Errorf("start Azurite (%s, %s): %w", bin, source, err)
