@@ -134,6 +134,14 @@ func dev(ctx context.Context, f devFlags, s streams) (int, error) {
 		return exitBadArgs, fmt.Errorf("storage connection: %w", err)
 	}
 
+	if f.port != 0 {
+		// Before building and starting Azurite, which would be wasted.
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(f.port)))
+		if err != nil {
+			return exitBadArgs, fmt.Errorf("port %d is in use (another app, func start or durable dev?): stop it, or pick another with --port (0 for a free one): %w", f.port, err)
+		}
+		ln.Close()
+	}
 	if !f.noBuild {
 		if err := buildHandler(ctx, dir, s); err != nil {
 			if ctx.Err() != nil {

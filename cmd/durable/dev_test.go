@@ -2,6 +2,8 @@ package main
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,6 +34,22 @@ func TestDevArguments(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q; want exit 2 naming %q", c.args, code, errOut, c.want)
 		}
 	}
+	// A port in use is said before anything is built or started.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	app := t.TempDir()
+	if err := os.WriteFile(filepath.Join(app, "host.json"), []byte(`{"version":"2.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+	busy := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	if _, errOut, code := runCLI(t, "dev", app, "--port", busy); code != exitBadArgs || !strings.Contains(errOut, "port "+busy+" is in use") {
+		t.Errorf("dev on a busy port: exit %d, stderr %q", code, errOut)
+	}
+
 	f, err := parseDevFlags([]string{"--port", "0", "myapp"})
 	if err != nil || f.dir != "myapp" || f.port != 0 {
 		t.Errorf("flags before the folder: %+v %v", f, err)
