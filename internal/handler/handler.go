@@ -45,8 +45,9 @@ type App struct {
 	Settings *config.Settings
 	Host     *config.Host
 	Logger   *slog.Logger
-	// storage is set while storage does not answer, before the engine
-	// has started.
+	// storage is what the router knows of storage and of the engine's
+	// start: requests that need storage wait for the start, or answer
+	// 503 at once while storage does not answer.
 	storage storageState
 }
 

@@ -18,6 +18,10 @@ type storageState struct {
 	// started is closed once the engine has started (and so has created
 	// the task hub); nil when nothing starts it (tests of the routing).
 	started chan struct{}
+	// failed is set once a start has failed for a reason other than
+	// unreachable storage (a wrong key, say): requests then stop waiting
+	// for a start that may never come and get storage's own answer.
+	failed atomic.Bool
 }
 
 // startWait bounds how long a request that arrives while the engine is
@@ -36,7 +40,7 @@ func (s *storageState) awaitStart(ctx context.Context) {
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for s.unreachable() == "" {
+	for s.unreachable() == "" && !s.failed.Load() {
 		select {
 		case <-s.started:
 			return
@@ -122,6 +126,7 @@ func startEngine(ctx context.Context, a *App, logger *slog.Logger) {
 		if ctx.Err() != nil {
 			return
 		}
+		a.storage.failed.Store(true)
 		logger.Error("starting the durable engine failed; retrying", "error", err, "in", backoff)
 		if !sleep(ctx, backoff) {
 			return
