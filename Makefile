@@ -1,7 +1,7 @@
 # Build, run and test Durable Functions for Go.
 #
 #   make run     Azurite on the default ports (data in .azurite/), build ./handler, then
-#                `func start` when Azure Functions Core Tools is installed, else the dev host
+#                `func start` when Azure Functions Core Tools is installed, else `durable dev`
 #   make test    go vet and go test -race against a fresh Azurite on free ports
 #   make soak    the full fault-injection suite (internal/soak, SOAK=full); make test runs
 #                its short version
@@ -18,6 +18,8 @@ GO ?= go
 
 AZURITE := scripts/azurite.sh
 DEVHOST_PORT ?= 7071
+# More flags for durable dev under make run, e.g. DEV_FLAGS=--free-ports (durable dev --help).
+DEV_FLAGS ?=
 
 .PHONY: all build run test soak bench bench-compare fmt vet tidy clean deps screenshots dashboard-large
 
@@ -43,15 +45,18 @@ tidy:
 fmt:
 	$(GO) fmt ./...
 
-# The trap stops Azurite however the host ends (Ctrl-C included).
+# With Core Tools: Azurite on the default ports, then `func start`; the trap stops Azurite however
+# the host ends (Ctrl-C included). Without: `durable dev`, which starts Azurite and the dev host
+# and stops both on Ctrl-C, exiting 0. It runs as a built binary, not `go run`: go run exits with
+# status 1 when interrupted, which make reported as "Error 1" after every Ctrl-C.
 run: deps build
-	@trap '$(AZURITE) stop .azurite' EXIT; trap 'exit 130' INT TERM; \
-	AZURITE_DEFAULT_PORTS=1 $(AZURITE) start .azurite || exit 1; \
-	if command -v func >/dev/null 2>&1; then \
+	@if command -v func >/dev/null 2>&1; then \
+		trap '$(AZURITE) stop .azurite' EXIT; trap 'exit 130' INT TERM; \
+		AZURITE_DEFAULT_PORTS=1 $(AZURITE) start .azurite || exit 1; \
 		func start; \
 	else \
-		echo "func (Azure Functions Core Tools) not found: using the dev host" >&2; \
-		$(GO) run ./cmd/devhost --app-root . --port $(DEVHOST_PORT); \
+		echo "func (Azure Functions Core Tools) not found: using durable dev" >&2; \
+		$(GO) build -o bin/durable ./cmd/durable && exec bin/durable dev --no-build --port $(DEVHOST_PORT) $(DEV_FLAGS); \
 	fi
 
 # A fresh Azurite per run so no test sees another run's queues or tables; its connection

@@ -144,6 +144,15 @@ type Config struct {
 	BaseURL string
 	// Logger receives warnings; default slog.Default().
 	Logger *slog.Logger
+	// IsOrchestrator, when set, reports whether the app serving the hub
+	// registers an orchestrator of that name; StartNew then refuses any
+	// other name with ErrBadArgument, as the HTTP API answers 400. A
+	// client opened without it knows nothing of the app's code (it may be
+	// a separate program, and the app may not even run): StartNew then
+	// accepts any name, and an instance of a name no app registers fails
+	// when an app runs it ("orchestrator X is not registered in this
+	// app"). funcapp.App.Client sets it from the app's registry.
+	IsOrchestrator func(name string) bool
 }
 
 // Open connects to a task hub's storage. It does not create the hub: a
@@ -180,7 +189,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("open task hub client: %w", err)
 		}
 	}
-	return &Client{c: iclient.New(hub, iclient.Options{Logger: cfg.Logger}), hub: hub.Name(),
+	return &Client{c: iclient.New(hub, iclient.Options{Logger: cfg.Logger, IsOrchestrator: cfg.IsOrchestrator}), hub: hub.Name(),
 		connection: d.ConnectionName, baseURL: cfg.BaseURL}, nil
 }
 
@@ -192,7 +201,10 @@ func (c *Client) HubName() string { return c.hub }
 // and returns its instance ID. An instance with the same ID that finished
 // is replaced; one that is still active makes it fail with ErrWrongState,
 // unless it is a Pending instance started with the same name and input,
-// whose start this then repeats (a retry after a lost answer).
+// whose start this then repeats (a retry after a lost answer). A name the
+// app does not register is ErrBadArgument when the client knows the app's
+// orchestrators (Config.IsOrchestrator, set by funcapp.App.Client);
+// otherwise the instance is created and fails when an app runs it.
 func (c *Client) StartNew(ctx context.Context, name string, input any, o StartOptions) (string, error) {
 	return c.c.StartNew(ctx, name, input, o)
 }

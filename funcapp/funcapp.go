@@ -55,10 +55,14 @@ type Options struct {
 // App is the running function app as its orchestrators and activities see
 // it.
 type App struct {
-	h       *handler.App
-	once    sync.Once
-	client  *client.Client
-	openErr error
+	h *handler.App
+	// isOrchestrator looks names up in the app's registry, so that the
+	// app's own client refuses to start an orchestrator the app does not
+	// have, as its HTTP API does.
+	isOrchestrator func(name string) bool
+	once           sync.Once
+	client         *client.Client
+	openErr        error
 }
 
 // Setting returns an app setting (the environment wins over
@@ -74,12 +78,14 @@ func (a *App) HubName() string { return a.h.Hub.Name() }
 // Client returns a management client of the app's task hub, for use from
 // activities and the app's own functions once the app runs (not from
 // orchestrators, which must not do I/O). Its HTTP management payloads point
-// at BaseURL.
+// at BaseURL. Like the app's HTTP API, it refuses to start an orchestrator
+// the app does not register (ErrBadArgument).
 func (a *App) Client() (*client.Client, error) {
 	a.once.Do(func() {
 		a.client, a.openErr = client.Open(context.Background(), client.Config{
 			Settings: a.h.Settings.All(), ConnectionName: a.h.Host.Durable.ConnectionName, HubName: a.h.Hub.Name(),
-			PartitionCount: a.h.Hub.PartitionCount(), BaseURL: a.BaseURL(), Logger: a.h.Logger})
+			PartitionCount: a.h.Hub.PartitionCount(), BaseURL: a.BaseURL(), Logger: a.h.Logger,
+			IsOrchestrator: a.isOrchestrator})
 	})
 	return a.client, a.openErr
 }
@@ -108,7 +114,10 @@ func Run(opts Options) error {
 	hopts := handler.Options{Functions: opts.Functions, HTTP: opts.HTTP, Logger: opts.Logger, ShutdownGrace: opts.ShutdownGrace}
 	if opts.Register != nil {
 		hopts.Register = func(reg *durable.Registry, h *handler.App) error {
-			return opts.Register(reg, &App{h: h})
+			return opts.Register(reg, &App{h: h, isOrchestrator: func(name string) bool {
+				_, ok := reg.Orchestrator(name)
+				return ok
+			}})
 		}
 	}
 	return handler.Run(hopts)

@@ -1,5 +1,7 @@
 // Command devhost runs a custom-handler function app locally the way `func start` does, for
-// machines without Azure Functions Core Tools. See package internal/devhost.
+// machines without Azure Functions Core Tools. See package internal/devhost. It needs storage
+// running (Azurite); `durable dev` runs the same host with Azurite and a fresh build, in one
+// command.
 //
 //	go build -o handler . && go run ./cmd/devhost --app-root . --port 7071
 package main

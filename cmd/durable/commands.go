@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -597,7 +598,7 @@ func (c *purgeCmd) run(ctx context.Context, e *env) error {
 		}
 	case id != "":
 		if err := t.client.Purge(ctx, id); err != nil {
-			return t.explainNotFound(err)
+			return purgeAdvice(t.explainNotFound(err), id, false)
 		}
 	default:
 		// Without --created-after, start at the earliest date-time Azure
@@ -622,6 +623,23 @@ func (c *purgeCmd) run(ctx context.Context, e *env) error {
 		fmt.Fprintf(e.stdout, "Purged %d instance(s).\n", n)
 	}
 	return nil
+}
+
+// purgeAdvice says what to do when an instance could not be purged because
+// it has not finished: "it is Running" alone left users guessing whether a
+// flag would force it. None does, on purpose: purging a running instance
+// would delete history the engine is still writing.
+func purgeAdvice(err error, id string, recursive bool) error {
+	var se *client.StateError
+	var incomplete *client.PurgeIncompleteError
+	switch {
+	case errors.As(err, &se) && !se.Status.IsTerminal():
+		return fmt.Errorf("%w; only finished instances can be purged (no flag forces it): terminate it first "+
+			"(durable terminate --id %s), then run purge-history again", err, id)
+	case recursive && errors.As(err, &incomplete):
+		return fmt.Errorf("%w; terminate the tree first (durable terminate --id %s --recursive), then run purge-history again", err, id)
+	}
+	return err
 }
 
 // --- delete-task-hub -------------------------------------------------------------------

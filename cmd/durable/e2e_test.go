@@ -713,6 +713,8 @@ func testPurgeHistory(t *testing.T, f *fixture) {
 	present("purge-b-1")
 
 	f.fails(exitWrongState, "Running", "purge-history", "--id", "purge-running")
+	// It says what to do, not only what is wrong.
+	f.fails(exitWrongState, "terminate it first (durable terminate --id purge-running)", "purge-history", "--id", "purge-running")
 	f.fails(exitNotFound, "not found", "purge-history", "--id", "purge-nope")
 	r = f.ok("purge-history", "--id", "purge-b-0")
 	if !strings.Contains(r.stdout, "purge-b-0") {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
@@ -97,11 +98,35 @@ func (h *hubFlags) open(ctx context.Context, logger *slog.Logger) (*target, erro
 		return nil, configError(fmt.Errorf("%w; run durable from the function app's root, set the setting in the environment, "+
 			"or name another one with --connection-string-setting", err))
 	}
+	if err := probeStorage(ctx, settings, opts.ConnectionName); err != nil {
+		return nil, err
+	}
 	known, err := hub.UseRecordedPartitionCount(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &target{hub: hub, client: client.New(hub, client.Options{Logger: logger}), known: known, connection: opts.ConnectionName}, nil
+}
+
+// probeStorage fails at once, saying what to do, when nothing answers at
+// the storage endpoints: the storage SDK would retry a refused connection
+// for about ten seconds and then report it in its own words, which left
+// new users without Azurite waiting for an error they could not act on.
+func probeStorage(ctx context.Context, settings *config.Settings, connection string) error {
+	ep, err := config.StorageEndpoints(settings, connection)
+	if err != nil {
+		return nil // OpenHub has accepted the connection; let the request report it
+	}
+	failed, err := ep.Probe(ctx, 3*time.Second)
+	if err == nil || ctx.Err() != nil || !config.IsUnreachable(err) {
+		return nil
+	}
+	advice := fmt.Sprintf("check the app setting %s and that this machine can reach the account", connection)
+	if ep.Emulator {
+		advice = "start Azurite: run 'durable dev' in the app's folder (it starts Azurite with the app), or start Azurite yourself; " +
+			"when durable dev runs it on other ports, set " + connection + " as it printed"
+	}
+	return &cliError{code: exitStorage, err: fmt.Errorf("cannot reach storage at %s: %s (%w)", failed, advice, err)}
 }
 
 // explainNotFound adds the likelier cause to an instance-not-found error

@@ -21,8 +21,10 @@ const initUsage = `Usage: durable init DIR [--module PATH] [--replace DIR] [--no
 Writes a new function app in DIR: go.mod (requiring github.com/durable-go/durable), main.go with
 one orchestrator and one activity, main_test.go (a test with package tasktest), host.json,
 local.settings.json (Azurite), .gitignore, and the function folders of the built-in functions
-(the HTTP API and starters, StartNew … PurgeTimer, Wake). Then it runs 'go mod tidy' there, so
-that 'cd DIR && go build -o handler . && func start' works. It overwrites nothing.
+(the HTTP API and starters, StartNew … PurgeTimer, Wake), and package.json pinning Azurite, the
+storage emulator. Then it runs 'go mod tidy' there, so that 'cd DIR && durable dev' runs the
+app (or, with Azure Functions Core Tools and Azurite running, 'go build -o handler . && func
+start'). It overwrites nothing.
 
 Flags:
   --module PATH   the new module's path (default: DIR's base name)
@@ -103,8 +105,26 @@ func runInit(ctx context.Context, args []string, s streams) int {
 			return exitUnexpected
 		}
 	}
-	fmt.Fprintf(s.stdout, "Next: cd %s && go build -o handler . && func start\n", dir)
+	printNextSteps(s.stdout, dir)
 	return exitOK
+}
+
+// printNextSteps tells a new user how to run the app they just created.
+// durable dev comes first because it needs nothing but Go and Node.js;
+// `func start` needs Azure Functions Core Tools, and Azurite started first,
+// which is what stopped new users before durable dev existed.
+func printNextSteps(w io.Writer, dir string) {
+	fmt.Fprintf(w, `
+Next steps:
+  cd %s
+  durable dev
+      builds the handler, starts Azurite (installing it with npm the first time) and the app,
+      and prints the app's and the dashboard's URLs; Ctrl-C stops both
+  curl -X POST http://127.0.0.1:7071/orchestrators/Hello/wait -d '"Tokyo"'
+
+With Azure Functions Core Tools instead, start Azurite yourself (npm install && npx azurite
+--location .azurite), then: go build -o handler . && func start
+`, dir)
 }
 
 // moduleVersion is the version of github.com/durable-go/durable this

@@ -3,7 +3,7 @@
 // Functions Core Tools with the same names, flags and defaults, adds suspend,
 // resume, restart and purge-history --id, and needs no .NET:
 //
-//	go install github.com/durable-go/durable/cmd/durable@latest
+//	go install ./cmd/durable   # from a checkout, while the module is not published
 //	durable start-new --function-name HelloWorld --input @counter-data.json
 //	durable get-instances --runtime-status Running Pending --top 20
 //	durable help get-instances
@@ -13,6 +13,9 @@
 // (extensions.durableTask.hubName), as Core Tools does; environment variables
 // win over local.settings.json. From anywhere else, give
 // --connection-string-setting and --task-hub-name (or --app-root).
+//
+// durable init writes a new function app and durable dev runs one on this
+// machine with Azurite, the storage emulator; neither needs the hub flags.
 //
 // Results go to stdout, messages to stderr. --json prints results in the
 // shapes of the Durable Functions HTTP API.

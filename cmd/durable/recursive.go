@@ -46,5 +46,5 @@ func purgeTree(ctx context.Context, e *env, t *target, id string) (int, error) {
 	if errors.As(err, &incomplete) {
 		fmt.Fprintf(e.stderr, "Purged %d instance(s) of the tree of %s.\n", n, id)
 	}
-	return n, t.explainNotFound(err)
+	return n, purgeAdvice(t.explainNotFound(err), id, true)
 }

@@ -206,6 +206,8 @@ func run(ctx context.Context, args []string, s streams) int {
 	switch name := args[0]; name {
 	case "init":
 		return runInit(ctx, args[1:], s)
+	case "dev":
+		return runDev(ctx, args[1:], s)
 	case "help", "-h", "-help", "--help":
 		if name == "help" && len(args) > 1 {
 			sp, ok := lookup(args[1])
@@ -306,6 +308,7 @@ Commands:
 		fmt.Fprintf(w, "  %-20s %s\n", sp.name, sp.summary)
 	}
 	fmt.Fprintf(w, "  %-20s %s\n", "init", "Write a new function app that uses this module (durable init --help)")
+	fmt.Fprintf(w, "  %-20s %s\n", "dev", "Run a function app here: Azurite, the handler and the dev host (durable dev --help)")
 	fmt.Fprint(w, `
 Run 'durable <command> --help' (or 'durable help <command>') for its flags.
 

@@ -22,6 +22,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -95,6 +96,10 @@ type host struct {
 	work    *sync.WaitGroup
 	mu      sync.Mutex
 	closing bool
+
+	// storageDown is set while the queue pollers find storage not
+	// answering, so that the outage is logged once, not per function.
+	storageDown atomic.Bool
 }
 
 // goWork runs f in the background as part of the host's work, unless the host is stopping.

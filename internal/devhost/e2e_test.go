@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -539,5 +540,33 @@ func TestRunFailsWhenHandlerDies(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "starting") {
 		t.Errorf("handler output not forwarded; got:\n%s", logs.String())
+	}
+}
+
+// Started without storage, the dev host says once that queue triggers wait
+// for it, naming the endpoint; its queue functions do not each log an error.
+func TestQueueTriggersWithoutStorageLogOneLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ep := fmt.Sprintf("http://127.0.0.1:%d/devstoreaccount1", port)
+	cs := "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=" + ep
+	queue := func(name string) string {
+		return `{"bindings":[{"type":"queueTrigger","direction":"in","name":"msg","queueName":"` + name + `","connection":"AzureWebJobsStorage"}]}`
+	}
+	a := startApp(t, appSpec{
+		functions: map[string]string{"A": queue("a"), "B": queue("b"), "C": queue("c")},
+		settings:  map[string]string{"AzureWebJobsStorage": cs},
+	})
+	time.Sleep(1500 * time.Millisecond)
+	out := a.logs.String()
+	if n := strings.Count(out, "storage does not answer"); n != 1 || !strings.Contains(out, fmt.Sprintf("endpoint=http://127.0.0.1:%d", port)) {
+		t.Errorf("%d lines saying storage does not answer (want 1, naming the endpoint):\n%s", n, out)
+	}
+	if strings.Contains(out, "level=ERROR msg=\"queue polling failed") {
+		t.Errorf("queue functions log their own errors:\n%s", out)
 	}
 }

@@ -3,12 +3,16 @@ package devhost
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
+
+	"github.com/durable-go/durable/internal/config"
 )
 
 // settleTimeout bounds the storage calls that finish a message (delete, release, poison);
@@ -37,6 +41,7 @@ func (h *host) pollQueue(ctx context.Context, fn *function) {
 	}
 	delay := h.opts.QueuePollMin
 	var failingSince, lastLogged time.Time
+	unreachable := false // the current failure is storage not answering at all
 	var l *queueListener
 	for {
 		var n int
@@ -55,14 +60,25 @@ func (h *host) pollQueue(ctx context.Context, fn *function) {
 			if failingSince.IsZero() {
 				failingSince = time.Now()
 			}
-			if time.Since(lastLogged) >= errorLogEvery {
+			unreachable = config.IsUnreachable(err)
+			if unreachable {
+				// Every queue function sees the same outage: one line for
+				// the host says it (storageUnreachable), not one per function.
+				h.storageUnreachable(fn.queue.connection, err)
+				log.Debug("queue polling failed; retrying", "err", err, "failingFor", time.Since(failingSince).Round(time.Second))
+			} else if time.Since(lastLogged) >= errorLogEvery {
 				log.Error("queue polling failed; retrying", "err", err, "failingFor", time.Since(failingSince).Round(time.Second))
 				lastLogged = time.Now()
 			}
 			delay = min(delay*2, maxPoll)
 		case !failingSince.IsZero():
-			log.Info("queue polling recovered", "failedFor", time.Since(failingSince).Round(time.Second))
-			failingSince, lastLogged = time.Time{}, time.Time{}
+			if unreachable {
+				h.storageAnswers()
+				log.Debug("queue polling recovered", "failedFor", time.Since(failingSince).Round(time.Second))
+			} else {
+				log.Info("queue polling recovered", "failedFor", time.Since(failingSince).Round(time.Second))
+			}
+			failingSince, lastLogged, unreachable = time.Time{}, time.Time{}, false
 			delay = h.opts.QueuePollMin
 		case n > 0:
 			delay = h.opts.QueuePollMin
@@ -75,6 +91,33 @@ func (h *host) pollQueue(ctx context.Context, fn *function) {
 			return
 		case <-time.After(delay):
 		}
+	}
+}
+
+// storageUnreachable logs, once per outage for the whole host, that queue
+// triggers wait for storage, naming the endpoint and what to do: a new app
+// started without Azurite used to log a "queue polling failed" error per
+// queue function every 30 s, burying the handler's own explanation.
+func (h *host) storageUnreachable(connection string, err error) {
+	if !h.storageDown.CompareAndSwap(false, true) {
+		return
+	}
+	endpoint := ""
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			endpoint = u.Scheme + "://" + u.Host
+		}
+	}
+	h.log.Error("storage does not answer, so queue triggers wait for it: start Azurite "+
+		"(durable dev starts it with the app) or fix the connection setting", "endpoint", endpoint, "connection", connection, "err", err)
+}
+
+// storageAnswers logs, once, that storage answers again after an outage
+// storageUnreachable reported.
+func (h *host) storageAnswers() {
+	if h.storageDown.CompareAndSwap(true, false) {
+		h.log.Info("storage answers; queue triggers run")
 	}
 }
 

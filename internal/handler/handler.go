@@ -45,6 +45,10 @@ type App struct {
 	Settings *config.Settings
 	Host     *config.Host
 	Logger   *slog.Logger
+	// storage is what the router knows of storage and of the engine's
+	// start: requests that need storage wait for the start, or answer
+	// 503 at once while storage does not answer.
+	storage storageState
 }
 
 // Run serves the custom handler until SIGTERM or SIGINT and then stops the
@@ -72,6 +76,8 @@ func Run(opts Options) error {
 		grace = 20 * time.Second
 	}
 	a := &App{Settings: settings, Host: host, Logger: logger}
+	// Before the server runs: the router reads it.
+	a.storage.started = make(chan struct{})
 	a.App, err = app.New(app.Config{Settings: settings, Durable: host.Durable, Registry: reg, Logger: logger, ShutdownGrace: grace})
 	if err != nil {
 		return err
@@ -103,7 +109,7 @@ func Run(opts Options) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	go startEngine(ctx, a.App, logger)
+	go startEngine(ctx, a, logger)
 
 	select {
 	case <-ctx.Done():
@@ -125,23 +131,4 @@ func logLevel() slog.Level {
 		return slog.LevelInfo
 	}
 	return l
-}
-
-// startEngine retries until storage answers: on a developer machine the
-// emulator may come up after the handler.
-func startEngine(ctx context.Context, a *app.App, logger *slog.Logger) {
-	backoff := time.Second
-	for {
-		err := a.Start(ctx)
-		if err == nil {
-			return
-		}
-		logger.Error("starting the durable engine failed; retrying", "error", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 30*time.Second)
-	}
 }

@@ -90,7 +90,14 @@ func newRouter(a *App, own map[string]http.Handler, ownHTTP http.Handler) (http.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Forwarded requests keep their original path, so the API's
 		// prefixes tell them from invocations.
+		if api.Handles(r.URL.Path) && !dash.Handles(r.URL.Path) {
+			a.storage.awaitStart(r.Context())
+		}
 		switch {
+		case api.Handles(r.URL.Path) && !dash.Handles(r.URL.Path) && a.storage.unreachable() != "":
+			// Every API route needs storage; the dashboard's page itself
+			// does not, and shows the API's answers.
+			httpapi.WriteStorageUnreachable(w, a.storage.unreachable())
 		case dash.Handles(r.URL.Path) || api.Handles(r.URL.Path):
 			mgmt.ServeHTTP(w, r)
 		case r.Method == http.MethodGet && r.URL.Path == "/":

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -511,5 +512,47 @@ func TestPayloadMode(t *testing.T) {
 	rec = do(t, h, "POST", "/HttpStart", `{"Data":{}}`)
 	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || resp.ReturnValue.StatusCode != 400 {
 		t.Fatalf("bad payload: %s", rec.Body)
+	}
+}
+
+// Storage that does not answer is the app's problem, not the request's:
+// 503 with a message that says what to do, not 500.
+func TestUnreachableStorageIs503(t *testing.T) {
+	err := fmt.Errorf("start %q: %w", "x", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")})
+	if got := errorStatus(err); got != http.StatusServiceUnavailable {
+		t.Fatalf("errorStatus = %d", got)
+	}
+	a := &API{cfg: Config{Logger: slog.New(slog.DiscardHandler)}}
+	rec := httptest.NewRecorder()
+	a.fail(rec, httptest.NewRequest("POST", "/orchestrators/Hello", nil), errorStatus(err), err)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "Azurite") || !strings.Contains(rec.Body.String(), "connection refused") {
+		t.Errorf("%d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+}
+
+// POST /orchestrators/{name} waits when asked with timeout or
+// pollingInterval alone, taking Durable Functions' default for the other,
+// instead of ignoring a lone timeout.
+func TestStartWaitsWithTimeoutOrIntervalAlone(t *testing.T) {
+	done := &client.Status{Name: "E1", InstanceID: "newid", RuntimeStatus: history.StatusCompleted,
+		Output: json.RawMessage(`"done"`), CreatedTime: created, LastUpdatedTime: created}
+	fc := &fakeClient{status: map[string]*client.Status{"newid": done, "restarted": done}}
+	a := newAPI(t, fc, "")
+	for _, target := range []string{
+		"/orchestrators/E1?timeout=5",
+		"/orchestrators/E1?pollingInterval=0.5",
+		"/durabletask/orchestrators/E1?timeout=5",
+		"/durabletask/instances/newid/restart?timeout=5",
+	} {
+		if rec := do(t, a, "POST", target, ""); rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != `"done"` {
+			t.Errorf("POST %s: %d %s, want 200 with the output", target, rec.Code, rec.Body)
+		}
+	}
+	if rec := do(t, a, "POST", "/orchestrators/E1", ""); rec.Code != 202 {
+		t.Errorf("POST without either: %d, want 202", rec.Code)
+	}
+	// The default timeout is 10 s: a longer interval alone cannot work.
+	if rec := do(t, a, "POST", "/orchestrators/E1?pollingInterval=20", ""); rec.Code != 400 || !strings.Contains(rec.Body.String(), "10s") {
+		t.Errorf("pollingInterval over the default timeout: %d %s, want 400", rec.Code, rec.Body)
 	}
 }

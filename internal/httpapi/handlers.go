@@ -110,33 +110,53 @@ func (a *API) startInstance(w http.ResponseWriter, r *http.Request) (c Client, i
 }
 
 // start serves POST /orchestrators/{functionName}[/{instanceId}]: 202 with
-// the check-status body, or, with timeout and pollingInterval, a wait as in
+// the check-status body, or, with timeout or pollingInterval, a wait as in
 // startAndWait.
 func (a *API) start(w http.ResponseWriter, r *http.Request) {
-	q := query(r)
-	timeout, hasTimeout, err := q.seconds("timeout")
+	timeout, poll, wait, err := waitParams(query(r))
 	if err != nil {
 		a.fail(w, r, http.StatusBadRequest, err)
-		return
-	}
-	poll, hasPoll, err := q.interval("pollingInterval")
-	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, err)
-		return
-	}
-	if hasTimeout && hasPoll && poll > timeout {
-		a.fail(w, r, http.StatusBadRequest, errRetryOverTimeout(timeout, poll))
 		return
 	}
 	c, id, ok := a.startInstance(w, r)
 	if !ok {
 		return
 	}
-	if hasTimeout && hasPoll {
+	if wait {
 		a.waitForCompletion(w, r, c, id, timeout, poll)
 		return
 	}
 	a.writeCheckStatus(w, r, id)
+}
+
+// waitParams reads the timeout and pollingInterval of a start that may
+// wait for the instance. Either one alone asks for the wait, as Durable
+// Functions' WaitForCompletionOrCreateCheckStatusResponse takes each with
+// a default (10 s, 1 s); ignoring a lone timeout answered 202 at once to a
+// caller who had asked to wait. An interval longer than the timeout is a
+// 400, as in startAndWait.
+func waitParams(q params) (timeout, poll time.Duration, wait bool, err error) {
+	timeout, hasTimeout, err := q.seconds("timeout")
+	if err != nil {
+		return 0, 0, false, err
+	}
+	poll, hasPoll, err := q.interval("pollingInterval")
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if !hasTimeout && !hasPoll {
+		return 0, 0, false, nil
+	}
+	if !hasTimeout {
+		timeout = DefaultWaitTimeout
+	}
+	if !hasPoll {
+		poll = min(DefaultRetryInterval, timeout)
+	}
+	if poll > timeout {
+		return 0, 0, false, errRetryOverTimeout(timeout, poll)
+	}
+	return timeout, poll, true, nil
 }
 
 // startAndWait serves POST /orchestrators/{functionName}/wait, the seed's
@@ -540,9 +560,8 @@ func (a *API) rewindFailed(w http.ResponseWriter, r *http.Request, id string, er
 func (a *API) restart(w http.ResponseWriter, r *http.Request, c Client, id string) {
 	q := query(r)
 	newID, err1 := q.bool("restartWithNewInstanceId", true)
-	timeout, hasTimeout, err2 := q.seconds("timeout")
-	poll, hasPoll, err3 := q.interval("pollingInterval")
-	if err := errors.Join(err1, err2, err3); err != nil {
+	timeout, poll, wait, err2 := waitParams(q)
+	if err := errors.Join(err1, err2); err != nil {
 		a.fail(w, r, http.StatusBadRequest, err)
 		return
 	}
@@ -555,8 +574,8 @@ func (a *API) restart(w http.ResponseWriter, r *http.Request, c Client, id strin
 		a.fail(w, r, status, err)
 		return
 	}
-	if hasTimeout && hasPoll {
-		a.waitForCompletion(w, r, c, started, timeout, min(poll, timeout))
+	if wait {
+		a.waitForCompletion(w, r, c, started, timeout, poll)
 		return
 	}
 	a.writeCheckStatus(w, r, started)

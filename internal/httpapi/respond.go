@@ -13,6 +13,7 @@ import (
 	"github.com/durable-go/durable/internal/apijson"
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/config"
 )
 
 // CheckStatus is the body of a 202 from a starter: the instance's ID and
@@ -106,6 +107,11 @@ func writeText(w http.ResponseWriter, status int, text string) {
 const (
 	msgBadArgument = "One or more of the arguments submitted is incorrect"
 	msgInternal    = "Something went wrong while processing your request"
+	// msgUnreachable is this project's own: Durable Functions has no
+	// answer for a storage account it cannot reach (its host does not
+	// start), and a plain 500 sent new users looking for a bug in their
+	// code when Azurite was simply not running.
+	msgUnreachable = "The app cannot reach its storage account: start Azurite (durable dev starts it with the app) or fix the connection setting"
 )
 
 // errorBody is the body of every error answer.
@@ -140,10 +146,21 @@ func errorStatus(err error) int {
 		// Without a status attached this is a finished instance refusing
 		// a signal (terminate, raise event): Durable Functions' 410.
 		return http.StatusGone
-	case azstore.IsHubMissing(err):
+	case azstore.IsHubMissing(err), config.IsUnreachable(err):
+		// Neither says anything about the request: it may succeed once
+		// the app has created its hub or its storage answers.
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// WriteStorageUnreachable answers 503 at once, with reason as the
+// detail, for a request that needs storage while the app knows its storage
+// does not answer: without it the request would wait out the storage
+// SDK's retries (about 10 s) before failing the same way.
+func WriteStorageUnreachable(w http.ResponseWriter, reason string) {
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, msgUnreachable, reason)
 }
 
 // fail answers err with status and logs server-side failures, whose
@@ -162,6 +179,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, status int, err error
 		msg = "An active instance with this ID already exists"
 	case status == http.StatusPreconditionFailed:
 		msg = "The orchestration instance is not in a state that allows this operation"
+	case status == http.StatusServiceUnavailable && config.IsUnreachable(err):
+		msg = msgUnreachable
+		w.Header().Set("Retry-After", "5")
+		a.cfg.Logger.Warn("management request while storage is unreachable", "method", r.Method, "path", r.URL.Path, "error", err)
 	case status == http.StatusServiceUnavailable:
 		msg = "The task hub does not exist: the app may still be starting, or the hub was deleted and is being created again"
 		w.Header().Set("Retry-After", "5")

@@ -2,10 +2,13 @@ package scaffold
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/durable-go/durable/internal/azurite"
 )
 
 // The template's function folders are the repository's own, byte for byte:
@@ -61,5 +64,37 @@ func TestWriteRefusesToOverwrite(t *testing.T) {
 	}
 	if _, err := Write(t.TempDir(), Params{Module: "bad module", Version: "v0", GoVersion: "1.26"}); err == nil {
 		t.Fatal("a bad module path was accepted")
+	}
+}
+
+// A new app pins the Azurite this repository pins (package.json) and
+// durable dev installs (azurite.Version), so that both run the emulator
+// the project is tested against.
+func TestTemplatePinsTheRepositorysAzurite(t *testing.T) {
+	version := func(data []byte) string {
+		var p struct {
+			DevDependencies map[string]string `json:"devDependencies"`
+		}
+		if err := json.Unmarshal(data, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p.DevDependencies["azurite"]
+	}
+	repo, err := os.ReadFile(filepath.Join("..", "..", "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := files.ReadFile("template/package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := version(tmpl), version(repo); got != want || got != azurite.Version {
+		t.Errorf("template pins azurite %q, the repository %q, durable dev installs %q", got, want, azurite.Version)
+	}
+	ignore, _ := files.ReadFile("template/gitignore")
+	for _, p := range []string{"/.azurite/", "/node_modules/"} {
+		if !strings.Contains(string(ignore), p) {
+			t.Errorf(".gitignore does not ignore %s", p)
+		}
 	}
 }
