@@ -175,3 +175,60 @@ func TestContinueAsNewCarriesManyEventsOnce(t *testing.T) {
 	fail.armed.Store(false)
 	expectCompleted(t, st, fmt.Sprint(adds))
 }
+
+// failRowWrites fails every write of an instance row while armed.
+type failRowWrites struct{ armed atomic.Bool }
+
+func (p *failRowWrites) Do(req *policy.Request) (*http.Response, error) {
+	raw := req.Raw()
+	if p.armed.Load() && (raw.Method == "PATCH" || raw.Method == "MERGE" || raw.Method == "PUT") && strings.Contains(raw.URL.Path, "Instances(") {
+		return nil, errors.New("injected: instance row write refused")
+	}
+	return req.Next()
+}
+
+// A row write that failed is retried by itself: an instance that then waits
+// for days has no later episode that would write its row.
+func TestFailedRowWriteIsRetried(t *testing.T) {
+	fail := &failRowWrites{}
+	a := startApp(t, withPolicy(fail), withRegistry(func(r *durable.Registry) {
+		_ = r.AddOrchestrator("WaitsLong", func(ctx *durable.OrchestrationContext) (any, error) {
+			ctx.SetCustomStatus("waiting")
+			return nil, ctx.WaitForExternalEvent("go").Await(nil)
+		})
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fail.armed.Store(true)
+	id, err := a.Client.StartNew(ctx, "WaitsLong", nil, client.StartOptions{InstanceID: "row-retry"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first episode's row write fails while history records it.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		hs, err := a.Hub.LoadHistory(ctx, id)
+		if err == nil && len(hs.Events) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first episode never checkpointed")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if st, err := a.Client.GetStatus(ctx, id, client.StatusOptions{}); err != nil || st.RuntimeStatus != history.StatusPending {
+		t.Fatalf("while row writes fail: %+v, %v; want the row still Pending", st, err)
+	}
+	fail.armed.Store(false)
+	for {
+		st, err := a.Client.GetStatus(ctx, id, client.StatusOptions{})
+		if err == nil && st.RuntimeStatus == history.StatusRunning && string(st.CustomStatus) == `"waiting"` {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the row never caught up with history: %+v, %v", st, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
