@@ -69,6 +69,8 @@ type Hub struct {
 	leases     *aztables.Client
 	index      *aztables.Client
 	indexer    *indexWriter
+	inflight   *aztables.Client
+	inflighter *indexWriter
 	control    []*azqueue.QueueClient
 	workItems  *azqueue.QueueClient
 	poison     *azqueue.QueueClient
@@ -98,11 +100,13 @@ func Open(c Clients, o Options) (*Hub, error) {
 		history:   c.Tables.NewClient(layout.HistoryTable(o.HubName)),
 		leases:    c.Tables.NewClient(layout.PartitionsTable(o.HubName)),
 		index:     c.Tables.NewClient(layout.InstanceIndexTable(o.HubName)),
+		inflight:  c.Tables.NewClient(layout.InFlightTable(o.HubName)),
 		workItems: c.Queues.NewQueueClient(layout.WorkItemQueue(o.HubName)),
 		poison:    c.Queues.NewQueueClient(layout.PoisonQueue(o.HubName)),
 		blobs:     &blobStore{client: c.Blobs, container: layout.LargeMessagesContainer(o.HubName)},
 	}
-	h.indexer = newIndexWriter(h.index)
+	h.indexer = newIndexWriter(h.index, "index")
+	h.inflighter = newIndexWriter(h.inflight, "in-flight")
 	if o.WakeQueue != "" {
 		h.wake = c.Queues.NewQueueClient(o.WakeQueue)
 	}
@@ -202,7 +206,7 @@ func (h *Hub) CreateIfNotExists(ctx context.Context) error {
 // completeness depends on whether Instances was new.
 func (h *Hub) tables() []string {
 	return []string{layout.InstancesTable(h.name), layout.HistoryTable(h.name), layout.PartitionsTable(h.name),
-		layout.InstanceIndexTable(h.name)}
+		layout.InstanceIndexTable(h.name), layout.InFlightTable(h.name)}
 }
 
 // UseRecordedPartitionCount adopts the partition count recorded in the

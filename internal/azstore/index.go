@@ -18,14 +18,16 @@ import (
 // caller's context.
 const indexWriteTimeout = 30 * time.Second
 
-// indexWriter writes index rows with group commit: rows for one table
-// partition queue up while a write for that partition is in flight and go
-// in the next entity-group batch together. An idle hub pays one request
-// per start, as before batching; a burst of starts pays about one request
-// per hundred.
+// indexWriter writes a table's rows (the index's, the in-flight table's)
+// with group commit: rows for one table partition queue up while a write
+// for that partition is in flight and go in the next entity-group batch
+// together. An idle hub pays one request per row, as before batching; a
+// burst pays about one request per hundred.
 type indexWriter struct {
 	table *aztables.Client
-	mu    sync.Mutex
+	// what names the rows in errors.
+	what string
+	mu   sync.Mutex
 	// queues holds, per partition key, the batches waiting for the
 	// partition's drainer; a key is present while its drainer runs.
 	queues map[string][]*indexBatch
@@ -40,8 +42,8 @@ type indexBatch struct {
 	err  error
 }
 
-func newIndexWriter(t *aztables.Client) *indexWriter {
-	return &indexWriter{table: t, queues: map[string][]*indexBatch{}}
+func newIndexWriter(t *aztables.Client, what string) *indexWriter {
+	return &indexWriter{table: t, what: what, queues: map[string][]*indexBatch{}}
 }
 
 // put queues one row to write, or with del to delete, and waits until
@@ -65,7 +67,7 @@ func (w *indexWriter) put(ctx context.Context, pk, rk string, body []byte, del b
 	case <-b.done:
 		return b.err
 	case <-ctx.Done():
-		return fmt.Errorf("write index row %s/%s: %w", pk, rk, ctx.Err())
+		return fmt.Errorf("write %s row %s/%s: %w", w.what, pk, rk, ctx.Err())
 	}
 }
 
@@ -97,7 +99,7 @@ func (w *indexWriter) write(ctx context.Context, pk string, rows map[string][]by
 	if len(rows) == 1 {
 		for rk, body := range rows {
 			if _, err := w.table.UpsertEntity(ctx, body, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
-				return fmt.Errorf("write index row %s/%s: %w", pk, rk, err)
+				return fmt.Errorf("write %s row %s/%s: %w", w.what, pk, rk, err)
 			}
 		}
 		return nil
@@ -107,7 +109,7 @@ func (w *indexWriter) write(ctx context.Context, pk string, rows map[string][]by
 		batch = append(batch, aztables.TransactionAction{ActionType: aztables.TransactionTypeInsertReplace, Entity: body})
 	}
 	if _, err := w.table.SubmitTransaction(ctx, batch, nil); err != nil {
-		return fmt.Errorf("write %d index rows in %s: %w", len(rows), pk, err)
+		return fmt.Errorf("write %d %s rows in %s: %w", len(rows), w.what, pk, err)
 	}
 	return nil
 }
@@ -129,7 +131,7 @@ func (w *indexWriter) delete(ctx context.Context, pk string, rows map[string][]b
 	for rk := range rows {
 		if _, err := w.table.DeleteEntity(ctx, pk, rk, nil); err != nil && !isStatus(err, 404) &&
 			!hasTableCode(err, aztables.TableNotFound, aztables.ResourceNotFound) {
-			errs = append(errs, fmt.Errorf("delete index row %s/%s: %w", pk, rk, err))
+			errs = append(errs, fmt.Errorf("delete %s row %s/%s: %w", w.what, pk, rk, err))
 		}
 	}
 	return errors.Join(errs...)

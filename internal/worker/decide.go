@@ -474,3 +474,12 @@ func rowBehind(row *layout.InstanceRow, executionID string, events []history.Eve
 	}
 	return custom != nil && *custom != row.CustomStatus
 }
+
+// quiet reports whether an instance holds nothing that storage alone does
+// not show: no progress kept in memory, no row write to retry, no activity
+// without a result (one run in this process would be lost with it), no
+// continue-as-new between its two writes. Its in-flight row may then go.
+func quiet(snap *snapshot) bool {
+	return snap.uncommitted() == 0 && !snap.rowDirty && !awaitsActivities(snap.events, nil) &&
+		!durable.EndedByContinueAsNew(snap.events)
+}

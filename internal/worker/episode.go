@@ -260,7 +260,22 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		if snap.executionID == "" {
 			snap.executionID = res.ExecutionID
 		}
+		// The in-flight row goes with the outbound messages, both before
+		// the checkpoint, so it costs an idle start no round trip of its own.
+		var journaled chan error
+		if !snap.journaled {
+			journaled = make(chan error, 1)
+			go func() { journaled <- w.hub.PutInFlight(ctx, inst.id) }()
+		}
 		local, elsewhere, err := w.sendOutbound(ctx, inst, res)
+		if journaled != nil {
+			if jerr := <-journaled; jerr == nil {
+				snap.journaled = true
+			} else if err == nil {
+				w.acts.unreserve(len(local))
+				err = jerr
+			}
+		}
 		if err != nil {
 			return afterCommit(err)
 		}
@@ -345,7 +360,9 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		snap.deleted = keepDeleted(snap.deleted, events)
 		snap.executionID, snap.events, snap.durable, snap.continued = next, nil, 0, true
 	}
-	return deleteHeld()
+	err = deleteHeld()
+	w.noteQuiet(inst)
+	return err
 }
 
 // errNotOwner stops an episode whose partition lease ran out by this
@@ -358,6 +375,15 @@ var errNotOwner = errors.New("the partition's lease ran out before the checkpoin
 // durable, so that a later dropSnapshot resends only what was lost; the
 // snapshot's ETag is stale then, and the caller drops it.
 func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more []history.Event) error {
+	if !snap.journaled {
+		// Recovery finds what a checkpoint leaves to do (activities run
+		// here, the row write after it) through the in-flight row.
+		if err := w.hub.PutInFlight(ctx, id); err != nil {
+			return err
+		}
+		snap.journaled = true
+	}
+	snap.quietSince = time.Time{}
 	events := append(append([]history.Event(nil), snap.events[snap.durable:]...), more...)
 	etag, committed, err := w.hub.WriteHistoryCounted(ctx, azstore.Checkpoint{InstanceID: id, ExecutionID: snap.executionID,
 		FirstSeq: snap.durable, Events: events, ETag: snap.etag})
@@ -401,6 +427,43 @@ func (w *Worker) flush(ctx context.Context, inst *instance) {
 		}
 		snap.rowDirty, snap.rowRetries = false, 0
 	}
+	w.noteQuiet(inst)
+}
+
+// journalQuiet is how long an instance stays quiet (see quiet) before its
+// in-flight row is deleted: a busy instance keeps its row rather than
+// writing and deleting it at every step.
+const journalQuiet = 5 * time.Second
+
+// noteQuiet deletes the in-flight row of an instance that finished at
+// once, and of one that stayed quiet for journalQuiet (a flush comes back
+// for it then); any checkpoint in between keeps the row.
+func (w *Worker) noteQuiet(inst *instance) {
+	snap := inst.snap
+	if snap == nil || !snap.journaled {
+		return
+	}
+	switch {
+	case snap.done() && !snap.rowDirty:
+	case !quiet(snap):
+		snap.quietSince = time.Time{}
+		return
+	case snap.quietSince.IsZero():
+		snap.quietSince = time.Now()
+		w.insts.flushAfter(inst.id, inst.epoch, journalQuiet)
+		return
+	case time.Since(snap.quietSince) < journalQuiet:
+		return
+	}
+	snap.journaled, snap.quietSince = false, time.Time{}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		if err := w.hub.DeleteInFlight(context.WithoutCancel(w.ctx), inst.id); err != nil {
+			// A row left behind costs the next takeover one history read.
+			w.log.Debug("deleting an in-flight row failed", "instanceId", inst.id, "error", err)
+		}
+	}()
 }
 
 // retryRow marks the instance row as behind history and has the instance
@@ -484,7 +547,9 @@ func (w *Worker) snapshotFor(ctx context.Context, inst *instance, events []histo
 	// row write leaves the row behind, at an older execution even; a rewind
 	// leaves it Pending), so the first episode after a load writes all of
 	// it from history.
-	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, durable: len(hs.Events), etag: hs.ETag}
+	// Whether it has an in-flight row is unknown too: taken as yes, so that
+	// a quiet instance deletes any.
+	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, durable: len(hs.Events), etag: hs.ETag, journaled: true}
 	return inst.snap, nil
 }
 

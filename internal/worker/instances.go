@@ -61,6 +61,10 @@ type snapshot struct {
 	rowStatus     history.RuntimeStatus
 	rowCustom     string
 	rowExecution  string
+	// journaled says the instance has an in-flight row (see
+	// layout.InFlightTable); quietSince is when it last became quiet.
+	journaled  bool
+	quietSince time.Time
 	// continued marks an execution that a continue-as-new started here;
 	// its row exists already (see firstOfSubOrchestration).
 	continued bool

@@ -21,54 +21,62 @@ import (
 //     (activities are at-least-once; a duplicate result is dropped);
 //   - an execution that recorded a continue-as-new but not its successor
 //     is continued;
+//   - a row behind its history is rewritten, and a finished one repaired;
 //   - a Pending instance gets its start message again, in case the client
 //     died between writing the row and sending the message (a duplicate
 //     start is dropped).
 //
-// It scans the Instances table for unfinished instances, which is costly
-// on a large hub, but it runs only when a lease is taken over without a
-// clean hand-over, beside the partition's normal processing, and loads the
-// histories of its partition's instances recoveryLoads at a time.
+// It reads the partition's in-flight rows (layout.InFlightTable), which a
+// worker writes before any checkpoint that leaves such work, and not the
+// Instances table: its cost follows what the dead worker had in flight, not
+// the hub. It runs only when a lease is taken over without a clean
+// hand-over, beside the partition's normal processing, and loads the
+// histories recoveryLoads at a time. Rows that point at nothing left to do
+// are deleted.
 func (w *Worker) recoverPartition(ctx context.Context, partition int, epoch int64) error {
 	started := time.Now()
-	q := azstore.InstanceQuery{Statuses: []history.RuntimeStatus{history.StatusPending, history.StatusRunning,
-		history.StatusSuspended, history.StatusContinuedAsNew}, Top: 1000}
-	var activities, kicked, restarted, repaired, seen atomic.Int64
-	for {
-		page, err := w.hub.QueryInstances(ctx, q)
-		if err != nil {
-			return fmt.Errorf("recover partition %d: %w", partition, err)
-		}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(recoveryLoads)
-		for _, row := range page.Rows {
-			if w.hub.PartitionOf(row.InstanceID) != partition {
-				continue
+	ids, err := w.hub.ListInFlight(ctx, partition)
+	if err != nil {
+		return fmt.Errorf("recover partition %d: %w", partition, err)
+	}
+	var activities, kicked, restarted, repaired, cleared atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(recoveryLoads)
+	for _, id := range ids {
+		g.Go(func() error {
+			row, err := w.hub.GetInstanceColumns(gctx, id, nil)
+			if err != nil {
+				return fmt.Errorf("recover partition %d: %w", partition, err)
 			}
-			seen.Add(1)
-			g.Go(func() error {
-				a, k, r, p, err := w.recoverInstance(gctx, partition, epoch, row)
-				activities.Add(int64(a))
-				kicked.Add(int64(k))
-				restarted.Add(int64(r))
-				repaired.Add(int64(p))
+			var a, k, r, p int
+			if row != nil {
+				a, k, r, p, err = w.recoverInstance(gctx, partition, epoch, row)
 				if err != nil {
 					return fmt.Errorf("recover partition %d: %w", partition, err)
 				}
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return err
-		}
-		if page.Continuation == "" {
-			break
-		}
-		q.Continuation = page.Continuation
+			}
+			activities.Add(int64(a))
+			kicked.Add(int64(k))
+			restarted.Add(int64(r))
+			repaired.Add(int64(p))
+			// Work handed to an episode or an activity keeps the row (the
+			// instance deletes it once quiet); otherwise nothing is left.
+			if a == 0 && k == 0 {
+				if err := w.hub.DeleteInFlight(gctx, id); err != nil {
+					w.log.Debug("deleting an in-flight row failed", "instanceId", id, "error", err)
+				} else {
+					cleared.Add(1)
+				}
+			}
+			return nil
+		})
 	}
-	w.log.Info("partition recovered", "partition", partition, "instances", seen.Load(), "activitiesRestarted", activities.Load(),
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	w.log.Info("partition recovered", "partition", partition, "instances", len(ids), "activitiesRestarted", activities.Load(),
 		"continued", kicked.Load(), "startsResent", restarted.Load(), "rowsRepaired", repaired.Load(),
-		"took", time.Since(started).Round(time.Millisecond))
+		"rowsCleared", cleared.Load(), "took", time.Since(started).Round(time.Millisecond))
 	return nil
 }
 
@@ -85,13 +93,18 @@ func (w *Worker) recoverInstance(ctx context.Context, partition int, epoch int64
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
+	end := completion(hs.Events)
+	if row.RuntimeStatus.IsTerminal() && (len(hs.Events) == 0 ||
+		end != nil && end.OrchestrationStatus == row.RuntimeStatus && hs.ExecutionID == row.ExecutionID) {
+		return 0, 0, 0, 0, nil // finished, and the row says so
+	}
 	if startLost(row, hs) {
 		if err := w.resendStart(ctx, row); err != nil {
 			return 0, 0, 0, 0, err
 		}
 		return 0, 0, 1, 0, nil
 	}
-	if end := completion(hs.Events); end != nil {
+	if end != nil {
 		// History finished but the row was not updated before the crash.
 		if err := w.repairRow(ctx, row.InstanceID, end); err != nil {
 			return 0, 0, 0, 0, err
