@@ -232,3 +232,81 @@ func TestFailedRowWriteIsRetried(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// inFlight lists every in-flight row of the hub.
+func inFlight(t *testing.T, h *azstore.Hub) []string {
+	t.Helper()
+	var all []string
+	for p := range h.PartitionCount() {
+		ids, err := h.ListInFlight(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, ids...)
+	}
+	return all
+}
+
+// The in-flight table holds the instances with work that storage alone
+// does not show, and only while they have it: recovery reads it instead
+// of the hub, so it must not fill up with instances that only wait.
+func TestInFlightRowsFollowTheWork(t *testing.T) {
+	release := make(chan struct{})
+	a := startApp(t, withRegistry(func(r *durable.Registry) {
+		_ = r.AddOrchestrator("WaitsForGo", func(ctx *durable.OrchestrationContext) (any, error) {
+			return nil, ctx.WaitForExternalEvent("go").Await(nil)
+		})
+		_ = r.AddOrchestrator("SlowStep", func(ctx *durable.OrchestrationContext) (any, error) {
+			return nil, ctx.CallActivity("Slow", nil).Await(nil)
+		})
+		_ = r.AddActivity("Slow", func(ctx *durable.ActivityContext) (any, error) {
+			<-release
+			return nil, nil
+		})
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var waiting []string
+	for i := range 10 {
+		id, err := a.Client.StartNew(ctx, "WaitsForGo", nil, client.StartOptions{InstanceID: fmt.Sprint("wait-", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting = append(waiting, id)
+	}
+	slow, err := a.Client.StartNew(ctx, "SlowStep", nil, client.StartOptions{InstanceID: "slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Quiet instances lose their rows after journalQuiet (5 s); the one
+	// whose activity runs in this process keeps its row.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rows := inFlight(t, a.Hub)
+		if len(rows) == 1 && rows[0] == slow {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("in-flight rows %v, want only %q", rows, slow)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	close(release)
+	expectCompleted(t, a.wait(t, ctx, slow), "")
+	for _, id := range waiting {
+		if err := a.Client.RaiseEvent(ctx, id, "go", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range waiting {
+		a.wait(t, ctx, id)
+	}
+	// Finished instances delete their rows at once.
+	deadline = time.Now().Add(10 * time.Second)
+	for rows := inFlight(t, a.Hub); len(rows) > 0; rows = inFlight(t, a.Hub) {
+		if time.Now().After(deadline) {
+			t.Fatalf("in-flight rows %v after every instance finished", rows)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
