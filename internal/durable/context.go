@@ -32,7 +32,7 @@ func (c *OrchestrationContext) CurrentUTCDateTime() time.Time { return c.x.now }
 
 // IsReplaying reports whether the code is re-running steps that history
 // already records.
-func (c *OrchestrationContext) IsReplaying() bool { return c.x.cursor <= len(c.x.past) }
+func (c *OrchestrationContext) IsReplaying() bool { return c.x.replaying() }
 
 // GetInput decodes the orchestration's JSON input into v.
 func (c *OrchestrationContext) GetInput(v any) error {

@@ -157,7 +157,14 @@ type execution struct {
 	logger      *slog.Logger
 
 	events []history.Event // past, then OrchestratorStarted, then accepted new events
-	past   []history.Event
+	// pastLen counts the events of events that earlier episodes consumed:
+	// the code replays while its cursor is within them.
+	pastLen int
+	// park, when set, keeps the orchestrator goroutine parked where history
+	// runs out, for the next episode to resume (see Session); without it
+	// the goroutine exits there.
+	park         *parking
+	panicDetails *history.FailureDetails
 	// ended is set when past already records this execution's
 	// continue-as-new: new events then belong to the next execution (late).
 	ended  bool
@@ -202,12 +209,20 @@ type action struct {
 // Execute runs one episode of an orchestration. It never panics because of
 // user code: panics, errors and non-determinism become a Failed result.
 func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
+	res, _ := execute(reg, ep, logger, nil)
+	return res
+}
+
+// execute is Execute; with park set, the orchestrator goroutine stays
+// parked where history runs out, and the execution is returned for a
+// Session to resume (nil when the goroutine ended).
+func execute(reg *Registry, ep Episode, logger *slog.Logger, park *parking) (*Result, *execution) {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	ep = atStoredPrecision(ep)
 	x := &execution{reg: reg, instanceID: ep.InstanceID, actions: map[int]*action{},
-		waiters: map[string][]*task{}, buffered: map[string][]history.Event{}, past: ep.Past, now: ep.Now}
+		waiters: map[string][]*task{}, buffered: map[string][]history.Event{}, pastLen: len(ep.Past), now: ep.Now}
 	x.logger = slog.New(replaySafeHandler{inner: logger.Handler(), x: x}).With("instanceId", ep.InstanceID)
 
 	accepted, dropped := x.filterNew(ep.Past, ep.New)
@@ -238,7 +253,7 @@ func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
 		// recorded so they are delivered once it does.
 		res.Status = history.StatusPending
 		res.Appended = nil
-		return res
+		return res, nil
 	}
 	x.name, x.version, x.input, x.parent = start.Name, start.Version, start.Input, start.ParentInstance
 	if start.OrchestrationInstance != nil {
@@ -250,9 +265,23 @@ func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
 	if !ok {
 		x.finishFailed(&history.FailureDetails{ErrorType: "OrchestratorNotFound",
 			ErrorMessage: fmt.Sprintf("orchestrator %q is not registered in this app", x.name)}, res)
-		return res
+		return res, nil
 	}
-	x.run(fn)
+	if x.ended {
+		park = nil // the execution is over: nothing to resume
+	}
+	x.park = park
+	outcome := x.run(fn)
+	x.finish(res)
+	if outcome != outcomeParked {
+		return res, nil
+	}
+	return res, x
+}
+
+// finish settles the episode's result and stamps what history records of
+// it besides the events: the custom status on OrchestratorCompleted.
+func (x *execution) finish(res *Result) {
 	x.settle(res)
 	for i := range res.Appended {
 		if res.Appended[i].Type == history.OrchestratorCompleted {
@@ -261,7 +290,6 @@ func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
 		}
 	}
 	res.AwaitedEvents = x.awaitedEvents()
-	return res
 }
 
 // EndedByContinueAsNew reports whether an execution's history records its
@@ -363,9 +391,13 @@ const (
 	outcomeReturned runOutcome = iota
 	outcomeBlocked
 	outcomePanicked
+	// outcomeParked: blocked, with the goroutine parked for a Session.
+	outcomeParked
 )
 
-func (x *execution) run(fn OrchestratorFunc) {
+// run starts the orchestrator goroutine and returns how the episode's part
+// of it ended.
+func (x *execution) run(fn OrchestratorFunc) runOutcome {
 	// Consume events up to and including ExecutionStarted so the clock and
 	// the replay flag are right before user code runs.
 	for x.cursor < len(x.events) {
@@ -379,12 +411,14 @@ func (x *execution) run(fn OrchestratorFunc) {
 		}
 	}
 	done := make(chan runOutcome, 1)
-	var panicDetails *history.FailureDetails
+	if x.park != nil {
+		x.park.done = done
+	}
 	go func() {
 		outcome := outcomeBlocked
 		defer func() {
 			if p := recover(); p != nil {
-				panicDetails = failureFromPanic(p)
+				x.panicDetails = failureFromPanic(p)
 				outcome = outcomePanicked
 			}
 			done <- outcome
@@ -401,10 +435,15 @@ func (x *execution) run(fn OrchestratorFunc) {
 		}
 		outcome = outcomeReturned
 	}()
-	switch <-done {
+	return x.settleOutcome(<-done)
+}
+
+// settleOutcome takes in how the goroutine's part of the episode ended.
+func (x *execution) settleOutcome(o runOutcome) runOutcome {
+	switch o {
 	case outcomePanicked:
 		if x.nondet == nil && x.terminated == nil {
-			x.finished, x.err = true, &panicError{details: panicDetails}
+			x.finished, x.err = true, &panicError{details: x.panicDetails}
 		}
 	case outcomeReturned:
 		// Consume what is left so that actions recorded in history but no
@@ -412,6 +451,7 @@ func (x *execution) run(fn OrchestratorFunc) {
 		for x.nondet == nil && x.terminated == nil && x.step() {
 		}
 	}
+	return o
 }
 
 type panicError struct{ details *history.FailureDetails }
@@ -419,14 +459,26 @@ type panicError struct{ details *history.FailureDetails }
 func (e *panicError) Error() string { return e.details.ErrorMessage }
 
 // replaying reports whether the last consumed event is part of the past.
-func (x *execution) replaying() bool { return x.cursor <= len(x.past) }
+func (x *execution) replaying() bool { return x.cursor <= x.pastLen }
 
 // waitFor feeds history events until t is done. When history runs out the
 // orchestrator goroutine is parked for good: Goexit unwinds it without
 // giving user code a chance to swallow the stop, unlike a panic.
 func (x *execution) waitFor(t *task) {
 	for !t.done {
-		if x.nondet != nil || x.terminated != nil || !x.step() {
+		if x.nondet != nil || x.terminated != nil {
+			runtime.Goexit()
+		}
+		if x.step() {
+			continue
+		}
+		if x.park == nil {
+			runtime.Goexit()
+		}
+		// Parked for a Session: the next episode appends its events and
+		// resumes right here; a closed session unwinds the goroutine.
+		x.park.done <- outcomeParked
+		if _, ok := <-x.park.resume; !ok {
 			runtime.Goexit()
 		}
 	}

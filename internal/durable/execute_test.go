@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,14 @@ type driver struct {
 	sent    []Outbound
 	calls   map[string]int
 	execIDs []string
+	// sess runs every episode a second time, on the parked orchestration,
+	// and the two results must agree: every test driven by a driver is also
+	// a test that a Session gives what replay gives.
+	sess    *Session
+	sessReg *Registry
+	// replayOnly skips the session, for tests that watch the code's runs
+	// (a session does not run the code again).
+	replayOnly bool
 }
 
 func newDriver(t *testing.T, reg *Registry, name string, input any) *driver {
@@ -40,7 +49,30 @@ func newDriver(t *testing.T, reg *Registry, name string, input any) *driver {
 func (d *driver) episode() *Result {
 	d.t.Helper()
 	d.now = d.now.Add(time.Second)
-	res := Execute(d.reg, Episode{InstanceID: d.id, Past: d.past, New: d.inbox, Now: d.now}, nil)
+	ep := Episode{InstanceID: d.id, Past: d.past, New: d.inbox, Now: d.now}
+	res := Execute(d.reg, ep, nil)
+	if d.sessReg != d.reg {
+		// New code is a new process: nothing stays parked across it.
+		d.sess.Close()
+		d.sess, d.sessReg = nil, d.reg
+	}
+	if !d.replayOnly {
+		var parked *Result
+		if d.sess.Live() {
+			parked = d.sess.Next(ep)
+			if parked == nil {
+				d.t.Fatalf("the session lost track of the history (%d events)", len(d.past))
+			}
+		} else {
+			parked, d.sess = Begin(d.reg, ep, nil)
+		}
+		if a, b := resultJSON(res), resultJSON(parked); a != b {
+			d.t.Fatalf("a parked orchestration's episode differs from its replay:\nreplay %s\nparked %s", a, b)
+		}
+		if !d.sess.Live() {
+			d.sess = nil
+		}
+	}
 	d.inbox = nil
 	d.past = append(d.past, res.Appended...)
 	d.last = res
@@ -98,6 +130,30 @@ func (d *driver) run() *Result {
 	}
 	d.t.Fatal("orchestration did not settle")
 	return nil
+}
+
+// resultJSON is a result as JSON, with the stack traces of panics left
+// out (they name goroutines) and the stored-only fields of events put in.
+func resultJSON(r *Result) string {
+	type stored struct {
+		history.Event
+		MessageID    string
+		CustomStatus *string
+	}
+	var evs []stored
+	for _, e := range r.Appended {
+		evs = append(evs, stored{e, e.MessageID, e.CustomStatus})
+	}
+	var sent []string
+	for _, o := range r.Outbound {
+		sent = append(sent, o.Message.Event.MessageID)
+	}
+	b, _ := json.MarshalIndent(struct {
+		*Result
+		Appended []stored
+		SentIDs  []string
+	}{r, evs, sent}, "", " ")
+	return regexp.MustCompile(`"StackTrace": "[^"]*"`).ReplaceAllString(string(b), `"StackTrace": "…"`)
 }
 
 func sayHello(ctx *ActivityContext) (any, error) {
@@ -354,6 +410,7 @@ func TestSubOrchestrationAndGUIDsAreDeterministic(t *testing.T) {
 		return out, err
 	})
 	d := newDriver(t, reg, "Parent", nil)
+	d.replayOnly = true
 	d.episode()
 	if len(d.sent) != 1 || d.sent[0].Message.Event.Type != history.ExecutionStarted ||
 		d.sent[0].Message.OrchestrationInstance.InstanceID != "exec0:0" {

@@ -83,6 +83,7 @@ func (w *Worker) runInstance(inst *instance) {
 func (w *Worker) dropSnapshot(inst *instance) {
 	snap := inst.snap
 	inst.snap = nil
+	w.closeSession(snap)
 	for _, ev := range salvage(snap) {
 		w.sendDurably(context.WithoutCancel(w.ctx), history.MessageTo(inst.id, ev))
 	}
@@ -211,6 +212,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		}
 		// A new generation replaces the finished one; rows are overwritten
 		// from sequence 0 under the same sentinel.
+		w.closeSession(snap)
 		snap = &snapshot{etag: snap.etag}
 		inst.snap = snap
 	}
@@ -249,7 +251,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		return nil
 	}
 	for {
-		res := durable.Execute(w.reg, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now}, w.log)
+		res := w.execute(snap, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now})
 		w.log.Debug("episode", "instanceId", inst.id, "past", len(snap.events), "new", len(events), "dropped", res.Dropped,
 			"status", res.Status, "outbound", len(res.Outbound), "messages", len(msgs))
 		if len(events) > 0 && res.Dropped == len(events) && !kick {
@@ -312,6 +314,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 				if errors.Is(err, azstore.ErrConflict) && snap.assumedNew && snap.durable == 0 && len(snap.events) == 0 {
 					// The instance has history after all (a restart, or a
 					// duplicate start): read it and try again.
+					w.closeSession(snap)
 					inst.snap, inst.mustLoad = nil, true
 					w.insts.deliver(inst.id, inst.partition, inst.epoch, batch, false)
 					return nil
@@ -363,6 +366,47 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 	err = deleteHeld()
 	w.noteQuiet(inst)
 	return err
+}
+
+// maxParked bounds the orchestrations kept parked between episodes (see
+// durable.Session): a parked one holds a goroutine and its stack. Past it,
+// episodes replay.
+const maxParked = 2000
+
+// execute runs an episode: on the instance's parked orchestration when it
+// has one that followed its history, else by replay, keeping the
+// orchestration parked for the next episode while there is room.
+func (w *Worker) execute(snap *snapshot, ep durable.Episode) *durable.Result {
+	if snap.sess != nil {
+		res := snap.sess.Next(ep)
+		if res == nil || !snap.sess.Live() {
+			// Spent (the execution ended), or behind the history (an
+			// episode's result was not recorded): replay from here on.
+			w.closeSession(snap)
+		}
+		if res != nil {
+			return res
+		}
+	}
+	if w.parked.Load() >= maxParked {
+		return durable.Execute(w.reg, ep, w.log)
+	}
+	res, sess := durable.Begin(w.reg, ep, w.log)
+	if sess != nil {
+		w.parked.Add(1)
+		snap.sess = sess
+	}
+	return res
+}
+
+// closeSession lets go of a snapshot's parked orchestration, if any.
+func (w *Worker) closeSession(snap *snapshot) {
+	if snap == nil || snap.sess == nil {
+		return
+	}
+	snap.sess.Close()
+	snap.sess = nil
+	w.parked.Add(-1)
 }
 
 // errNotOwner stops an episode whose partition lease ran out by this
@@ -581,6 +625,7 @@ func hasStart(events []history.Event) bool {
 // processed: they wait while the instance exists (its start message is on
 // its way, or scheduled), and are dropped once it clearly does not.
 func (w *Worker) notStarted(ctx context.Context, inst *instance, batch []delivery) error {
+	w.closeSession(inst.snap)
 	inst.snap = nil
 	row, err := w.hub.GetInstance(ctx, inst.id)
 	exists := err == nil && row != nil

@@ -61,6 +61,10 @@ type snapshot struct {
 	rowStatus     history.RuntimeStatus
 	rowCustom     string
 	rowExecution  string
+	// sess keeps the orchestration parked between episodes (see
+	// Worker.execute); it follows events, and is closed whenever the
+	// snapshot is dropped or replaced.
+	sess *durable.Session
 	// journaled says the instance has an in-flight row (see
 	// layout.InFlightTable); quietSince is when it last became quiet.
 	journaled  bool
@@ -186,6 +190,9 @@ func (s *instances) deliver(id string, partition int, epoch int64, ds []delivery
 	}
 	if inst.epoch != epoch {
 		// The partition was lost and won back: what we cached may be stale.
+		if !inst.running {
+			s.w.closeSession(inst.snap)
+		}
 		inst.epoch, inst.snap = epoch, nil
 	}
 	inst.pending = append(inst.pending, ds...)
@@ -208,6 +215,7 @@ func (s *instances) take(inst *instance) (batch []delivery, kick, flush bool, ep
 		s.busy--
 		if inst.snap == nil || (!inst.snap.rowDirty && (inst.snap.done() ||
 			(len(s.m) > s.w.opts.MaxCachedInstances && inst.snap.uncommitted() == 0 && !inst.admitted))) {
+			s.w.closeSession(inst.snap)
 			delete(s.m, inst.id)
 		}
 		s.idle.Broadcast()
@@ -368,7 +376,7 @@ func (s *instances) releasePartition(ctx context.Context, partition int, clean b
 		s.idle.Wait()
 	}
 	handOff := map[string][]delivery{}
-	var unsaved []*instance
+	var unsaved, gone []*instance
 	admitted := 0
 	for id, inst := range s.m {
 		if inst.partition != partition || inst.running {
@@ -383,6 +391,7 @@ func (s *instances) releasePartition(ctx context.Context, partition int, clean b
 		if inst.snap.uncommitted() > 0 || (inst.snap != nil && inst.snap.rowDirty) {
 			unsaved = append(unsaved, inst)
 		}
+		gone = append(gone, inst)
 		delete(s.m, id)
 	}
 	s.mu.Unlock()
@@ -392,6 +401,9 @@ func (s *instances) releasePartition(ctx context.Context, partition int, clean b
 		} else {
 			s.w.dropSnapshot(inst)
 		}
+	}
+	for _, inst := range gone {
+		s.w.closeSession(inst.snap)
 	}
 	for range admitted {
 		s.w.admit.release()

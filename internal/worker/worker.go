@@ -127,6 +127,7 @@ type Worker struct {
 	episodes  atomic.Int64
 	resends   resends
 	starts    starts
+	parked    atomic.Int64 // orchestrations parked in sessions
 	// recreating serializes re-creating a hub deleted under the worker;
 	// lastRecreate rate-limits it.
 	recreating   sync.Mutex

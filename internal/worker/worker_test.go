@@ -310,7 +310,7 @@ func TestUnhandledActivityFailureFailsInstance(t *testing.T) {
 
 func TestNonDeterministicOrchestratorFails(t *testing.T) {
 	var changed atomic.Bool
-	a := startApp(t, withRegistry(func(r *durable.Registry) {
+	shifty := withRegistry(func(r *durable.Registry) {
 		_ = r.AddOrchestrator("Shifty", func(ctx *durable.OrchestrationContext) (any, error) {
 			activity := "SayHello"
 			if changed.Load() {
@@ -321,15 +321,16 @@ func TestNonDeterministicOrchestratorFails(t *testing.T) {
 			}
 			return nil, ctx.WaitForExternalEvent("Go").Await(nil)
 		})
-	}))
+	})
+	first := startApp(t, shifty)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	id, err := a.Client.StartNew(ctx, "Shifty", nil, client.StartOptions{})
+	id, err := first.Client.StartNew(ctx, "Shifty", nil, client.StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for {
-		full, err := a.Client.GetStatus(ctx, id, client.StatusOptions{ShowHistory: true})
+		full, err := first.Client.GetStatus(ctx, id, client.StatusOptions{ShowHistory: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +343,13 @@ func TestNonDeterministicOrchestratorFails(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// A code change is a new process: the first app stops (with it, the
+	// orchestration it kept parked) and a changed one takes the hub over.
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 	changed.Store(true)
+	a := startApp(t, shifty, withDurable(func(d *config.DurableOptions) { d.HubName = first.hub }))
 	if err := a.Client.RaiseEvent(ctx, id, "Go", nil); err != nil {
 		t.Fatal(err)
 	}
