@@ -33,7 +33,9 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/task"
 )
 
@@ -75,8 +77,9 @@ func defaultStart() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UT
 // run starts from scratch with the same configuration. An Env is not safe
 // for concurrent use; use one per test.
 type Env struct {
-	reg        *task.Registry
-	activities map[string]task.ActivityFunc
+	reg *task.Registry
+	// activities are the mocks, as the engine runs them.
+	activities map[string]durable.ActivityFunc
 	// subs holds each mocked sub-orchestrator in a registry of its own:
 	// the engine looks an orchestrator up by name in the registry it is
 	// given, and the user's registry cannot be copied or overlaid.
@@ -98,7 +101,7 @@ type raised struct {
 // NewEnv returns an environment that runs the orchestrators and activities
 // registered in reg. The registry is only read.
 func NewEnv(reg *task.Registry) *Env {
-	return &Env{reg: reg, activities: map[string]task.ActivityFunc{}, subs: map[string]*task.Registry{},
+	return &Env{reg: reg, activities: map[string]durable.ActivityFunc{}, subs: map[string]*task.Registry{},
 		start: defaultStart()}
 }
 
@@ -110,7 +113,15 @@ func (e *Env) OnActivity(name string, fn task.ActivityFunc) {
 		e.fail(fmt.Errorf("tasktest: OnActivity(%q): the mock is nil", name))
 		return
 	}
-	e.activities[name] = fn
+	// A registry of its own turns the mock into the engine's form; the
+	// name it is registered under there does not matter (the activity
+	// sees the name it was called by).
+	reg := task.NewRegistry()
+	if err := reg.AddActivity("mock", fn); err != nil {
+		e.fail(fmt.Errorf("tasktest: OnActivity(%q): %w", name, err))
+		return
+	}
+	e.activities[name], _ = taskbridge.Engine(reg).Activity("mock")
 }
 
 // OnSubOrchestrator makes sub-orchestrations called name run fn instead of
