@@ -102,4 +102,9 @@ func (e *NonDeterminismError) ErrorType() string {
 // ErrTimedOut is wrapped by the error that the Await of a
 // WaitForExternalEvent task returns when its WithTimeout ran out first;
 // test for it with errors.Is.
-var ErrTimedOut = durable.ErrTimedOut
+var ErrTimedOut error
+
+func init() {
+	// The engine's own value, which its timeouts wrap.
+	ErrTimedOut = durable.ErrTimedOut
+}

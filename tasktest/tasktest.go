@@ -44,21 +44,43 @@ import (
 // prints and what ParseHistory reads.
 type HistoryEvent = history.Event
 
-// Status is an orchestration's runtime status.
+// Status is an orchestration's runtime status, a string such as
+// "Completed": the same type as client.RuntimeStatus, so the constants
+// below compare with either.
 type Status = history.RuntimeStatus
 
-// Runtime statuses a Result can have. A run follows continue-as-new to the
-// next execution, so ContinuedAsNew shows only when the episode cap stops
-// a run between two executions.
-const (
-	StatusPending        Status = history.StatusPending
-	StatusRunning        Status = history.StatusRunning
-	StatusCompleted      Status = history.StatusCompleted
-	StatusContinuedAsNew Status = history.StatusContinuedAsNew
-	StatusFailed         Status = history.StatusFailed
-	StatusTerminated     Status = history.StatusTerminated
-	StatusSuspended      Status = history.StatusSuspended
-)
+// A run follows continue-as-new to the next execution, so a Result is
+// Completed or Failed when the orchestration finished and Running when it
+// blocked or was cut short; the other statuses show only in particular
+// cases, as each says.
+
+// StatusPending is a run that could not start: Result.Err says why (an
+// input that cannot be encoded, a mistake in the Env's configuration).
+const StatusPending Status = "Pending"
+
+// StatusRunning is a run that stopped before the orchestration finished:
+// it is blocked (ErrBlocked) or reached MaxEpisodes (ErrTooManyEpisodes).
+const StatusRunning Status = "Running"
+
+// StatusCompleted is an orchestration that returned without an error;
+// Result.Output decodes what it returned.
+const StatusCompleted Status = "Completed"
+
+// StatusContinuedAsNew shows only when MaxEpisodes stops a run between two
+// executions of a continue-as-new.
+const StatusContinuedAsNew Status = "ContinuedAsNew"
+
+// StatusFailed is an orchestration that returned an error or panicked;
+// Result.Failure describes the failure.
+const StatusFailed Status = "Failed"
+
+// StatusTerminated is an orchestration terminated (the kit itself never
+// terminates one).
+const StatusTerminated Status = "Terminated"
+
+// StatusSuspended is an orchestration suspended (the kit itself never
+// suspends one).
+const StatusSuspended Status = "Suspended"
 
 // MaxEpisodes caps the episodes of one run, over all its instances, so that
 // an orchestration that never ends (an eternal loop of timers or
