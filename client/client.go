@@ -61,23 +61,6 @@ const (
 // Framework's model.
 type HistoryEvent = history.Event
 
-// StartOptions adjust StartNew: the instance ID (random when empty), a
-// delayed start, a version.
-type StartOptions = iclient.StartOptions
-
-// Status is an instance's state: name, ID, runtime status, input, custom
-// status and output as JSON, times, and the history when asked for.
-type Status = iclient.Status
-
-// StatusOptions choose what GetStatus reads.
-type StatusOptions = iclient.StatusOptions
-
-// Query selects instances for ListInstances and CountInstances:
-// created-time range, statuses, ID prefix, orchestrator names, page size
-// and continuation. Instances of internal orchestrations (IsInternalName)
-// are left out unless ShowInternal is set or Names names them.
-type Query = iclient.Query
-
 // InternalNamePrefix starts the names of the orchestrations the module
 // runs for itself, such as BatchOrchestrator. The prefix is reserved: an
 // app's own orchestrators must not use it, or lists would hide them.
@@ -85,27 +68,6 @@ const InternalNamePrefix = iclient.InternalNamePrefix
 
 // IsInternalName reports whether an orchestration name is internal.
 func IsInternalName(name string) bool { return iclient.IsInternalName(name) }
-
-// Counts is the number of instances per runtime status, as CountInstances
-// returns it: every status is present, zero or not.
-type Counts = iclient.Counts
-
-// Page is one page of ListInstances.
-type Page = iclient.Page
-
-// PurgeQuery selects finished instances for PurgeRange.
-type PurgeQuery = iclient.PurgeQuery
-
-// Progress reports how far a long operation got.
-type Progress = iclient.Progress
-
-// TerminateOptions adjust TerminateWithOptions: the reason, and whether
-// the instance's whole tree of sub-orchestrations is terminated too.
-type TerminateOptions = iclient.TerminateOptions
-
-// PurgeOptions adjust PurgeWithOptions: whether the instance's whole tree
-// of sub-orchestrations is purged too.
-type PurgeOptions = iclient.PurgeOptions
 
 // PurgeIncompleteError is the ErrWrongState of a recursive purge that
 // deleted what it could but left instances that have not finished, and
@@ -206,30 +168,41 @@ func (c *Client) HubName() string { return c.hub }
 // orchestrators (Config.IsOrchestrator, set by funcapp.App.Client);
 // otherwise the instance is created and fails when an app runs it.
 func (c *Client) StartNew(ctx context.Context, name string, input any, o StartOptions) (string, error) {
-	return c.c.StartNew(ctx, name, input, o)
+	return c.c.StartNew(ctx, name, input, o.internal())
 }
 
 // GetStatus reads an instance's status; ErrNotFound when it does not exist.
 func (c *Client) GetStatus(ctx context.Context, instanceID string, o StatusOptions) (*Status, error) {
-	return c.c.GetStatus(ctx, instanceID, o)
+	st, err := c.c.GetStatus(ctx, instanceID, iclient.StatusOptions(o))
+	return publicStatus(st), err
 }
 
 // ListInstances returns one page of the instances that q selects.
 func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
-	return c.c.ListInstances(ctx, q)
+	p, err := c.c.ListInstances(ctx, q.internal())
+	if p == nil {
+		return nil, err
+	}
+	out := &Page{ContinuationToken: p.ContinuationToken, Instances: make([]*Status, len(p.Instances))}
+	for i, st := range p.Instances {
+		out.Instances[i] = publicStatus(st)
+	}
+	return out, err
 }
 
 // CountInstances counts the instances that q's filters select (its paging
 // fields are ignored), per runtime status.
 func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
-	return c.c.CountInstances(ctx, q)
+	n, err := c.c.CountInstances(ctx, q.internal())
+	return Counts(n), err
 }
 
 // WaitForCompletion waits until the instance finishes (Completed, Failed,
 // Terminated or Canceled) or ctx ends, reading its status every poll
 // interval (default 1 s), and returns the final status.
 func (c *Client) WaitForCompletion(ctx context.Context, instanceID string, poll time.Duration) (*Status, error) {
-	return c.c.WaitForCompletion(ctx, instanceID, poll)
+	st, err := c.c.WaitForCompletion(ctx, instanceID, poll)
+	return publicStatus(st), err
 }
 
 // RaiseEvent sends the event eventName with data to an instance. Once it
@@ -250,7 +223,7 @@ func (c *Client) Terminate(ctx context.Context, instanceID, reason string) error
 // as part of terminating each parent, so it holds under crashes and for
 // children created while the request is on its way.
 func (c *Client) TerminateWithOptions(ctx context.Context, instanceID string, o TerminateOptions) error {
-	return c.c.TerminateWithOptions(ctx, instanceID, o)
+	return c.c.TerminateWithOptions(ctx, instanceID, iclient.TerminateOptions(o))
 }
 
 // Suspend pauses an active instance; events it receives meanwhile are kept.
@@ -288,13 +261,13 @@ func (c *Client) Purge(ctx context.Context, instanceID string) error {
 // its subtree and its ancestors; the rest is purged and the error is a
 // *PurgeIncompleteError.
 func (c *Client) PurgeWithOptions(ctx context.Context, instanceID string, o PurgeOptions) (int, error) {
-	return c.c.PurgeWithOptions(ctx, instanceID, o)
+	return c.c.PurgeWithOptions(ctx, instanceID, iclient.PurgeOptions(o))
 }
 
 // PurgeRange purges the finished instances that q selects and returns how
 // many it purged.
 func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress) (int, error) {
-	return c.c.PurgeRange(ctx, q, progress)
+	return c.c.PurgeRange(ctx, iclient.PurgeQuery(q), iclient.Progress(progress))
 }
 
 // HTTPManagementPayload is Durable Functions' HttpManagementPayload: the

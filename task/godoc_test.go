@@ -72,6 +72,11 @@ func TestGoDocShowsTheProgrammingModel(t *testing.T) {
 		{"./client", "Client.StartNew", "func (c *Client) StartNew(ctx context.Context, name string, input any, o StartOptions) (string, error)", "schedules a new instance"},
 		{"./client", "Client.RaiseEvent", "func (c *Client) RaiseEvent(", ""},
 		{"./client", "Client.WaitForCompletion", "func (c *Client) WaitForCompletion(", ""},
+		{"./client", "StartOptions", "InstanceID string", "adjust StartNew"},
+		{"./client", "Status", "FailureDetails *FailureDetails", "instance's state"},
+		{"./client", "Query", "Statuses []RuntimeStatus", "selects instances"},
+		{"./client", "Page", "Instances []*Status", "one page"},
+		{"./client", "BatchRequest", "Filter Query", "bulk operation"},
 
 		{"./funcapp", "Run", "func Run(opts Options) error", "serves the custom handler"},
 		{"./funcapp", "Main", "func Main(opts Options)", "main function"},
@@ -87,7 +92,7 @@ func TestGoDocShowsTheProgrammingModel(t *testing.T) {
 			if err != nil {
 				t.Fatalf("go doc %s %s: %v\n%s", c.pkg, c.sym, err, text)
 			}
-			if strings.Contains(text, "no method or field") || strings.Contains(text, "= durable.") {
+			if strings.Contains(text, "no method or field") || strings.Contains(text, "= durable.") || strings.Contains(text, "= iclient.") {
 				t.Fatalf("go doc %s %s shows no documentation of its own:\n%s", c.pkg, c.sym, text)
 			}
 			if !strings.Contains(text, c.sig) && !strings.Contains(strings.Join(strings.Fields(text), " "), c.sig) {

@@ -1,0 +1,52 @@
+package client
+
+import (
+	"reflect"
+	"testing"
+
+	iclient "github.com/durable-go/durable/internal/client"
+)
+
+// The client's option and result types mirror the internal client's field
+// for field (its unexported fields aside), so that go doc shows them and
+// the conversions lose nothing. A field added inside must be added here.
+func TestTypesMirrorTheInternalClient(t *testing.T) {
+	pairs := []struct{ public, internal reflect.Type }{
+		{reflect.TypeFor[StartOptions](), reflect.TypeFor[iclient.StartOptions]()},
+		{reflect.TypeFor[StatusOptions](), reflect.TypeFor[iclient.StatusOptions]()},
+		{reflect.TypeFor[Status](), reflect.TypeFor[iclient.Status]()},
+		{reflect.TypeFor[Query](), reflect.TypeFor[iclient.Query]()},
+		{reflect.TypeFor[Page](), reflect.TypeFor[iclient.Page]()},
+		{reflect.TypeFor[PurgeQuery](), reflect.TypeFor[iclient.PurgeQuery]()},
+		{reflect.TypeFor[TerminateOptions](), reflect.TypeFor[iclient.TerminateOptions]()},
+		{reflect.TypeFor[PurgeOptions](), reflect.TypeFor[iclient.PurgeOptions]()},
+		{reflect.TypeFor[BatchRequest](), reflect.TypeFor[iclient.BatchRequest]()},
+		{reflect.TypeFor[BatchProgress](), reflect.TypeFor[iclient.BatchProgress]()},
+		{reflect.TypeFor[BatchSummary](), reflect.TypeFor[iclient.BatchSummary]()},
+		{reflect.TypeFor[BatchError](), reflect.TypeFor[iclient.BatchError]()},
+	}
+	for _, p := range pairs {
+		var in []reflect.StructField
+		for i := range p.internal.NumField() {
+			if f := p.internal.Field(i); f.IsExported() {
+				in = append(in, f)
+			}
+		}
+		if p.public.NumField() != len(in) {
+			t.Errorf("client.%s has %d fields, the internal one %d exported", p.public.Name(), p.public.NumField(), len(in))
+			continue
+		}
+		for i, f := range in {
+			pf := p.public.Field(i)
+			if pf.Name != f.Name || pf.Tag != f.Tag || pf.Type.Kind() != f.Type.Kind() {
+				t.Errorf("client.%s field %d: %s %s %q, internal %s %s %q", p.public.Name(), i, pf.Name, pf.Type, pf.Tag, f.Name, f.Type, f.Tag)
+			}
+		}
+	}
+	for _, op := range iclient.BatchOperations {
+		if got := BatchOperation(op); got != BatchTerminate && got != BatchSuspend && got != BatchResume && got != BatchRewind &&
+			got != BatchRestart && got != BatchRaiseEvent && got != BatchPurge {
+			t.Errorf("bulk operation %q has no constant here", op)
+		}
+	}
+}
