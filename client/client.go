@@ -41,21 +41,37 @@ const MaxPayloadBytes = iclient.MaxPayloadBytes
 // operation.
 type StateError = iclient.StateError
 
-// RuntimeStatus is an instance's status, spelled as Durable Functions
-// spells it.
+// RuntimeStatus is an instance's status, a string spelled as Durable
+// Functions spells it ("Completed"); the same type as tasktest.Status.
 type RuntimeStatus = history.RuntimeStatus
 
-// Runtime statuses.
-const (
-	StatusPending        = history.StatusPending
-	StatusRunning        = history.StatusRunning
-	StatusCompleted      = history.StatusCompleted
-	StatusContinuedAsNew = history.StatusContinuedAsNew
-	StatusFailed         = history.StatusFailed
-	StatusCanceled       = history.StatusCanceled
-	StatusTerminated     = history.StatusTerminated
-	StatusSuspended      = history.StatusSuspended
-)
+// StatusPending is an instance created but not started yet (a start
+// message not yet processed, or a delayed start).
+const StatusPending RuntimeStatus = "Pending"
+
+// StatusRunning is an instance that started and has not finished.
+const StatusRunning RuntimeStatus = "Running"
+
+// StatusCompleted is an instance whose orchestrator returned a result.
+const StatusCompleted RuntimeStatus = "Completed"
+
+// StatusContinuedAsNew is an execution that continued as new; the instance
+// shows it only between two executions.
+const StatusContinuedAsNew RuntimeStatus = "ContinuedAsNew"
+
+// StatusFailed is an instance whose orchestrator failed; Status.Output
+// and Status.FailureDetails say why.
+const StatusFailed RuntimeStatus = "Failed"
+
+// StatusCanceled is a status of the Durable Task Framework that this
+// engine does not produce; rows written by other engines may hold it.
+const StatusCanceled RuntimeStatus = "Canceled"
+
+// StatusTerminated is an instance ended by Terminate.
+const StatusTerminated RuntimeStatus = "Terminated"
+
+// StatusSuspended is an instance paused by Suspend until Resume.
+const StatusSuspended RuntimeStatus = "Suspended"
 
 // HistoryEvent is one event of an instance's history, in the Durable Task
 // Framework's model.
@@ -275,7 +291,17 @@ func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress
 // (status, raise event, terminate, rewind, purge, restart, suspend,
 // resume), with {eventName} and {text} left for the caller to fill in. Its
 // JSON has the extension's field names.
-type HTTPManagementPayload = apijson.ManagementPayload
+type HTTPManagementPayload struct {
+	ID                    string `json:"id"`
+	StatusQueryGetURI     string `json:"statusQueryGetUri"`
+	SendEventPostURI      string `json:"sendEventPostUri"`
+	TerminatePostURI      string `json:"terminatePostUri"`
+	RewindPostURI         string `json:"rewindPostUri"`
+	PurgeHistoryDeleteURI string `json:"purgeHistoryDeleteUri"`
+	RestartPostURI        string `json:"restartPostUri"`
+	SuspendPostURI        string `json:"suspendPostUri"`
+	ResumePostURI         string `json:"resumePostUri"`
+}
 
 // CreateHTTPManagementPayload returns the management URLs of an instance,
 // below the Config's BaseURL (its /durabletask routes), as Durable
@@ -283,5 +309,5 @@ type HTTPManagementPayload = apijson.ManagementPayload
 // an outside system that then watches or signals the instance. They carry
 // taskHub and connection but no function key: add ?code= on Azure.
 func (c *Client) CreateHTTPManagementPayload(instanceID string) HTTPManagementPayload {
-	return apijson.BuildManagementPayload(c.baseURL+"/durabletask", instanceID, url.PathEscape(instanceID), c.hub, c.connection, "")
+	return HTTPManagementPayload(apijson.BuildManagementPayload(c.baseURL+"/durabletask", instanceID, url.PathEscape(instanceID), c.hub, c.connection, ""))
 }

@@ -4,7 +4,9 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/durable-go/durable/internal/apijson"
 	iclient "github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/history"
 )
 
 // The client's option and result types mirror the internal client's field
@@ -24,6 +26,7 @@ func TestTypesMirrorTheInternalClient(t *testing.T) {
 		{reflect.TypeFor[BatchProgress](), reflect.TypeFor[iclient.BatchProgress]()},
 		{reflect.TypeFor[BatchSummary](), reflect.TypeFor[iclient.BatchSummary]()},
 		{reflect.TypeFor[BatchError](), reflect.TypeFor[iclient.BatchError]()},
+		{reflect.TypeFor[HTTPManagementPayload](), reflect.TypeFor[apijson.ManagementPayload]()},
 	}
 	for _, p := range pairs {
 		var in []reflect.StructField
@@ -42,6 +45,11 @@ func TestTypesMirrorTheInternalClient(t *testing.T) {
 				t.Errorf("client.%s field %d: %s %s %q, internal %s %s %q", p.public.Name(), i, pf.Name, pf.Type, pf.Tag, f.Name, f.Type, f.Tag)
 			}
 		}
+	}
+	statuses := []RuntimeStatus{StatusPending, StatusRunning, StatusCompleted, StatusContinuedAsNew, StatusFailed,
+		StatusCanceled, StatusTerminated, StatusSuspended}
+	if !reflect.DeepEqual(statuses, history.AllStatuses()) {
+		t.Errorf("statuses %v, the engine's %v", statuses, history.AllStatuses())
 	}
 	for _, op := range iclient.BatchOperations {
 		if got := BatchOperation(op); got != BatchTerminate && got != BatchSuspend && got != BatchResume && got != BatchRewind &&
