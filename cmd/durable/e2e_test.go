@@ -612,7 +612,7 @@ func testRaiseEventAndTerminate(t *testing.T, f *fixture) {
 		}
 		return nil, ctx.CallActivity("NotifyManager", nil).Await(nil)
 	})
-	var nd *durable.NonDeterminismError
+	var nd *task.NonDeterminismError
 	if err := f.replayRaw("approval-1", changed); !errors.As(err, &nd) || !strings.Contains(nd.Message, "SaveToDatabase") {
 		t.Errorf("replay approval-1 against changed code: %v, want a NonDeterminismError", err)
 	}
