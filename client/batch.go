@@ -10,7 +10,7 @@ import (
 
 // BatchOrchestrator is the name of the built-in orchestration that runs
 // bulk operations, which every function app built with this module serves.
-const BatchOrchestrator = iclient.BatchOrchestrator
+const BatchOrchestrator = InternalNamePrefix + "Batch"
 
 // StartBatch starts a bulk operation and returns the ID of the instance
 // that runs it. The operation runs in the function app (it need not be
@@ -19,7 +19,8 @@ const BatchOrchestrator = iclient.BatchOrchestrator
 // with BatchStatus, or WaitForCompletion and BatchStatus. An invalid
 // request is an ErrBadArgument.
 func (c *Client) StartBatch(ctx context.Context, req BatchRequest) (string, error) {
-	return c.c.StartBatch(ctx, req.internal())
+	id, err := c.c.StartBatch(ctx, req.internal())
+	return id, publicError(err)
 }
 
 // BatchStatus reads a bulk operation's state: its instance status, its
@@ -29,7 +30,7 @@ func (c *Client) StartBatch(ctx context.Context, req BatchRequest) (string, erro
 func (c *Client) BatchStatus(ctx context.Context, batchID string) (*Status, *BatchProgress, *BatchSummary, error) {
 	ist, err := c.c.GetStatus(ctx, batchID, iclient.StatusOptions{HideInput: true})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, publicError(err)
 	}
 	st := publicStatus(ist)
 	if st.Name != BatchOrchestrator {

@@ -21,25 +21,8 @@ import (
 	"github.com/durable-go/durable/internal/history"
 )
 
-// Errors a caller tells apart with errors.Is; anything else is a storage
-// or connection failure.
-var (
-	// ErrNotFound: no such instance (or task hub).
-	ErrNotFound = iclient.ErrNotFound
-	// ErrWrongState: the instance's status forbids the operation, e.g.
-	// terminating a finished instance. A *StateError carries the status.
-	ErrWrongState = iclient.ErrWrongState
-	// ErrBadArgument: the request itself is invalid (a bad ID, JSON that
-	// does not parse, a payload over MaxPayloadBytes).
-	ErrBadArgument = iclient.ErrBadArgument
-)
-
 // MaxPayloadBytes is the largest input or event data accepted (16 MiB).
-const MaxPayloadBytes = iclient.MaxPayloadBytes
-
-// StateError is an ErrWrongState naming the status that forbade the
-// operation.
-type StateError = iclient.StateError
+const MaxPayloadBytes = 16 << 20
 
 // RuntimeStatus is an instance's status, a string spelled as Durable
 // Functions spells it ("Completed"); the same type as tasktest.Status.
@@ -80,16 +63,10 @@ type HistoryEvent = history.Event
 // InternalNamePrefix starts the names of the orchestrations the module
 // runs for itself, such as BatchOrchestrator. The prefix is reserved: an
 // app's own orchestrators must not use it, or lists would hide them.
-const InternalNamePrefix = iclient.InternalNamePrefix
+const InternalNamePrefix = "DurableTask."
 
 // IsInternalName reports whether an orchestration name is internal.
 func IsInternalName(name string) bool { return iclient.IsInternalName(name) }
-
-// PurgeIncompleteError is the ErrWrongState of a recursive purge that
-// deleted what it could but left instances that have not finished, and
-// their ancestors. It counts the instances deleted and names the
-// unfinished ones.
-type PurgeIncompleteError = iclient.PurgeIncompleteError
 
 // Client manages the instances of one task hub. It is safe for concurrent
 // use.
@@ -184,33 +161,34 @@ func (c *Client) HubName() string { return c.hub }
 // orchestrators (Config.IsOrchestrator, set by funcapp.App.Client);
 // otherwise the instance is created and fails when an app runs it.
 func (c *Client) StartNew(ctx context.Context, name string, input any, o StartOptions) (string, error) {
-	return c.c.StartNew(ctx, name, input, o.internal())
+	v, err := c.c.StartNew(ctx, name, input, o.internal())
+	return v, publicError(err)
 }
 
 // GetStatus reads an instance's status; ErrNotFound when it does not exist.
 func (c *Client) GetStatus(ctx context.Context, instanceID string, o StatusOptions) (*Status, error) {
 	st, err := c.c.GetStatus(ctx, instanceID, iclient.StatusOptions(o))
-	return publicStatus(st), err
+	return publicStatus(st), publicError(err)
 }
 
 // ListInstances returns one page of the instances that q selects.
 func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 	p, err := c.c.ListInstances(ctx, q.internal())
 	if p == nil {
-		return nil, err
+		return nil, publicError(err)
 	}
 	out := &Page{ContinuationToken: p.ContinuationToken, Instances: make([]*Status, len(p.Instances))}
 	for i, st := range p.Instances {
 		out.Instances[i] = publicStatus(st)
 	}
-	return out, err
+	return out, publicError(err)
 }
 
 // CountInstances counts the instances that q's filters select (its paging
 // fields are ignored), per runtime status.
 func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
 	n, err := c.c.CountInstances(ctx, q.internal())
-	return Counts(n), err
+	return Counts(n), publicError(err)
 }
 
 // WaitForCompletion waits until the instance finishes (Completed, Failed,
@@ -218,19 +196,19 @@ func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
 // interval (default 1 s), and returns the final status.
 func (c *Client) WaitForCompletion(ctx context.Context, instanceID string, poll time.Duration) (*Status, error) {
 	st, err := c.c.WaitForCompletion(ctx, instanceID, poll)
-	return publicStatus(st), err
+	return publicStatus(st), publicError(err)
 }
 
 // RaiseEvent sends the event eventName with data to an instance. Once it
 // returns, the event is applied exactly once, in the order sent; an event
 // the instance is not waiting for yet is kept until it waits.
 func (c *Client) RaiseEvent(ctx context.Context, instanceID, eventName string, data any) error {
-	return c.c.RaiseEvent(ctx, instanceID, eventName, data)
+	return publicError(c.c.RaiseEvent(ctx, instanceID, eventName, data))
 }
 
 // Terminate ends an active instance as Terminated with reason as output.
 func (c *Client) Terminate(ctx context.Context, instanceID, reason string) error {
-	return c.c.Terminate(ctx, instanceID, reason)
+	return publicError(c.c.Terminate(ctx, instanceID, reason))
 }
 
 // TerminateWithOptions is Terminate with options. With Recursive set,
@@ -239,35 +217,36 @@ func (c *Client) Terminate(ctx context.Context, instanceID, reason string) error
 // as part of terminating each parent, so it holds under crashes and for
 // children created while the request is on its way.
 func (c *Client) TerminateWithOptions(ctx context.Context, instanceID string, o TerminateOptions) error {
-	return c.c.TerminateWithOptions(ctx, instanceID, iclient.TerminateOptions(o))
+	return publicError(c.c.TerminateWithOptions(ctx, instanceID, iclient.TerminateOptions(o)))
 }
 
 // Suspend pauses an active instance; events it receives meanwhile are kept.
 func (c *Client) Suspend(ctx context.Context, instanceID, reason string) error {
-	return c.c.Suspend(ctx, instanceID, reason)
+	return publicError(c.c.Suspend(ctx, instanceID, reason))
 }
 
 // Resume continues a suspended instance.
 func (c *Client) Resume(ctx context.Context, instanceID, reason string) error {
-	return c.c.Resume(ctx, instanceID, reason)
+	return publicError(c.c.Resume(ctx, instanceID, reason))
 }
 
 // Rewind replays a Failed instance from its last failure: failed steps run
 // again, successful ones are kept. Any other status is a *StateError.
 func (c *Client) Rewind(ctx context.Context, instanceID, reason string) error {
-	return c.c.Rewind(ctx, instanceID, reason)
+	return publicError(c.c.Rewind(ctx, instanceID, reason))
 }
 
 // Restart starts the instance's orchestrator again with the same input:
 // under a new ID (returned) when newInstanceID is true, else under the
 // same ID, which must have finished.
 func (c *Client) Restart(ctx context.Context, instanceID string, newInstanceID bool) (string, error) {
-	return c.c.Restart(ctx, instanceID, newInstanceID)
+	v, err := c.c.Restart(ctx, instanceID, newInstanceID)
+	return v, publicError(err)
 }
 
 // Purge deletes a finished instance's row, history and large payloads.
 func (c *Client) Purge(ctx context.Context, instanceID string) error {
-	return c.c.Purge(ctx, instanceID)
+	return publicError(c.c.Purge(ctx, instanceID))
 }
 
 // PurgeWithOptions is Purge with options, and returns how many instances
@@ -277,13 +256,15 @@ func (c *Client) Purge(ctx context.Context, instanceID string) error {
 // its subtree and its ancestors; the rest is purged and the error is a
 // *PurgeIncompleteError.
 func (c *Client) PurgeWithOptions(ctx context.Context, instanceID string, o PurgeOptions) (int, error) {
-	return c.c.PurgeWithOptions(ctx, instanceID, iclient.PurgeOptions(o))
+	v, err := c.c.PurgeWithOptions(ctx, instanceID, iclient.PurgeOptions(o))
+	return v, publicError(err)
 }
 
 // PurgeRange purges the finished instances that q selects and returns how
 // many it purged.
 func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress) (int, error) {
-	return c.c.PurgeRange(ctx, iclient.PurgeQuery(q), iclient.Progress(progress))
+	v, err := c.c.PurgeRange(ctx, iclient.PurgeQuery(q), iclient.Progress(progress))
+	return v, publicError(err)
 }
 
 // HTTPManagementPayload is Durable Functions' HttpManagementPayload: the

@@ -73,6 +73,12 @@ func TestClientTypesOverStorage(t *testing.T) {
 	if err := c.TerminateWithOptions(ctx, id, client.TerminateOptions{Reason: "done"}); !errors.Is(err, client.ErrWrongState) {
 		t.Fatalf("terminating a finished instance: %v", err)
 	}
+	err = c.Rewind(ctx, id, "why not")
+	var stateErr *client.StateError
+	if !errors.Is(err, client.ErrWrongState) || !errors.As(err, &stateErr) || stateErr.Status != client.StatusCompleted ||
+		stateErr.Op != "rewind" {
+		t.Fatalf("rewinding a completed instance: %v", err)
+	}
 	if n, err := c.PurgeWithOptions(ctx, id, client.PurgeOptions{Recursive: true}); err != nil || n != 1 {
 		t.Fatalf("PurgeWithOptions: %d, %v", n, err)
 	}

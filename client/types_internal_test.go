@@ -1,6 +1,8 @@
 package client
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -56,5 +58,51 @@ func TestTypesMirrorTheInternalClient(t *testing.T) {
 			got != BatchRestart && got != BatchRaiseEvent && got != BatchPurge {
 			t.Errorf("bulk operation %q has no constant here", op)
 		}
+	}
+}
+
+// The internal client's typed errors reach callers as this package's, with
+// the same text, whether returned as they are or wrapped, and remain
+// ErrWrongState.
+func TestPublicErrors(t *testing.T) {
+	for _, p := range []struct{ public, internal reflect.Type }{
+		{reflect.TypeFor[StateError](), reflect.TypeFor[iclient.StateError]()},
+		{reflect.TypeFor[PurgeIncompleteError](), reflect.TypeFor[iclient.PurgeIncompleteError]()},
+	} {
+		if p.public.NumField() != p.internal.NumField() {
+			t.Errorf("%s has %d fields, the internal one %d", p.public.Name(), p.public.NumField(), p.internal.NumField())
+		}
+	}
+	if MaxPayloadBytes != iclient.MaxPayloadBytes || InternalNamePrefix != iclient.InternalNamePrefix ||
+		BatchOrchestrator != iclient.BatchOrchestrator {
+		t.Errorf("constants differ from the internal client's")
+	}
+	if ErrNotFound != iclient.ErrNotFound || ErrWrongState != iclient.ErrWrongState || ErrBadArgument != iclient.ErrBadArgument {
+		t.Errorf("sentinel errors differ from the internal client's")
+	}
+
+	se := &iclient.StateError{InstanceID: "x", Status: history.StatusCompleted, Op: "terminate"}
+	pe := &iclient.PurgeIncompleteError{InstanceID: "root", Deleted: 2, Unfinished: []string{"c"}}
+	for _, err := range []error{se, fmt.Errorf("bulk: %w", se)} {
+		got := publicError(err)
+		var pub *StateError
+		if got.Error() != err.Error() || !errors.As(got, &pub) || pub.Status != StatusCompleted || pub.Op != "terminate" ||
+			!errors.Is(got, ErrWrongState) {
+			t.Errorf("publicError(%v) = %#v", err, got)
+		}
+	}
+	for _, err := range []error{pe, fmt.Errorf("purge: %w", pe)} {
+		got := publicError(err)
+		var pub *PurgeIncompleteError
+		if got.Error() != err.Error() || !errors.As(got, &pub) || pub.Deleted != 2 || len(pub.Unfinished) != 1 ||
+			!errors.Is(got, ErrWrongState) {
+			t.Errorf("publicError(%v) = %#v", err, got)
+		}
+	}
+	if _, ok := publicError(se).(*StateError); !ok {
+		t.Errorf("a StateError returned as it is is not a *client.StateError")
+	}
+	if err := publicError(ErrNotFound); err != ErrNotFound || publicError(nil) != nil {
+		t.Errorf("other errors changed: %v", err)
 	}
 }

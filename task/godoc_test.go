@@ -77,6 +77,8 @@ func TestGoDocShowsTheProgrammingModel(t *testing.T) {
 		{"./client", "Query", "Statuses []RuntimeStatus", "selects instances"},
 		{"./client", "Page", "Instances []*Status", "one page"},
 		{"./client", "BatchRequest", "Filter Query", "bulk operation"},
+		{"./client", "StateError", "Status RuntimeStatus", "ErrWrongState"},
+		{"./client", "HTTPManagementPayload", "StatusQueryGetURI string", "management"},
 
 		{"./funcapp", "Run", "func Run(opts Options) error", "serves the custom handler"},
 		{"./funcapp", "Main", "func Main(opts Options)", "main function"},
