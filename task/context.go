@@ -16,7 +16,11 @@ import (
 //
 // An orchestrator must use it from its own goroutine only, and must not
 // keep it after returning.
-type OrchestrationContext struct{ c *durable.OrchestrationContext }
+type OrchestrationContext struct {
+	c *durable.OrchestrationContext
+	// errs are the public forms of the task failures seen so far.
+	errs map[*durable.TaskFailedError]*TaskFailedError
+}
 
 // InstanceID is the orchestration instance's ID.
 func (c *OrchestrationContext) InstanceID() string { return c.c.InstanceID() }
@@ -65,7 +69,7 @@ func (c *OrchestrationContext) SetCustomStatus(v any) error { return c.c.SetCust
 // given). An activity the app does not register fails with ErrorType
 // "ActivityNotFound".
 func (c *OrchestrationContext) CallActivity(name string, input any, opts ...CallOption) Task {
-	return wrapTask(c.c.CallActivity(name, input, engineCallOptions(opts)...))
+	return c.wrapTask(c.c.CallActivity(name, input, engineCallOptions(opts)...))
 }
 
 // CallSubOrchestrator starts the orchestrator registered as name as an
@@ -75,7 +79,7 @@ func (c *OrchestrationContext) CallActivity(name string, input any, opts ...Call
 // "{ExecutionID}:{task ID}", as in the Durable Task Framework); WithRetry
 // starts it again after a failure.
 func (c *OrchestrationContext) CallSubOrchestrator(name string, input any, opts ...CallOption) Task {
-	return wrapTask(c.c.CallSubOrchestrator(name, input, engineCallOptions(opts)...))
+	return c.wrapTask(c.c.CallSubOrchestrator(name, input, engineCallOptions(opts)...))
 }
 
 // CreateTimer returns a durable timer: a task that completes at fireAt
@@ -83,7 +87,7 @@ func (c *OrchestrationContext) CallSubOrchestrator(name string, input any, opts 
 // allowed; the storage layer chains timers beyond a queue's 7-day limit.
 // Compute fireAt from CurrentUTCDateTime, never from time.Now.
 func (c *OrchestrationContext) CreateTimer(fireAt time.Time) Task {
-	return wrapTask(c.c.CreateTimer(fireAt))
+	return c.wrapTask(c.c.CreateTimer(fireAt))
 }
 
 // Sleep waits for a durable timer d after CurrentUTCDateTime.
@@ -97,7 +101,7 @@ func (c *OrchestrationContext) Sleep(d time.Duration) error { return c.c.Sleep(d
 // WithTimeout, Await returns an error wrapping ErrTimedOut when the time
 // runs out first.
 func (c *OrchestrationContext) WaitForExternalEvent(name string, opts ...EventOption) Task {
-	return wrapTask(c.c.WaitForExternalEvent(name, engineEventOptions(opts)...))
+	return c.wrapTask(c.c.WaitForExternalEvent(name, engineEventOptions(opts)...))
 }
 
 // SendEvent raises an event called eventName with data (JSON-encodable)
@@ -112,7 +116,7 @@ func (c *OrchestrationContext) SendEvent(instanceID, eventName string, data any)
 // task afterwards for its own result. The tasks must come from this
 // context.
 func (c *OrchestrationContext) WhenAll(tasks ...Task) Task {
-	return wrapTask(c.c.WhenAll(engineTasks(tasks)...))
+	return c.wrapTask(c.c.WhenAll(engineTasks(tasks)...))
 }
 
 // WhenAny returns a task that completes when the first of tasks does.
@@ -120,7 +124,7 @@ func (c *OrchestrationContext) WhenAll(tasks ...Task) Task {
 // own outcome for its Await. A common use is racing an event against a
 // timer. The tasks must come from this context.
 func (c *OrchestrationContext) WhenAny(tasks ...Task) Task {
-	return wrapTask(c.c.WhenAny(engineTasks(tasks)...))
+	return c.wrapTask(c.c.WhenAny(engineTasks(tasks)...))
 }
 
 // ContinueAsNew restarts the orchestration with a new input, and a fresh

@@ -23,14 +23,11 @@ type Task interface {
 // handle is the Task the context returns: the engine's task, with its
 // errors in this package's types.
 type handle struct {
-	t durable.Task
-	// from and to cache the conversion of the engine's error, so that
-	// every Await of one task returns the same error value.
-	from *durable.TaskFailedError
-	to   *TaskFailedError
+	t   durable.Task
+	ctx *OrchestrationContext
 }
 
-func wrapTask(t durable.Task) Task { return &handle{t: t} }
+func (c *OrchestrationContext) wrapTask(t durable.Task) Task { return &handle{t: t, ctx: c} }
 
 func (h *handle) IsDone() bool { return h.t.IsDone() }
 
@@ -40,10 +37,22 @@ func (h *handle) Await(v any) error {
 	if !ok {
 		return err
 	}
-	if h.from != tf {
-		h.from, h.to = tf, newTaskFailedError(tf)
+	return h.ctx.publicError(tf)
+}
+
+// publicError converts the engine's error once per orchestrator run, so
+// that every Await that sees one failure (the task's own, a WhenAll's)
+// returns the same error value, as the engine does.
+func (c *OrchestrationContext) publicError(tf *durable.TaskFailedError) *TaskFailedError {
+	if pub, ok := c.errs[tf]; ok {
+		return pub
 	}
-	return h.to
+	if c.errs == nil {
+		c.errs = map[*durable.TaskFailedError]*TaskFailedError{}
+	}
+	pub := newTaskFailedError(tf)
+	c.errs[tf] = pub
+	return pub
 }
 
 // engineTasks unwraps tasks for WhenAll and WhenAny. A Task this package
