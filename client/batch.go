@@ -8,45 +8,9 @@ import (
 	iclient "github.com/durable-go/durable/internal/client"
 )
 
-// BatchOperation is what a bulk operation does to each instance it
-// selects.
-type BatchOperation = iclient.BatchOperation
-
-// The bulk operations.
-const (
-	BatchTerminate  = iclient.BatchTerminate
-	BatchSuspend    = iclient.BatchSuspend
-	BatchResume     = iclient.BatchResume
-	BatchRewind     = iclient.BatchRewind
-	BatchRestart    = iclient.BatchRestart
-	BatchRaiseEvent = iclient.BatchRaiseEvent
-	BatchPurge      = iclient.BatchPurge
-)
-
-// BatchRequest asks for a bulk operation over every instance its Filter
-// selects (the fields of ListInstances' query; paging fields are
-// ignored). When the filter names no runtime status, the operation targets
-// the statuses it applies to: Pending, Running and Suspended instances for
-// terminate and raiseEvent, Pending and Running for suspend, Suspended for
-// resume, Failed for rewind, finished ones for purge and for restart in
-// place. Instances created after the operation starts are never targets.
-type BatchRequest = iclient.BatchRequest
-
-// BatchProgress is a running bulk operation's progress: the instances
-// matched so far and how many of them succeeded or failed, against a total
-// estimated when it started.
-type BatchProgress = iclient.BatchProgress
-
-// BatchSummary is a finished bulk operation's result: how many instances
-// matched, succeeded and failed, and the first errors.
-type BatchSummary = iclient.BatchSummary
-
-// BatchError is one instance a bulk operation failed on.
-type BatchError = iclient.BatchError
-
 // BatchOrchestrator is the name of the built-in orchestration that runs
 // bulk operations, which every function app built with this module serves.
-const BatchOrchestrator = iclient.BatchOrchestrator
+const BatchOrchestrator = InternalNamePrefix + "Batch"
 
 // StartBatch starts a bulk operation and returns the ID of the instance
 // that runs it. The operation runs in the function app (it need not be
@@ -55,7 +19,8 @@ const BatchOrchestrator = iclient.BatchOrchestrator
 // with BatchStatus, or WaitForCompletion and BatchStatus. An invalid
 // request is an ErrBadArgument.
 func (c *Client) StartBatch(ctx context.Context, req BatchRequest) (string, error) {
-	return c.c.StartBatch(ctx, req)
+	id, err := c.c.StartBatch(ctx, req.internal())
+	return id, publicError(err)
 }
 
 // BatchStatus reads a bulk operation's state: its instance status, its
@@ -63,10 +28,11 @@ func (c *Client) StartBatch(ctx context.Context, req BatchRequest) (string, erro
 // summary (nil until then). A bulk operation that failed as a whole (its
 // task hub went away, say) has status Failed and its error as output.
 func (c *Client) BatchStatus(ctx context.Context, batchID string) (*Status, *BatchProgress, *BatchSummary, error) {
-	st, err := c.c.GetStatus(ctx, batchID, StatusOptions{HideInput: true})
+	ist, err := c.c.GetStatus(ctx, batchID, iclient.StatusOptions{HideInput: true})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, publicError(err)
 	}
+	st := publicStatus(ist)
 	if st.Name != BatchOrchestrator {
 		return nil, nil, nil, fmt.Errorf("%w: instance %q is a %s, not a bulk operation", ErrBadArgument, batchID, st.Name)
 	}

@@ -21,97 +21,52 @@ import (
 	"github.com/durable-go/durable/internal/history"
 )
 
-// Errors a caller tells apart with errors.Is; anything else is a storage
-// or connection failure.
-var (
-	// ErrNotFound: no such instance (or task hub).
-	ErrNotFound = iclient.ErrNotFound
-	// ErrWrongState: the instance's status forbids the operation, e.g.
-	// terminating a finished instance. A *StateError carries the status.
-	ErrWrongState = iclient.ErrWrongState
-	// ErrBadArgument: the request itself is invalid (a bad ID, JSON that
-	// does not parse, a payload over MaxPayloadBytes).
-	ErrBadArgument = iclient.ErrBadArgument
-)
-
 // MaxPayloadBytes is the largest input or event data accepted (16 MiB).
-const MaxPayloadBytes = iclient.MaxPayloadBytes
+const MaxPayloadBytes = 16 << 20
 
-// StateError is an ErrWrongState naming the status that forbade the
-// operation.
-type StateError = iclient.StateError
-
-// RuntimeStatus is an instance's status, spelled as Durable Functions
-// spells it.
+// RuntimeStatus is an instance's status, a string spelled as Durable
+// Functions spells it ("Completed"); the same type as tasktest.Status.
 type RuntimeStatus = history.RuntimeStatus
 
-// Runtime statuses.
-const (
-	StatusPending        = history.StatusPending
-	StatusRunning        = history.StatusRunning
-	StatusCompleted      = history.StatusCompleted
-	StatusContinuedAsNew = history.StatusContinuedAsNew
-	StatusFailed         = history.StatusFailed
-	StatusCanceled       = history.StatusCanceled
-	StatusTerminated     = history.StatusTerminated
-	StatusSuspended      = history.StatusSuspended
-)
+// StatusPending is an instance created but not started yet (a start
+// message not yet processed, or a delayed start).
+const StatusPending RuntimeStatus = "Pending"
+
+// StatusRunning is an instance that started and has not finished.
+const StatusRunning RuntimeStatus = "Running"
+
+// StatusCompleted is an instance whose orchestrator returned a result.
+const StatusCompleted RuntimeStatus = "Completed"
+
+// StatusContinuedAsNew is an execution that continued as new; the instance
+// shows it only between two executions.
+const StatusContinuedAsNew RuntimeStatus = "ContinuedAsNew"
+
+// StatusFailed is an instance whose orchestrator failed; Status.Output
+// and Status.FailureDetails say why.
+const StatusFailed RuntimeStatus = "Failed"
+
+// StatusCanceled is a status of the Durable Task Framework that this
+// engine does not produce; rows written by other engines may hold it.
+const StatusCanceled RuntimeStatus = "Canceled"
+
+// StatusTerminated is an instance ended by Terminate.
+const StatusTerminated RuntimeStatus = "Terminated"
+
+// StatusSuspended is an instance paused by Suspend until Resume.
+const StatusSuspended RuntimeStatus = "Suspended"
 
 // HistoryEvent is one event of an instance's history, in the Durable Task
 // Framework's model.
 type HistoryEvent = history.Event
 
-// StartOptions adjust StartNew: the instance ID (random when empty), a
-// delayed start, a version.
-type StartOptions = iclient.StartOptions
-
-// Status is an instance's state: name, ID, runtime status, input, custom
-// status and output as JSON, times, and the history when asked for.
-type Status = iclient.Status
-
-// StatusOptions choose what GetStatus reads.
-type StatusOptions = iclient.StatusOptions
-
-// Query selects instances for ListInstances and CountInstances:
-// created-time range, statuses, ID prefix, orchestrator names, page size
-// and continuation. Instances of internal orchestrations (IsInternalName)
-// are left out unless ShowInternal is set or Names names them.
-type Query = iclient.Query
-
 // InternalNamePrefix starts the names of the orchestrations the module
 // runs for itself, such as BatchOrchestrator. The prefix is reserved: an
 // app's own orchestrators must not use it, or lists would hide them.
-const InternalNamePrefix = iclient.InternalNamePrefix
+const InternalNamePrefix = "DurableTask."
 
 // IsInternalName reports whether an orchestration name is internal.
 func IsInternalName(name string) bool { return iclient.IsInternalName(name) }
-
-// Counts is the number of instances per runtime status, as CountInstances
-// returns it: every status is present, zero or not.
-type Counts = iclient.Counts
-
-// Page is one page of ListInstances.
-type Page = iclient.Page
-
-// PurgeQuery selects finished instances for PurgeRange.
-type PurgeQuery = iclient.PurgeQuery
-
-// Progress reports how far a long operation got.
-type Progress = iclient.Progress
-
-// TerminateOptions adjust TerminateWithOptions: the reason, and whether
-// the instance's whole tree of sub-orchestrations is terminated too.
-type TerminateOptions = iclient.TerminateOptions
-
-// PurgeOptions adjust PurgeWithOptions: whether the instance's whole tree
-// of sub-orchestrations is purged too.
-type PurgeOptions = iclient.PurgeOptions
-
-// PurgeIncompleteError is the ErrWrongState of a recursive purge that
-// deleted what it could but left instances that have not finished, and
-// their ancestors. It counts the instances deleted and names the
-// unfinished ones.
-type PurgeIncompleteError = iclient.PurgeIncompleteError
 
 // Client manages the instances of one task hub. It is safe for concurrent
 // use.
@@ -206,42 +161,54 @@ func (c *Client) HubName() string { return c.hub }
 // orchestrators (Config.IsOrchestrator, set by funcapp.App.Client);
 // otherwise the instance is created and fails when an app runs it.
 func (c *Client) StartNew(ctx context.Context, name string, input any, o StartOptions) (string, error) {
-	return c.c.StartNew(ctx, name, input, o)
+	v, err := c.c.StartNew(ctx, name, input, o.internal())
+	return v, publicError(err)
 }
 
 // GetStatus reads an instance's status; ErrNotFound when it does not exist.
 func (c *Client) GetStatus(ctx context.Context, instanceID string, o StatusOptions) (*Status, error) {
-	return c.c.GetStatus(ctx, instanceID, o)
+	st, err := c.c.GetStatus(ctx, instanceID, iclient.StatusOptions(o))
+	return publicStatus(st), publicError(err)
 }
 
 // ListInstances returns one page of the instances that q selects.
 func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
-	return c.c.ListInstances(ctx, q)
+	p, err := c.c.ListInstances(ctx, q.internal())
+	if p == nil {
+		return nil, publicError(err)
+	}
+	out := &Page{ContinuationToken: p.ContinuationToken, Instances: make([]*Status, len(p.Instances))}
+	for i, st := range p.Instances {
+		out.Instances[i] = publicStatus(st)
+	}
+	return out, publicError(err)
 }
 
 // CountInstances counts the instances that q's filters select (its paging
 // fields are ignored), per runtime status.
 func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
-	return c.c.CountInstances(ctx, q)
+	n, err := c.c.CountInstances(ctx, q.internal())
+	return Counts(n), publicError(err)
 }
 
 // WaitForCompletion waits until the instance finishes (Completed, Failed,
 // Terminated or Canceled) or ctx ends, reading its status every poll
 // interval (default 1 s), and returns the final status.
 func (c *Client) WaitForCompletion(ctx context.Context, instanceID string, poll time.Duration) (*Status, error) {
-	return c.c.WaitForCompletion(ctx, instanceID, poll)
+	st, err := c.c.WaitForCompletion(ctx, instanceID, poll)
+	return publicStatus(st), publicError(err)
 }
 
 // RaiseEvent sends the event eventName with data to an instance. Once it
 // returns, the event is applied exactly once, in the order sent; an event
 // the instance is not waiting for yet is kept until it waits.
 func (c *Client) RaiseEvent(ctx context.Context, instanceID, eventName string, data any) error {
-	return c.c.RaiseEvent(ctx, instanceID, eventName, data)
+	return publicError(c.c.RaiseEvent(ctx, instanceID, eventName, data))
 }
 
 // Terminate ends an active instance as Terminated with reason as output.
 func (c *Client) Terminate(ctx context.Context, instanceID, reason string) error {
-	return c.c.Terminate(ctx, instanceID, reason)
+	return publicError(c.c.Terminate(ctx, instanceID, reason))
 }
 
 // TerminateWithOptions is Terminate with options. With Recursive set,
@@ -250,35 +217,36 @@ func (c *Client) Terminate(ctx context.Context, instanceID, reason string) error
 // as part of terminating each parent, so it holds under crashes and for
 // children created while the request is on its way.
 func (c *Client) TerminateWithOptions(ctx context.Context, instanceID string, o TerminateOptions) error {
-	return c.c.TerminateWithOptions(ctx, instanceID, o)
+	return publicError(c.c.TerminateWithOptions(ctx, instanceID, iclient.TerminateOptions(o)))
 }
 
 // Suspend pauses an active instance; events it receives meanwhile are kept.
 func (c *Client) Suspend(ctx context.Context, instanceID, reason string) error {
-	return c.c.Suspend(ctx, instanceID, reason)
+	return publicError(c.c.Suspend(ctx, instanceID, reason))
 }
 
 // Resume continues a suspended instance.
 func (c *Client) Resume(ctx context.Context, instanceID, reason string) error {
-	return c.c.Resume(ctx, instanceID, reason)
+	return publicError(c.c.Resume(ctx, instanceID, reason))
 }
 
 // Rewind replays a Failed instance from its last failure: failed steps run
 // again, successful ones are kept. Any other status is a *StateError.
 func (c *Client) Rewind(ctx context.Context, instanceID, reason string) error {
-	return c.c.Rewind(ctx, instanceID, reason)
+	return publicError(c.c.Rewind(ctx, instanceID, reason))
 }
 
 // Restart starts the instance's orchestrator again with the same input:
 // under a new ID (returned) when newInstanceID is true, else under the
 // same ID, which must have finished.
 func (c *Client) Restart(ctx context.Context, instanceID string, newInstanceID bool) (string, error) {
-	return c.c.Restart(ctx, instanceID, newInstanceID)
+	v, err := c.c.Restart(ctx, instanceID, newInstanceID)
+	return v, publicError(err)
 }
 
 // Purge deletes a finished instance's row, history and large payloads.
 func (c *Client) Purge(ctx context.Context, instanceID string) error {
-	return c.c.Purge(ctx, instanceID)
+	return publicError(c.c.Purge(ctx, instanceID))
 }
 
 // PurgeWithOptions is Purge with options, and returns how many instances
@@ -288,13 +256,15 @@ func (c *Client) Purge(ctx context.Context, instanceID string) error {
 // its subtree and its ancestors; the rest is purged and the error is a
 // *PurgeIncompleteError.
 func (c *Client) PurgeWithOptions(ctx context.Context, instanceID string, o PurgeOptions) (int, error) {
-	return c.c.PurgeWithOptions(ctx, instanceID, o)
+	v, err := c.c.PurgeWithOptions(ctx, instanceID, iclient.PurgeOptions(o))
+	return v, publicError(err)
 }
 
 // PurgeRange purges the finished instances that q selects and returns how
 // many it purged.
 func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress) (int, error) {
-	return c.c.PurgeRange(ctx, q, progress)
+	v, err := c.c.PurgeRange(ctx, iclient.PurgeQuery(q), iclient.Progress(progress))
+	return v, publicError(err)
 }
 
 // HTTPManagementPayload is Durable Functions' HttpManagementPayload: the
@@ -302,7 +272,17 @@ func (c *Client) PurgeRange(ctx context.Context, q PurgeQuery, progress Progress
 // (status, raise event, terminate, rewind, purge, restart, suspend,
 // resume), with {eventName} and {text} left for the caller to fill in. Its
 // JSON has the extension's field names.
-type HTTPManagementPayload = apijson.ManagementPayload
+type HTTPManagementPayload struct {
+	ID                    string `json:"id"`
+	StatusQueryGetURI     string `json:"statusQueryGetUri"`
+	SendEventPostURI      string `json:"sendEventPostUri"`
+	TerminatePostURI      string `json:"terminatePostUri"`
+	RewindPostURI         string `json:"rewindPostUri"`
+	PurgeHistoryDeleteURI string `json:"purgeHistoryDeleteUri"`
+	RestartPostURI        string `json:"restartPostUri"`
+	SuspendPostURI        string `json:"suspendPostUri"`
+	ResumePostURI         string `json:"resumePostUri"`
+}
 
 // CreateHTTPManagementPayload returns the management URLs of an instance,
 // below the Config's BaseURL (its /durabletask routes), as Durable
@@ -310,5 +290,5 @@ type HTTPManagementPayload = apijson.ManagementPayload
 // an outside system that then watches or signals the instance. They carry
 // taskHub and connection but no function key: add ?code= on Azure.
 func (c *Client) CreateHTTPManagementPayload(instanceID string) HTTPManagementPayload {
-	return apijson.BuildManagementPayload(c.baseURL+"/durabletask", instanceID, url.PathEscape(instanceID), c.hub, c.connection, "")
+	return HTTPManagementPayload(apijson.BuildManagementPayload(c.baseURL+"/durabletask", instanceID, url.PathEscape(instanceID), c.hub, c.connection, ""))
 }

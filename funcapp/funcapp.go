@@ -23,6 +23,7 @@ import (
 	"github.com/durable-go/durable/client"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/handler"
+	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/task"
 )
 
@@ -114,7 +115,7 @@ func Run(opts Options) error {
 	hopts := handler.Options{Functions: opts.Functions, HTTP: opts.HTTP, Logger: opts.Logger, ShutdownGrace: opts.ShutdownGrace}
 	if opts.Register != nil {
 		hopts.Register = func(reg *durable.Registry, h *handler.App) error {
-			return opts.Register(reg, &App{h: h, isOrchestrator: func(name string) bool {
+			return opts.Register(taskbridge.Public(reg).(*task.Registry), &App{h: h, isOrchestrator: func(name string) bool {
 				_, ok := reg.Orchestrator(name)
 				return ok
 			}})

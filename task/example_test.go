@@ -1,6 +1,7 @@
 package task_test
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -93,4 +94,186 @@ func ExampleOrchestrationContext_WaitForExternalEvent() {
 	// Output:
 	// approved: true
 	// escalated
+}
+
+// An activity reads its input with GetInput and may use its identity, for
+// example as an idempotency key.
+func ExampleActivityContext_GetInput() {
+	type order struct {
+		ID    string
+		Total float64
+	}
+	reg := task.NewRegistry()
+	_ = reg.AddActivity("Charge", func(ctx *task.ActivityContext) (any, error) {
+		var o order
+		if err := ctx.GetInput(&o); err != nil {
+			return nil, err
+		}
+		key := fmt.Sprintf("%s/%d", ctx.InstanceID(), ctx.TaskID())
+		return fmt.Sprintf("charged %.2f for %s (key %s)", o.Total, o.ID, key), nil
+	})
+	_ = reg.AddOrchestrator("Checkout", func(ctx *task.OrchestrationContext) (any, error) {
+		var receipt string
+		err := ctx.CallActivity("Charge", order{ID: "A-1", Total: 9.5}).Await(&receipt)
+		return receipt, err
+	})
+	var out string
+	_ = tasktest.NewEnv(reg).RunWithID("order-1", "Checkout", nil).Output(&out)
+	fmt.Println(out)
+	// Output: charged 9.50 for A-1 (key order-1/0)
+}
+
+// A failed activity reaches the orchestrator as a *TaskFailedError with
+// the failure's details; here the orchestrator compensates.
+func ExampleTaskFailedError() {
+	reg := task.NewRegistry()
+	_ = reg.AddActivity("Ship", func(ctx *task.ActivityContext) (any, error) {
+		return nil, errors.New("carrier unavailable")
+	})
+	_ = reg.AddActivity("Refund", func(ctx *task.ActivityContext) (any, error) { return "refunded", nil })
+	_ = reg.AddOrchestrator("Fulfil", func(ctx *task.OrchestrationContext) (any, error) {
+		err := ctx.CallActivity("Ship", nil).Await(nil)
+		var failed *task.TaskFailedError
+		if errors.As(err, &failed) {
+			var s string
+			if err := ctx.CallActivity("Refund", nil).Await(&s); err != nil {
+				return nil, err
+			}
+			return fmt.Sprintf("%s after %s %q (task %d) failed: %s", s, failed.Kind, failed.Name, failed.TaskID,
+				failed.Details.ErrorMessage), nil
+		}
+		return "shipped", err
+	})
+	var out string
+	_ = tasktest.NewEnv(reg).Run("Fulfil", nil).Output(&out)
+	fmt.Println(out)
+	// Output: refunded after activity "Ship" (task 0) failed: carrier unavailable
+}
+
+// A retry policy calls a flaky activity again after durable timers; Handle
+// chooses which failures are worth retrying.
+func ExampleWithRetry() {
+	calls := 0
+	reg := task.NewRegistry()
+	_ = reg.AddActivity("Flaky", func(ctx *task.ActivityContext) (any, error) {
+		calls++
+		if calls < 3 {
+			return nil, errors.New("try again")
+		}
+		return "ok", nil
+	})
+	_ = reg.AddOrchestrator("Retrying", func(ctx *task.OrchestrationContext) (any, error) {
+		var s string
+		err := ctx.CallActivity("Flaky", nil, task.WithRetry(task.RetryPolicy{
+			MaxAttempts:        5,
+			FirstRetryInterval: 10 * time.Second,
+			BackoffCoefficient: 2,
+			Handle: func(err *task.TaskFailedError) bool {
+				return err.Details.ErrorMessage == "try again"
+			},
+		})).Await(&s)
+		return s, err
+	})
+	res := tasktest.NewEnv(reg).Run("Retrying", nil)
+	var out string
+	_ = res.Output(&out)
+	fmt.Println(out, "after", len(res.Activities()), "attempts and", res.Elapsed, "of back-off")
+	// Output: ok after 3 attempts and 30s of back-off
+}
+
+// A sub-orchestration is an orchestrator run as an instance of its own;
+// WithInstanceID names it.
+func ExampleOrchestrationContext_CallSubOrchestrator() {
+	reg := task.NewRegistry()
+	_ = reg.AddOrchestrator("Pack", func(ctx *task.OrchestrationContext) (any, error) {
+		var item string
+		if err := ctx.GetInput(&item); err != nil {
+			return nil, err
+		}
+		return "packed " + item + " as " + ctx.InstanceID(), nil
+	})
+	_ = reg.AddOrchestrator("Order", func(ctx *task.OrchestrationContext) (any, error) {
+		var s string
+		err := ctx.CallSubOrchestrator("Pack", "book", task.WithInstanceID(ctx.InstanceID()+"-pack")).Await(&s)
+		return s, err
+	})
+	var out string
+	_ = tasktest.NewEnv(reg).RunWithID("order-7", "Order", nil).Output(&out)
+	fmt.Println(out)
+	// Output: packed book as order-7-pack
+}
+
+// A durable timer: the orchestration sleeps until a time computed from
+// its replay-safe clock, which survives restarts.
+func ExampleOrchestrationContext_CreateTimer() {
+	reg := task.NewRegistry()
+	_ = reg.AddOrchestrator("Reminder", func(ctx *task.OrchestrationContext) (any, error) {
+		due := ctx.CurrentUTCDateTime().Add(36 * time.Hour)
+		if err := ctx.CreateTimer(due).Await(nil); err != nil {
+			return nil, err
+		}
+		return "reminded at " + ctx.CurrentUTCDateTime().Format(time.RFC3339), nil
+	})
+	var out string
+	_ = tasktest.NewEnv(reg).Run("Reminder", nil).Output(&out) // starts 2026-01-01, virtual time
+	fmt.Println(out)
+	// Output: reminded at 2026-01-02T12:00:00Z
+}
+
+// Race an event against a timer with WhenAny.
+func ExampleOrchestrationContext_WhenAny() {
+	reg := task.NewRegistry()
+	_ = reg.AddOrchestrator("FirstResponse", func(ctx *task.OrchestrationContext) (any, error) {
+		reply := ctx.WaitForExternalEvent("Reply")
+		deadline := ctx.CreateTimer(ctx.CurrentUTCDateTime().Add(time.Hour))
+		var first int
+		if err := ctx.WhenAny(reply, deadline).Await(&first); err != nil {
+			return nil, err
+		}
+		if first == 1 {
+			return "no reply within the hour", nil
+		}
+		var text string
+		err := reply.Await(&text)
+		return "reply: " + text, err
+	})
+	env := tasktest.NewEnv(reg)
+	env.RaiseEventAfter(10*time.Minute, "Reply", "yes")
+	var out string
+	_ = env.Run("FirstResponse", nil).Output(&out)
+	fmt.Println(out)
+	_ = tasktest.NewEnv(reg).Run("FirstResponse", nil).Output(&out)
+	fmt.Println(out)
+	// Output:
+	// reply: yes
+	// no reply within the hour
+}
+
+// An eternal orchestration keeps its history short with ContinueAsNew,
+// and reports progress with SetCustomStatus.
+func ExampleOrchestrationContext_ContinueAsNew() {
+	reg := task.NewRegistry()
+	_ = reg.AddOrchestrator("Countdown", func(ctx *task.OrchestrationContext) (any, error) {
+		var n int
+		if err := ctx.GetInput(&n); err != nil {
+			return nil, err
+		}
+		if err := ctx.SetCustomStatus(map[string]int{"left": n}); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return "lift-off", nil
+		}
+		if err := ctx.Sleep(time.Minute); err != nil {
+			return nil, err
+		}
+		return nil, ctx.ContinueAsNew(n - 1)
+	})
+	res := tasktest.NewEnv(reg).Run("Countdown", 3)
+	var out string
+	_ = res.Output(&out)
+	var status map[string]int
+	_ = res.CustomStatus(&status)
+	fmt.Println(out, "after", res.Executions, "executions; status", status)
+	// Output: lift-off after 4 executions; status map[left:0]
 }

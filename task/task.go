@@ -11,85 +11,89 @@
 //
 // Register both in a Registry and hand it to funcapp.Run, which serves the
 // function app; test orchestrators with package tasktest.
+//
+// The types here are the whole programming model: the engine that replays
+// orchestrations (an internal package) runs the functions registered here
+// and answers the calls made on these contexts, so `go doc` of this
+// package documents everything an orchestrator or an activity calls.
 package task
 
 import (
-	"time"
-
 	"github.com/durable-go/durable/internal/durable"
-	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/taskbridge"
 )
 
-// OrchestratorFunc is an orchestrator. It must be deterministic; its
+func init() {
+	taskbridge.Set(
+		func(reg any) *durable.Registry {
+			r, _ := reg.(*Registry)
+			if r == nil {
+				return nil
+			}
+			return r.r
+		},
+		func(reg *durable.Registry) any { return &Registry{r: reg} })
+}
+
+// OrchestratorFunc is an orchestrator. It must be deterministic: everything
+// that varies between runs (time, GUIDs, I/O) has to come from ctx. Its
 // return value is encoded as JSON and becomes the instance's output, and a
 // non-nil error fails the instance with that error's details.
-type OrchestratorFunc = durable.OrchestratorFunc
+type OrchestratorFunc func(ctx *OrchestrationContext) (any, error)
 
-// ActivityFunc is an activity. Its result is encoded as JSON; an error
-// reaches the orchestrator as a *TaskFailedError. An error may name its
-// type in the failure details by implementing ErrorType() string.
-type ActivityFunc = durable.ActivityFunc
+// ActivityFunc is an activity: ordinary Go code that may do I/O. It runs at
+// least once per scheduling. Its result is encoded as JSON; an error
+// reaches the orchestrator as a *TaskFailedError, and a panic is reported
+// the same way. An error may name its type in the failure details by
+// implementing ErrorType() string.
+type ActivityFunc func(ctx *ActivityContext) (any, error)
 
 // Registry maps orchestrator and activity names to code. Fill it before
-// the app starts; it is read concurrently afterwards.
-type Registry = durable.Registry
+// the app starts; it is read concurrently afterwards, so it is not safe to
+// add to it once the app runs.
+type Registry struct{ r *durable.Registry }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return durable.NewRegistry() }
+func NewRegistry() *Registry { return &Registry{r: durable.NewRegistry()} }
 
-// OrchestrationContext is what an orchestrator receives: its input and
-// identity, a replay-safe clock, logger and GUIDs, and the calls that
-// start durable tasks (CallActivity, CallSubOrchestrator, CreateTimer,
-// Sleep, WaitForExternalEvent, SendEvent, WhenAll, WhenAny,
-// ContinueAsNew, SetCustomStatus).
-type OrchestrationContext = durable.OrchestrationContext
+// AddOrchestrator registers an orchestrator under name. It fails when the
+// name is empty, fn is nil or the name is taken.
+func (r *Registry) AddOrchestrator(name string, fn OrchestratorFunc) error {
+	var engineFn durable.OrchestratorFunc
+	if fn != nil {
+		engineFn = func(c *durable.OrchestrationContext) (any, error) {
+			return fn(&OrchestrationContext{c: c})
+		}
+	}
+	return r.r.AddOrchestrator(name, engineFn)
+}
 
-// ActivityContext is what an activity receives: its input, its
-// orchestration's instance ID, its task ID and a context.Context that ends
-// when the app shuts down.
-type ActivityContext = durable.ActivityContext
+// AddActivity registers an activity under name. It fails when the name is
+// empty, fn is nil or the name is taken.
+func (r *Registry) AddActivity(name string, fn ActivityFunc) error {
+	var engineFn durable.ActivityFunc
+	if fn != nil {
+		engineFn = func(c *durable.ActivityContext) (any, error) {
+			return fn(&ActivityContext{c: c})
+		}
+	}
+	return r.r.AddActivity(name, engineFn)
+}
 
-// Task is a durable operation an orchestrator started. Await blocks until
-// history holds its outcome and decodes its JSON result.
-type Task = durable.Task
+// Orchestrator returns the orchestrator registered under name.
+func (r *Registry) Orchestrator(name string) (OrchestratorFunc, bool) {
+	fn, ok := r.r.Orchestrator(name)
+	if !ok {
+		return nil, false
+	}
+	return func(ctx *OrchestrationContext) (any, error) { return fn(ctx.c) }, true
+}
 
-// RetryPolicy retries a failed activity or sub-orchestration with durable
-// timers in between: MaxAttempts in all, waiting FirstRetryInterval, then
-// multiplied by BackoffCoefficient each time up to MaxRetryInterval, within
-// RetryTimeout overall; Handle, when set, decides which failures to retry.
-type RetryPolicy = durable.RetryPolicy
-
-// CallOption adjusts CallActivity and CallSubOrchestrator.
-type CallOption = durable.CallOption
-
-// EventOption adjusts WaitForExternalEvent.
-type EventOption = durable.EventOption
-
-// WithRetry retries the call according to p.
-func WithRetry(p RetryPolicy) CallOption { return durable.WithRetry(p) }
-
-// WithInstanceID sets a sub-orchestration's instance ID. Without it the ID
-// is "{parent's execution ID}:{task ID}", as in the Durable Task Framework.
-func WithInstanceID(id string) CallOption { return durable.WithInstanceID(id) }
-
-// WithTimeout gives up waiting for an external event after d of
-// orchestration time: the task's Await returns ErrTimedOut, and the event,
-// if it comes later, is kept for the next wait.
-func WithTimeout(d time.Duration) EventOption { return durable.WithTimeout(d) }
-
-// TaskFailedError is how an orchestrator sees a failed activity or
-// sub-orchestration: its name, task ID and the remote failure details.
-type TaskFailedError = durable.TaskFailedError
-
-// FailureDetails describe an error raised by an activity, a
-// sub-orchestration or orchestrator code: its type name, message, stack
-// and inner failure, in the Durable Task Framework's shape.
-type FailureDetails = history.FailureDetails
-
-// NonDeterminismError is the failure of an orchestration whose code, on
-// replay, no longer issues the actions its history records.
-type NonDeterminismError = durable.NonDeterminismError
-
-// ErrTimedOut is returned by the Await of a WaitForExternalEvent task whose
-// WithTimeout ran out.
-var ErrTimedOut = durable.ErrTimedOut
+// Activity returns the activity registered under name.
+func (r *Registry) Activity(name string) (ActivityFunc, bool) {
+	fn, ok := r.r.Activity(name)
+	if !ok {
+		return nil, false
+	}
+	return func(ctx *ActivityContext) (any, error) { return fn(ctx.c) }, true
+}

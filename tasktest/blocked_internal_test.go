@@ -38,3 +38,22 @@ func TestWaitingForNamesEveryPendingTask(t *testing.T) {
 		t.Fatalf("resumed instance described as suspended")
 	}
 }
+
+// The kit's status constants are the engine's values, under names that
+// go doc shows one by one.
+func TestStatusesAreTheEngines(t *testing.T) {
+	pairs := map[Status]history.RuntimeStatus{
+		StatusPending: history.StatusPending, StatusRunning: history.StatusRunning,
+		StatusCompleted: history.StatusCompleted, StatusContinuedAsNew: history.StatusContinuedAsNew,
+		StatusFailed: history.StatusFailed, StatusTerminated: history.StatusTerminated,
+		StatusSuspended: history.StatusSuspended,
+	}
+	if len(pairs) != 7 {
+		t.Fatalf("two constants share a value")
+	}
+	for got, want := range pairs {
+		if got != want {
+			t.Errorf("%q, engine's %q", got, want)
+		}
+	}
+}

@@ -141,3 +141,101 @@ func ExampleReplay() {
 	// changed: true
 	// non-deterministic orchestration: history records TaskScheduled #0 ("SayHello") but the orchestrator code now issues TaskScheduled #0 ("SayHola")
 }
+
+// Mock a sub-orchestration: the mock is an orchestrator of its own, here
+// one that only returns a value.
+func ExampleEnv_OnSubOrchestrator() {
+	reg := task.NewRegistry()
+	_ = reg.AddOrchestrator("Order", func(ctx *task.OrchestrationContext) (any, error) {
+		var tracking string
+		err := ctx.CallSubOrchestrator("Shipping", "A-1").Await(&tracking)
+		return "shipped: " + tracking, err
+	})
+	env := tasktest.NewEnv(reg)
+	env.OnSubOrchestrator("Shipping", func(ctx *task.OrchestrationContext) (any, error) {
+		var id string
+		err := ctx.GetInput(&id)
+		return "TRACK-" + id, err
+	})
+	var out string
+	if err := env.Run("Order", nil).Output(&out); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(out)
+	// Output: shipped: TRACK-A-1
+}
+
+// Result.Actions lists everything the orchestration did, each with its
+// ActionKind: here an activity that fails once and is retried after a
+// back-off timer, a durable timer, an event sent and a sub-orchestration.
+func ExampleActionKind() {
+	failures := 1
+	reg := task.NewRegistry()
+	_ = reg.AddActivity("Reserve", func(ctx *task.ActivityContext) (any, error) {
+		if failures > 0 {
+			failures--
+			return nil, errors.New("busy")
+		}
+		return "reserved", nil
+	})
+	_ = reg.AddOrchestrator("Notify", func(ctx *task.OrchestrationContext) (any, error) { return nil, nil })
+	_ = reg.AddOrchestrator("Booking", func(ctx *task.OrchestrationContext) (any, error) {
+		retry := task.WithRetry(task.RetryPolicy{MaxAttempts: 2, FirstRetryInterval: time.Minute})
+		if err := ctx.CallActivity("Reserve", "room 7", retry).Await(nil); err != nil {
+			return nil, err
+		}
+		if err := ctx.Sleep(time.Hour); err != nil {
+			return nil, err
+		}
+		if err := ctx.SendEvent("front-desk", "Booked", "room 7"); err != nil {
+			return nil, err
+		}
+		return nil, ctx.CallSubOrchestrator("Notify", nil, task.WithInstanceID("notify-1")).Await(nil)
+	})
+	res := tasktest.NewEnv(reg).Run("Booking", nil)
+	for _, a := range res.Actions {
+		switch a.Kind {
+		case tasktest.KindActivity:
+			fmt.Println(a.Kind, a.Name, "attempt", a.Attempt, "failed:", a.Failure != nil)
+		case tasktest.KindTimer:
+			fmt.Println(a.Kind, "fires after", a.FireAt.Sub(a.At))
+		case tasktest.KindEventSent, tasktest.KindSubOrchestration:
+			fmt.Println(a.Kind, a.Name, "to", a.Target)
+		default:
+			fmt.Println(a.Kind)
+		}
+	}
+	fmt.Println(res.Status)
+	// Output:
+	// Activity Reserve attempt 1 failed: true
+	// Timer fires after 1m0s
+	// Activity Reserve attempt 2 failed: false
+	// Timer fires after 1h0m0s
+	// EventSent Booked to front-desk
+	// SubOrchestration Notify to notify-1
+	// Completed
+}
+
+// A failed orchestration's Result says why: the orchestrator's error, with
+// the failed activity's details as its inner failure.
+func ExampleResult_failure() {
+	reg := task.NewRegistry()
+	_ = reg.AddActivity("Charge", func(ctx *task.ActivityContext) (any, error) {
+		return nil, errors.New("card declined")
+	})
+	_ = reg.AddOrchestrator("Checkout", func(ctx *task.OrchestrationContext) (any, error) {
+		if err := ctx.CallActivity("Charge", nil).Await(nil); err != nil {
+			return nil, fmt.Errorf("checkout: %w", err)
+		}
+		return "paid", nil
+	})
+	res := tasktest.NewEnv(reg).Run("Checkout", nil)
+	fmt.Println(res.Status)
+	fmt.Println(res.Failure.ErrorType+":", res.Failure.ErrorMessage)
+	fmt.Println("inner:", res.Failure.InnerFailure)
+	// Output:
+	// Failed
+	// TaskFailedError: checkout: activity "Charge" (task 0) failed: *errors.errorString: card declined
+	// inner: *errors.errorString: card declined
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/task"
 )
 
@@ -95,7 +96,7 @@ func Replay(reg *task.Registry, events []HistoryEvent) error {
 	// The episode's own tail (after the recorded events) is not a replay,
 	// so the code would log; a check should print nothing.
 	logger := slog.New(slog.DiscardHandler)
-	res := durable.Execute(reg, durable.Episode{InstanceID: id, Past: past, Now: now}, logger)
+	res := durable.Execute(taskbridge.Engine(reg), durable.Episode{InstanceID: id, Past: past, Now: now}, logger)
 
 	if fd := res.Failure; fd != nil && fd.ErrorType == (&task.NonDeterminismError{}).ErrorType() {
 		// The engine reports it as failure details only; rebuild the error.

@@ -105,23 +105,29 @@ func (r *Result) notCompleted() error {
 	return fmt.Errorf("orchestration %q (instance %q) is %s", r.Name, r.InstanceID, r.Status)
 }
 
-// ActionKind says what an Action was.
+// ActionKind says what an Action was: KindActivity, KindTimer,
+// KindSubOrchestration, KindEventSent or KindContinueAsNew.
 type ActionKind int
 
-// Kinds of actions.
-const (
-	// KindActivity is an activity call (one attempt).
-	KindActivity ActionKind = iota + 1
-	// KindTimer is a durable timer: CreateTimer or Sleep, a retry's
-	// back-off, or a WaitForExternalEvent timeout.
-	KindTimer
-	// KindSubOrchestration is a sub-orchestration start (one attempt).
-	KindSubOrchestration
-	// KindEventSent is an event sent with SendEvent.
-	KindEventSent
-	// KindContinueAsNew is a continue-as-new.
-	KindContinueAsNew
-)
+// KindActivity is an activity call (one attempt; a retry is an action of
+// its own, with the next Attempt).
+const KindActivity ActionKind = 1
+
+// KindTimer is a durable timer: CreateTimer or Sleep, a retry's back-off,
+// or a WaitForExternalEvent timeout. Its FireAt says when it fires.
+const KindTimer ActionKind = 2
+
+// KindSubOrchestration is a sub-orchestration start (one attempt); Target
+// is the instance it runs as.
+const KindSubOrchestration ActionKind = 3
+
+// KindEventSent is an event sent with SendEvent; Target is the instance it
+// was sent to.
+const KindEventSent ActionKind = 4
+
+// KindContinueAsNew is a continue-as-new; Input is the next execution's
+// input.
+const KindContinueAsNew ActionKind = 5
 
 // String names the kind.
 func (k ActionKind) String() string {

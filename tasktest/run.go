@@ -12,6 +12,7 @@ import (
 
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/task"
 )
 
@@ -114,7 +115,7 @@ func (r *runner) run(res *Result, input string) *Result {
 	res.Elapsed = r.now.Sub(r.start)
 	res.Episodes = r.episodes
 	if last := root.last; last != nil {
-		res.Status, res.Failure, res.output, res.customStatus = last.Status, last.Failure, last.Output, last.CustomStatus
+		res.Status, res.Failure, res.output, res.customStatus = last.Status, publicFailure(last.Failure), last.Output, last.CustomStatus
 	}
 	return res
 }
@@ -199,7 +200,7 @@ func (r *runner) episode(inst *instance) {
 	}
 	for {
 		r.episodes++
-		res := durable.Execute(inst.reg, durable.Episode{InstanceID: inst.id, Past: inst.past, New: batch, Now: r.now}, nil)
+		res := durable.Execute(taskbridge.Engine(inst.reg), durable.Episode{InstanceID: inst.id, Past: inst.past, New: batch, Now: r.now}, nil)
 		if len(batch) > 0 && res.Dropped == len(batch) {
 			// Only duplicates or stale results: the worker records nothing.
 			return
@@ -304,12 +305,12 @@ func (r *runner) runActivity(inst *instance, ev history.Event) {
 	a.Attempt = r.attempt(inst.id, "activity", a.Name, a.Input)
 	fn, ok := r.env.activities[ev.Name]
 	if !ok {
-		fn, _ = r.env.reg.Activity(ev.Name)
+		fn, _ = taskbridge.Engine(r.env.reg).Activity(ev.Name)
 	}
 	result := durable.ActivityResult(context.Background(), fn, ev, inst.id, nil)
 	result.Timestamp = r.now
 	result.TargetExecutionID = ev.TargetExecutionID
-	a.Output, a.Failure = result.Result, result.FailureDetails
+	a.Output, a.Failure = result.Result, publicFailure(result.FailureDetails)
 	if a.Failure != nil {
 		r.failedAttempt(inst.id, "activity", a.Name, a.Input, a.Attempt)
 	}
@@ -327,7 +328,7 @@ func (r *runner) subOutcome(parent string, ev history.Event) {
 	delete(r.subs, key)
 	a := &r.actions[i]
 	if ev.Type == history.SubOrchestrationInstanceFailed {
-		a.Failure = ev.FailureDetails
+		a.Failure = publicFailure(ev.FailureDetails)
 		r.failedAttempt(parent, "sub", a.Name, a.Input, a.Attempt)
 		return
 	}
@@ -479,4 +480,13 @@ func executionID(instanceID string, n int) string {
 func (r *runner) messageID(to string) string {
 	r.seq++
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(fmt.Sprintf("tasktest:message:%s:%d", to, r.seq))).String()
+}
+
+// publicFailure copies the engine's failure details into the public type.
+func publicFailure(f *history.FailureDetails) *task.FailureDetails {
+	if f == nil {
+		return nil
+	}
+	return &task.FailureDetails{ErrorType: f.ErrorType, ErrorMessage: f.ErrorMessage, StackTrace: f.StackTrace,
+		InnerFailure: publicFailure(f.InnerFailure), IsNonRetriable: f.IsNonRetriable}
 }

@@ -33,7 +33,9 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/task"
 )
 
@@ -42,21 +44,43 @@ import (
 // prints and what ParseHistory reads.
 type HistoryEvent = history.Event
 
-// Status is an orchestration's runtime status.
+// Status is an orchestration's runtime status, a string such as
+// "Completed": the same type as client.RuntimeStatus, so the constants
+// below compare with either.
 type Status = history.RuntimeStatus
 
-// Runtime statuses a Result can have. A run follows continue-as-new to the
-// next execution, so ContinuedAsNew shows only when the episode cap stops
-// a run between two executions.
-const (
-	StatusPending        Status = history.StatusPending
-	StatusRunning        Status = history.StatusRunning
-	StatusCompleted      Status = history.StatusCompleted
-	StatusContinuedAsNew Status = history.StatusContinuedAsNew
-	StatusFailed         Status = history.StatusFailed
-	StatusTerminated     Status = history.StatusTerminated
-	StatusSuspended      Status = history.StatusSuspended
-)
+// A run follows continue-as-new to the next execution, so a Result is
+// Completed or Failed when the orchestration finished and Running when it
+// blocked or was cut short; the other statuses show only in particular
+// cases, as each says.
+
+// StatusPending is a run that could not start: Result.Err says why (an
+// input that cannot be encoded, a mistake in the Env's configuration).
+const StatusPending Status = "Pending"
+
+// StatusRunning is a run that stopped before the orchestration finished:
+// it is blocked (ErrBlocked) or reached MaxEpisodes (ErrTooManyEpisodes).
+const StatusRunning Status = "Running"
+
+// StatusCompleted is an orchestration that returned without an error;
+// Result.Output decodes what it returned.
+const StatusCompleted Status = "Completed"
+
+// StatusContinuedAsNew shows only when MaxEpisodes stops a run between two
+// executions of a continue-as-new.
+const StatusContinuedAsNew Status = "ContinuedAsNew"
+
+// StatusFailed is an orchestration that returned an error or panicked;
+// Result.Failure describes the failure.
+const StatusFailed Status = "Failed"
+
+// StatusTerminated is an orchestration terminated (the kit itself never
+// terminates one).
+const StatusTerminated Status = "Terminated"
+
+// StatusSuspended is an orchestration suspended (the kit itself never
+// suspends one).
+const StatusSuspended Status = "Suspended"
 
 // MaxEpisodes caps the episodes of one run, over all its instances, so that
 // an orchestration that never ends (an eternal loop of timers or
@@ -75,8 +99,9 @@ func defaultStart() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UT
 // run starts from scratch with the same configuration. An Env is not safe
 // for concurrent use; use one per test.
 type Env struct {
-	reg        *task.Registry
-	activities map[string]task.ActivityFunc
+	reg *task.Registry
+	// activities are the mocks, as the engine runs them.
+	activities map[string]durable.ActivityFunc
 	// subs holds each mocked sub-orchestrator in a registry of its own:
 	// the engine looks an orchestrator up by name in the registry it is
 	// given, and the user's registry cannot be copied or overlaid.
@@ -98,7 +123,7 @@ type raised struct {
 // NewEnv returns an environment that runs the orchestrators and activities
 // registered in reg. The registry is only read.
 func NewEnv(reg *task.Registry) *Env {
-	return &Env{reg: reg, activities: map[string]task.ActivityFunc{}, subs: map[string]*task.Registry{},
+	return &Env{reg: reg, activities: map[string]durable.ActivityFunc{}, subs: map[string]*task.Registry{},
 		start: defaultStart()}
 }
 
@@ -110,7 +135,15 @@ func (e *Env) OnActivity(name string, fn task.ActivityFunc) {
 		e.fail(fmt.Errorf("tasktest: OnActivity(%q): the mock is nil", name))
 		return
 	}
-	e.activities[name] = fn
+	// A registry of its own turns the mock into the engine's form; the
+	// name it is registered under there does not matter (the activity
+	// sees the name it was called by).
+	reg := task.NewRegistry()
+	if err := reg.AddActivity("mock", fn); err != nil {
+		e.fail(fmt.Errorf("tasktest: OnActivity(%q): %w", name, err))
+		return
+	}
+	e.activities[name], _ = taskbridge.Engine(reg).Activity("mock")
 }
 
 // OnSubOrchestrator makes sub-orchestrations called name run fn instead of

@@ -19,9 +19,10 @@ import (
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
-	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/samples"
+	"github.com/durable-go/durable/task"
 )
 
 // New starts an app on a new task hub of the storage account, with the
@@ -30,11 +31,11 @@ func New(ctx context.Context, connectionString, hubName string, counter *azstore
 	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": connectionString, app.WakeQueueSetting: "none"}, false)
 	d := config.DefaultDurableOptions()
 	d.HubName = hubName
-	reg := durable.NewRegistry()
+	reg := task.NewRegistry()
 	if err := samples.Register(reg, settings.Get); err != nil {
 		return nil, err
 	}
-	a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: reg, Policies: []policy.Policy{counter}})
+	a, err := app.New(app.Config{Settings: settings, Durable: d, Registry: taskbridge.Engine(reg), Policies: []policy.Policy{counter}})
 	if err != nil {
 		return nil, err
 	}

@@ -30,8 +30,10 @@ import (
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
+	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/internal/testutil"
 	"github.com/durable-go/durable/samples"
+	"github.com/durable-go/durable/task"
 	"github.com/durable-go/durable/tasktest"
 )
 
@@ -190,7 +192,7 @@ func (f *fixture) fails(code int, msg string, args ...string) result {
 func sampleRegistry(t *testing.T) *durable.Registry {
 	t.Helper()
 	reg := durable.NewRegistry()
-	if err := samples.Register(reg, func(string) (string, bool) { return "Server=db", true }); err != nil {
+	if err := samples.Register(taskbridge.Public(reg).(*task.Registry), func(string) (string, bool) { return "Server=db", true }); err != nil {
 		t.Fatal(err)
 	}
 	return reg
@@ -222,7 +224,7 @@ func (f *fixture) replayRaw(id string, reg *durable.Registry) error {
 	if !reflect.DeepEqual(events, stored) {
 		f.t.Errorf("get-history --raw does not round-trip:\n%s", r.stdout)
 	}
-	return tasktest.Replay(reg, events)
+	return tasktest.Replay(taskbridge.Public(reg).(*task.Registry), events)
 }
 
 // startWorker runs the samples on the fixture's hub until the test ends
@@ -610,7 +612,7 @@ func testRaiseEventAndTerminate(t *testing.T, f *fixture) {
 		}
 		return nil, ctx.CallActivity("NotifyManager", nil).Await(nil)
 	})
-	var nd *durable.NonDeterminismError
+	var nd *task.NonDeterminismError
 	if err := f.replayRaw("approval-1", changed); !errors.As(err, &nd) || !strings.Contains(nd.Message, "SaveToDatabase") {
 		t.Errorf("replay approval-1 against changed code: %v, want a NonDeterminismError", err)
 	}

@@ -19,8 +19,10 @@ import (
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/internal/testutil"
 	"github.com/durable-go/durable/samples"
+	"github.com/durable-go/durable/task"
 )
 
 // HandlerBinary builds the repository's function app handler once per test
@@ -111,7 +113,7 @@ func NewApp(t testing.TB, o AppOptions) *app.App {
 		o.Durable(&d)
 	}
 	reg := durable.NewRegistry()
-	if err := samples.Register(reg, settings.Get); err != nil {
+	if err := samples.Register(taskbridge.Public(reg).(*task.Registry), settings.Get); err != nil {
 		t.Fatal(err)
 	}
 	if o.Register != nil {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/taskbridge"
+	"github.com/durable-go/durable/task"
 	"github.com/durable-go/durable/tasktest"
 )
 
@@ -21,7 +23,7 @@ func TestOrchestration(t *testing.T) {
 	if err := Register(reg, nil); err != nil { // the mocks never use the client
 		t.Fatal(err)
 	}
-	env := tasktest.NewEnv(reg)
+	env := tasktest.NewEnv(taskbridge.Public(reg).(*task.Registry))
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	env.SetStartTime(start)
 	var ids []string
@@ -31,8 +33,8 @@ func TestOrchestration(t *testing.T) {
 	var mu sync.Mutex
 	var lists []listInput
 	var applies []applyInput
-	env.OnActivity(ActivityCount, func(ctx *durable.ActivityContext) (any, error) { return len(ids), nil })
-	env.OnActivity(ActivityListPage, func(ctx *durable.ActivityContext) (any, error) {
+	env.OnActivity(ActivityCount, func(ctx *task.ActivityContext) (any, error) { return len(ids), nil })
+	env.OnActivity(ActivityListPage, func(ctx *task.ActivityContext) (any, error) {
 		var in listInput
 		if err := ctx.GetInput(&in); err != nil {
 			return nil, err
@@ -51,7 +53,7 @@ func TestOrchestration(t *testing.T) {
 		}
 		return out, nil
 	})
-	env.OnActivity(ActivityApply, func(ctx *durable.ActivityContext) (any, error) {
+	env.OnActivity(ActivityApply, func(ctx *task.ActivityContext) (any, error) {
 		var in applyInput
 		if err := ctx.GetInput(&in); err != nil {
 			return nil, err

@@ -17,6 +17,8 @@ import (
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
+	"github.com/durable-go/durable/internal/taskbridge"
+	"github.com/durable-go/durable/task"
 	"github.com/durable-go/durable/tasktest"
 )
 
@@ -325,7 +327,7 @@ func TestRewindEveryFailedShape(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := tasktest.Replay(reg, hs.Events); err != nil {
+			if err := tasktest.Replay(taskbridge.Public(reg).(*task.Registry), hs.Events); err != nil {
 				t.Errorf("the rewound history does not replay: %v", err)
 			}
 		})

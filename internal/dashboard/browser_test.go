@@ -34,6 +34,7 @@ import (
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/httpapi"
+	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/task"
 )
 
@@ -105,7 +106,8 @@ func newHubServerWith(t *testing.T, worker bool, wrap func(api http.Handler, c *
 	t.Helper()
 	a := apptest.NewApp(t, apptest.AppOptions{NoStart: !worker,
 		Register: func(reg *durable.Registry) error {
-			return errors.Join(reg.AddOrchestrator("Showcase", showcase), reg.AddOrchestrator("EventTimeout", eventTimeout))
+			treg := taskbridge.Public(reg).(*task.Registry)
+			return errors.Join(treg.AddOrchestrator("Showcase", showcase), treg.AddOrchestrator("EventTimeout", eventTimeout))
 		},
 		Durable: func(d *config.DurableOptions) { d.MaxQueuePollingInterval = 300 * time.Millisecond }})
 	if !worker {
