@@ -175,6 +175,9 @@ type execution struct {
 	seq         int
 	actions     map[int]*action
 	actionOrder []*action
+	// recorded counts the first actions of actionOrder that a Session knows
+	// to be in history, which settle need not look at again.
+	recorded int
 	waiters     map[string][]*task
 	buffered    map[string][]history.Event
 	bufferOrder []history.Event
@@ -313,66 +316,86 @@ func EndedByContinueAsNew(events []history.Event) bool {
 // (or the continue-as-new that opened it) already holds, results for tasks
 // that history does not hold as pending, repeated timers, repeated starts.
 func (x *execution) filterNew(past, incoming []history.Event) (accepted []history.Event, dropped int) {
-	scheduled := map[int]bool{}
-	resolved := map[int]bool{}
-	timers := map[int]bool{}
-	fired := map[int]bool{}
-	seen := map[string]bool{}
-	started := false
-	execution := ""
-	for _, e := range past {
+	d := newDedup()
+	d.add(past)
+	return d.filter(incoming)
+}
+
+// dedup is what filterNew knows of history: built from the whole history
+// for a replay, kept up to date episode by episode by a Session, so that a
+// parked orchestration's episode does not read the history again.
+type dedup struct {
+	scheduled, resolved, timers, fired map[int]bool
+	seen                               map[string]bool
+	started                            bool
+	execution                          string
+}
+
+func newDedup() *dedup {
+	return &dedup{scheduled: map[int]bool{}, resolved: map[int]bool{}, timers: map[int]bool{}, fired: map[int]bool{},
+		seen: map[string]bool{}}
+}
+
+// add takes in events recorded in history.
+func (d *dedup) add(events []history.Event) {
+	for _, e := range events {
 		if e.MessageID != "" {
-			seen[e.MessageID] = true
+			d.seen[e.MessageID] = true
 		}
 		switch e.Type {
 		case history.ExecutionStarted:
-			started = true
+			d.started = true
 			if e.OrchestrationInstance != nil {
-				execution = e.OrchestrationInstance.ExecutionID
+				d.execution = e.OrchestrationInstance.ExecutionID
 			}
 			for _, id := range e.AppliedMessageIDs {
-				seen[id] = true
+				d.seen[id] = true
 			}
 		case history.TaskScheduled, history.SubOrchestrationInstanceCreated:
-			scheduled[e.EventID] = true
+			d.scheduled[e.EventID] = true
 		case history.TimerCreated:
-			timers[e.EventID] = true
+			d.timers[e.EventID] = true
 		case history.TimerFired:
-			fired[e.TimerID] = true
+			d.fired[e.TimerID] = true
 		default:
 			if e.IsTaskResult() {
-				resolved[e.TaskScheduledID] = true
+				d.resolved[e.TaskScheduledID] = true
 			}
 		}
 	}
+}
+
+// filter splits incoming events into those to apply and the count of
+// those dropped, and takes in the accepted ones as add would.
+func (d *dedup) filter(incoming []history.Event) (accepted []history.Event, dropped int) {
 	for _, e := range incoming {
 		if e.MessageID != "" {
-			if seen[e.MessageID] {
+			if d.seen[e.MessageID] {
 				dropped++
 				continue
 			}
-			seen[e.MessageID] = true
+			d.seen[e.MessageID] = true
 		}
 		ok := true
 		// A result or timer addressed to another execution (one this
 		// instance continued from) resolves nothing here, even when a task
 		// of the same ID exists.
-		stale := e.TargetExecutionID != "" && execution != "" && e.TargetExecutionID != execution
+		stale := e.TargetExecutionID != "" && d.execution != "" && e.TargetExecutionID != d.execution
 		switch {
 		case e.Type == history.ExecutionStarted:
-			ok = !started
+			ok = !d.started
 			if ok && e.OrchestrationInstance != nil {
-				execution = e.OrchestrationInstance.ExecutionID
+				d.execution = e.OrchestrationInstance.ExecutionID
 			}
-			started = true
+			d.started = true
 		case stale && (e.IsTaskResult() || e.Type == history.TimerFired):
 			ok = false
 		case e.IsTaskResult():
-			ok = scheduled[e.TaskScheduledID] && !resolved[e.TaskScheduledID]
-			resolved[e.TaskScheduledID] = true
+			ok = d.scheduled[e.TaskScheduledID] && !d.resolved[e.TaskScheduledID]
+			d.resolved[e.TaskScheduledID] = true
 		case e.Type == history.TimerFired:
-			ok = timers[e.TimerID] && !fired[e.TimerID]
-			fired[e.TimerID] = true
+			ok = d.timers[e.TimerID] && !d.fired[e.TimerID]
+			d.fired[e.TimerID] = true
 		}
 		if ok {
 			accepted = append(accepted, e)

@@ -27,6 +27,8 @@ type Session struct {
 	x  *execution
 	// histLen is how long the history is once the last result is recorded.
 	histLen int
+	// dedup is filterNew's view of that history.
+	dedup *dedup
 }
 
 // parking is how an orchestrator goroutine parks and is resumed.
@@ -44,7 +46,10 @@ func Begin(reg *Registry, ep Episode, logger *slog.Logger) (*Result, *Session) {
 		return res, nil
 	}
 	x.markInHistory()
-	return res, &Session{x: x, histLen: len(ep.Past) + len(res.Appended)}
+	d := newDedup()
+	d.add(ep.Past)
+	d.add(res.Appended)
+	return res, &Session{x: x, histLen: len(ep.Past) + len(res.Appended), dedup: d}
 }
 
 // Next runs the next episode on the parked orchestration. ep.Past must be
@@ -61,7 +66,7 @@ func (s *Session) Next(ep Episode) *Result {
 		return nil
 	}
 	ep = atStoredPrecision(ep)
-	accepted, dropped := x.filterNew(ep.Past, ep.New)
+	accepted, dropped := s.dedup.filter(ep.New)
 	res := &Result{Dropped: dropped, Name: x.name, Version: x.version, ExecutionID: x.executionID, Parent: x.parent}
 	x.pastLen = len(x.events)
 	x.events = append(append(x.events, history.Event{Type: history.OrchestratorStarted, EventID: -1, Timestamp: ep.Now}), accepted...)
@@ -73,6 +78,7 @@ func (s *Session) Next(ep Episode) *Result {
 	outcome := x.settleOutcome(<-x.park.done)
 	x.finish(res)
 	s.histLen = len(ep.Past) + len(res.Appended)
+	s.dedup.add(res.Appended)
 	if outcome != outcomeParked {
 		s.x = nil // the goroutine has ended
 		return res
@@ -111,7 +117,8 @@ func (s *Session) Close() {
 // history now (the result that carries them is recorded), as replay
 // finds them there.
 func (x *execution) markInHistory() {
-	for _, a := range x.actionOrder {
+	for _, a := range x.actionOrder[x.recorded:] {
 		a.inHistory = true
 	}
+	x.recorded = len(x.actionOrder)
 }

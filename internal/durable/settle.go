@@ -49,7 +49,7 @@ func (x *execution) settle(res *Result) {
 		return
 	}
 
-	for _, a := range x.actionOrder {
+	for _, a := range x.actionOrder[x.recorded:] {
 		if a.inHistory {
 			continue
 		}

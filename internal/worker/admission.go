@@ -115,5 +115,5 @@ func (w *Worker) deliverStart(tm history.TaskMessage) bool {
 // holdsAdmission reports whether an admitted instance keeps its place: it
 // is running and waits for activities of this process.
 func holdsAdmission(snap *snapshot) bool {
-	return snap != nil && !snap.done() && awaitsActivities(snap.events, nil)
+	return snap != nil && !snap.done() && snap.open > 0
 }

@@ -284,7 +284,7 @@ const (
 func mayDefer(snap *snapshot, res *durable.Result, heldMessages, sentElsewhere int, stopping bool, now time.Time) bool {
 	switch {
 	case stopping, heldMessages > 0, sentElsewhere > 0, res.ContinueAsNew != nil,
-		res.Status != history.StatusRunning, !awaitsActivities(snap.events, res.Appended):
+		res.Status != history.StatusRunning, snap.open+openActivities(res.Appended) <= 0:
 		return false
 	case !snap.deferredSince.IsZero() && now.Sub(snap.deferredSince) >= maxDefer,
 		len(snap.events) > maxDeferHistory:
@@ -296,18 +296,22 @@ func mayDefer(snap *snapshot, res *durable.Result, heldMessages, sentElsewhere i
 // awaitsActivities reports whether the execution has scheduled activities
 // whose results it has not received.
 func awaitsActivities(past, appended []history.Event) bool {
+	return openActivities(past)+openActivities(appended) > 0
+}
+
+// openActivities counts the activities events schedule less the results
+// they hold.
+func openActivities(events []history.Event) int {
 	open := 0
-	for _, evs := range [][]history.Event{past, appended} {
-		for _, e := range evs {
-			switch e.Type {
-			case history.TaskScheduled:
-				open++
-			case history.TaskCompleted, history.TaskFailed:
-				open--
-			}
+	for _, e := range events {
+		switch e.Type {
+		case history.TaskScheduled:
+			open++
+		case history.TaskCompleted, history.TaskFailed:
+			open--
 		}
 	}
-	return open > 0
+	return open
 }
 
 // salvage lists the events of a snapshot's progress kept only in memory
@@ -480,6 +484,6 @@ func rowBehind(row *layout.InstanceRow, executionID string, events []history.Eve
 // without a result (one run in this process would be lost with it), no
 // continue-as-new between its two writes. Its in-flight row may then go.
 func quiet(snap *snapshot) bool {
-	return snap.uncommitted() == 0 && !snap.rowDirty && !awaitsActivities(snap.events, nil) &&
+	return snap.uncommitted() == 0 && !snap.rowDirty && snap.open <= 0 &&
 		!durable.EndedByContinueAsNew(snap.events)
 }

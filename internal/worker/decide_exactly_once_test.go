@@ -218,3 +218,21 @@ func TestRowBehindItsHistory(t *testing.T) {
 		t.Error("an old history without custom statuses makes the row behind")
 	}
 }
+
+func TestQuietInstancesLoseTheirInFlightRow(t *testing.T) {
+	waiting := []history.Event{{Type: history.ExecutionStarted}, {Type: history.TimerCreated}}
+	if !quiet(counted(&snapshot{events: waiting, durable: 2})) {
+		t.Fatal("an instance waiting for a timer is not quiet")
+	}
+	for name, sn := range map[string]*snapshot{
+		"an activity without its result": {events: []history.Event{{Type: history.ExecutionStarted}, {Type: history.TaskScheduled}}, durable: 2},
+		"progress kept in memory":        {events: waiting, durable: 1},
+		"a row write to retry":           {events: waiting, durable: 2, rowDirty: true},
+		"between a continue-as-new's two writes": {events: []history.Event{{Type: history.ExecutionStarted},
+			{Type: history.ContinueAsNew}, {Type: history.OrchestratorCompleted}}, durable: 3},
+	} {
+		if quiet(counted(sn)) {
+			t.Errorf("an instance with %s is quiet", name)
+		}
+	}
+}

@@ -289,7 +289,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 				snap.deferredSince = now
 				w.insts.flushAfter(inst.id, inst.epoch, maxDefer)
 			}
-			snap.events = append(snap.events, res.Appended...)
+			snap.record(res.Appended)
 			w.acts.submit(inst.partition, local)
 			return nil
 		}
@@ -361,7 +361,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			}
 		}
 		snap.deleted = keepDeleted(snap.deleted, events)
-		snap.executionID, snap.events, snap.durable, snap.continued = next, nil, 0, true
+		snap.executionID, snap.events, snap.durable, snap.open, snap.continued = next, nil, 0, 0, true
 	}
 	err = deleteHeld()
 	w.noteQuiet(inst)
@@ -442,7 +442,7 @@ func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more
 			break
 		}
 	}
-	snap.events = append(snap.events, more...)
+	snap.record(more)
 	snap.durable, snap.deferredSince = len(snap.events), time.Time{}
 	return nil
 }
@@ -593,7 +593,8 @@ func (w *Worker) snapshotFor(ctx context.Context, inst *instance, events []histo
 	// it from history.
 	// Whether it has an in-flight row is unknown too: taken as yes, so that
 	// a quiet instance deletes any.
-	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, durable: len(hs.Events), etag: hs.ETag, journaled: true}
+	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, durable: len(hs.Events), etag: hs.ETag, journaled: true,
+		open: openActivities(hs.Events)}
 	return inst.snap, nil
 }
 

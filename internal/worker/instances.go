@@ -53,6 +53,9 @@ type snapshot struct {
 	// mayDefer).
 	events  []history.Event
 	durable int
+	// open counts the activities events schedule without their results
+	// (see record), so that a step's decisions do not read all of history.
+	open int
 	// deferredSince is when the oldest progress not checkpointed was made;
 	// last is the result of the last episode, for the instance row.
 	deferredSince time.Time
@@ -84,6 +87,12 @@ type snapshot struct {
 	// continue-as-new would otherwise carry: a deleted message never comes
 	// back, so its ID need not be remembered.
 	deleted map[string]bool
+}
+
+// record appends events to the execution's history.
+func (sn *snapshot) record(events []history.Event) {
+	sn.events = append(sn.events, events...)
+	sn.open += openActivities(events)
 }
 
 // uncommitted counts the events not checkpointed yet.
