@@ -177,7 +177,7 @@ type execution struct {
 	actionOrder []*action
 	// recorded counts the first actions of actionOrder that a Session knows
 	// to be in history, which settle need not look at again.
-	recorded int
+	recorded    int
 	waiters     map[string][]*task
 	buffered    map[string][]history.Event
 	bufferOrder []history.Event

@@ -182,7 +182,9 @@ func TestMayDefer(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	scheduled := []history.Event{{Type: history.ExecutionStarted}, {Type: history.TaskScheduled, EventID: 0}}
 	running := &durable.Result{Status: history.StatusRunning, Appended: []history.Event{{Type: history.TaskScheduled, EventID: 1}}}
-	fresh := func() *snapshot { return counted(&snapshot{events: append([]history.Event(nil), scheduled...), durable: 2}) }
+	fresh := func() *snapshot {
+		return counted(&snapshot{events: append([]history.Event(nil), scheduled...), durable: 2})
+	}
 	if !mayDefer(fresh(), running, 0, 0, false, now) {
 		t.Fatal("a step of a local activity chain was not deferred")
 	}
