@@ -132,7 +132,7 @@ bench-latency: deps
 			echo "== round $$((r + 1)), BENCH_LATENCY=$$lat"; \
 			DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")" BENCH_LATENCY=$$lat \
 				$(GO) test -run '^$$' -bench 'HelloCities5$$' -benchtime 1x -timeout 30m -v ./bench/ \
-				| grep -E 'HelloCities5|orch/s|proxy' ; rc=$$?; \
+				| grep -v ' INFO ' ; rc=$$?; \
 			$(AZURITE) stop "$$dir"; rm -rf "$$dir"; \
 			[ $$rc -eq 0 ] || exit $$rc; \
 		done; \
