@@ -7,7 +7,13 @@
 #                its short version
 #   make screenshots  regenerate the dashboard screenshots in docs/ (browser test)
 #   make dashboard-large  the dashboard's first page on a 5,000-instance hub, measured
-#   make bench   the benchmarks in ./bench against a fresh Azurite
+#   make bench   the benchmarks in ./bench against a fresh Azurite; BENCH_LATENCY=10ms puts a
+#                proxy adding 10 ms each way between the app and Azurite
+#   make bench-latency  BenchmarkHelloCities5 at 0, 2.5 and 10 ms each way, each on a fresh
+#                Azurite, BENCH_LATENCY_ROUNDS times (default 1), in rotation
+#   make scale   the scale suite (internal/soak, SCALE=1): hubs of SCALE_N unfinished
+#                instances, a kill, idle cost, queries, and step costs of long chains and
+#                wide fan-outs; not part of make test
 #   make bench-compare  the project against durabletask-go v0.5.0, side by side
 #   make build   build every package and the handler binary
 #   make fmt     gofmt the Go sources
@@ -21,7 +27,7 @@ DEVHOST_PORT ?= 7071
 # More flags for durable dev under make run, e.g. DEV_FLAGS=--free-ports (durable dev --help).
 DEV_FLAGS ?=
 
-.PHONY: all build run test soak bench bench-compare fmt vet tidy clean deps screenshots dashboard-large
+.PHONY: all build run test soak scale bench bench-latency bench-compare fmt vet tidy clean deps screenshots dashboard-large
 
 all: build
 
@@ -86,7 +92,8 @@ dashboard-large: deps
 	DASHBOARD_LARGE=1 DURABLE_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m -run '^TestFirstPageOnALargeHub$$' -v ./internal/dashboard/
 
 # The soak scenarios own their storage where they pause or restart it, so
-# only the others use this run's Azurite.
+# only the others use this run's Azurite. SOAK=full also runs the scale suite's short
+# version (a hub of 2,000 waiting instances, one kill; see make scale).
 soak: deps
 	@dir="$$(mktemp -d)"; \
 	trap '$(AZURITE) stop "$$dir"; rm -rf "$$dir"' EXIT; \
@@ -94,12 +101,47 @@ soak: deps
 	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
 	SOAK=full $(GO) test -race -count=1 -timeout 90m -v -run . ./internal/soak/
 
+# The scale suite (internal/soak/scale_test.go) on a fresh Azurite, without -race so that
+# the handlers' and Azurite's CPU figures are the code's. AZURITE_PID lets it read Azurite's
+# CPU time, to tell Azurite's cost from the engine's. Sizes: SCALE_N (hub sizes, default
+# 0,2000), SCALE_IDLE (60s), SCALE_CHAIN (100,1000,5000), SCALE_FANOUT (1000,5000); SCALE_RUN
+# picks the tests (TestScaleHub, TestScaleSteps). Figures are logged as Markdown tables.
+SCALE_RUN ?= ^TestScale(Hub|Steps)$$
+scale: deps
+	@dir="$$(mktemp -d)"; \
+	trap '$(AZURITE) stop "$$dir"; rm -rf "$$dir"' EXIT; \
+	$(AZURITE) start "$$dir" || exit 1; \
+	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")" AZURITE_PID="$$(cat "$$dir/azurite.pid")"; \
+	SCALE=1 SCALE_N="$(SCALE_N)" SCALE_IDLE="$(SCALE_IDLE)" SCALE_CHAIN="$(SCALE_CHAIN)" SCALE_FANOUT="$(SCALE_FANOUT)" \
+		$(GO) test -count=1 -timeout 300m -v -run '$(SCALE_RUN)' ./internal/soak/
+
 bench: deps
 	@dir="$$(mktemp -d)"; \
 	trap '$(AZURITE) stop "$$dir"; rm -rf "$$dir"' EXIT; \
 	$(AZURITE) start "$$dir" || exit 1; \
 	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./bench/...
+	BENCH_LATENCY="$(BENCH_LATENCY)" $(GO) test -run '^$$' -bench . -benchtime 1x ./bench/...
+
+# The same benchmark with storage 0, 2.5 and 10 ms away each way (0, 5 and 20 ms round trip),
+# through testutil.StorageProxy; a fresh Azurite for each run so that no run sees another's
+# tables, the delays rotated each round so that drift of the shared machine spreads over all.
+BENCH_LATENCIES ?= 0 2.5ms 10ms
+BENCH_LATENCY_ROUNDS ?= 1
+bench-latency: deps
+	@set -o pipefail; lats=($(BENCH_LATENCIES)); \
+	for ((r = 0; r < $(BENCH_LATENCY_ROUNDS); r++)); do \
+		for ((i = 0; i < $${#lats[@]}; i++)); do \
+			lat=$${lats[$$(( (i + r) % $${#lats[@]} ))]}; \
+			dir="$$(mktemp -d)"; \
+			$(AZURITE) start "$$dir" || exit 1; \
+			echo "== round $$((r + 1)), BENCH_LATENCY=$$lat"; \
+			DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")" BENCH_LATENCY=$$lat \
+				$(GO) test -run '^$$' -bench 'HelloCities5$$' -benchtime 1x -timeout 30m -v ./bench/ \
+				| grep -v ' INFO ' ; rc=$$?; \
+			$(AZURITE) stop "$$dir"; rm -rf "$$dir"; \
+			[ $$rc -eq 0 ] || exit $$rc; \
+		done; \
+	done
 
 # The project against microsoft/durabletask-go v0.5.0 (SQLite file and in memory), run
 # alternately, each run on fresh storage; bench/peer is a module of its own so the app's

@@ -19,11 +19,28 @@ import (
 
 func TestMain(m *testing.M) { testutil.Main(m) }
 
+// storage is the test storage account, through a latency proxy when
+// BENCH_LATENCY names a delay each way (storage on Azure is milliseconds
+// away; Azurite on loopback is not).
+func storage(b *testing.B) string {
+	b.Helper()
+	d, err := testutil.LatencyFromEnv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if d == 0 {
+		return testutil.Storage(b)
+	}
+	_, conn := testutil.ProxiedStorage(b, d)
+	b.Logf("storage through a proxy adding %v each way (%v round trip)", d, 2*d)
+	return conn
+}
+
 // newApp runs the benchmark app (benchapp.New) on a new hub of the test
 // storage account.
 func newApp(b *testing.B, counter *azstore.RequestCounter) *app.App {
 	b.Helper()
-	a, err := benchapp.New(context.Background(), testutil.Storage(b), testutil.UniqueHubName(b), counter)
+	a, err := benchapp.New(context.Background(), storage(b), testutil.UniqueHubName(b), counter)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -86,6 +86,7 @@ type cluster struct {
 	hub  string
 	conn string
 	dir  string
+	bin  string // the handler binary; the repository's handler when ""
 	http *http.Client
 
 	mu    sync.Mutex
@@ -159,7 +160,10 @@ func (c *cluster) mustStart() *handler {
 // start starts a handler process and returns once it answers GET /, as the Functions host
 // waits for it. It may be called from any goroutine.
 func (c *cluster) start() (*handler, error) {
-	bin, err := apptest.HandlerBinary()
+	bin, err := c.bin, error(nil)
+	if bin == "" {
+		bin, err = apptest.HandlerBinary()
+	}
 	if err != nil {
 		return nil, err
 	}

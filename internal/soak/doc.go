@@ -12,4 +12,9 @@
 // Every scenario prints its seed; SOAK_SEED=<n> runs that seed alone. HANDLER_LOG_LEVEL sets
 // the handlers' DURABLE_LOG_LEVEL, HANDLER_LOG_DUMP=<path prefix> writes the full log of
 // every handler of a failed test, and KEEP_HUBS=1 keeps the task hubs for inspection.
+//
+// The scale suite (scale_test.go, `make scale`, SCALE=1) measures rather than proves: on
+// hubs of many waiting instances it reports idle cost, query latencies and the takeover after
+// a kill, and the cost per step of long chains and wide fan-outs. It runs the handler in
+// ./scaleapp, the samples plus a test-only Chain orchestrator; SOAK=full runs a short version.
 package soak
