@@ -561,7 +561,7 @@ func TestScaleHub(t *testing.T) {
 		rows = append(rows, out)
 		t.Run(fmt.Sprintf("N=%d", n), func(t *testing.T) {
 			t0 := time.Now()
-			r := newScaleRun(t, 2, appDir)
+			r := newScaleRun(t, 2, func(t *testing.T, hub string) string { return appDir(t, hub, defaultHub) })
 			r.waitBalanced(time.Minute)
 			// On an empty hub the time range is the last minute: it finds the template only.
 			first, last := time.Now().Add(-time.Minute), time.Now()
