@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -500,14 +501,56 @@ func (w *Worker) noteQuiet(inst *instance) {
 		return
 	}
 	snap.journaled, snap.quietSince = false, time.Time{}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		if err := w.hub.DeleteInFlight(context.WithoutCancel(w.ctx), inst.id); err != nil {
-			// A row left behind costs the next takeover one history read.
-			w.log.Debug("deleting an in-flight row failed", "instanceId", inst.id, "error", err)
+	w.unjournal.add(inst.id)
+}
+
+// unjournal collects the in-flight rows to delete, which a loop deletes
+// once a second, all at once, so that the rows of one partition share
+// entity-group batches: a busy worker pays a fraction of a request per
+// instance for them. A row deleted late, or left behind by a crash, costs
+// the next takeover one history read.
+type unjournal struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (u *unjournal) add(id string) {
+	u.mu.Lock()
+	u.ids = append(u.ids, id)
+	u.mu.Unlock()
+}
+
+func (u *unjournal) take() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ids := u.ids
+	u.ids = nil
+	return ids
+}
+
+// deleteInFlightRows deletes the collected in-flight rows every second
+// until the worker stops, and once more then.
+func (w *Worker) deleteInFlightRows() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		stopped := false
+		select {
+		case <-w.ctx.Done():
+			stopped = true
+		case <-t.C:
 		}
-	}()
+		if ids := w.unjournal.take(); len(ids) > 0 {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 30*time.Second)
+			if err := w.hub.DeleteInFlight(ctx, ids...); err != nil {
+				w.log.Debug("deleting in-flight rows failed", "count", len(ids), "error", err)
+			}
+			cancel()
+		}
+		if stopped {
+			return
+		}
+	}
 }
 
 // retryRow marks the instance row as behind history and has the instance

@@ -128,6 +128,7 @@ type Worker struct {
 	resends   resends
 	starts    starts
 	parked    atomic.Int64 // orchestrations parked in sessions
+	unjournal unjournal
 	// recreating serializes re-creating a hub deleted under the worker;
 	// lastRecreate rate-limits it.
 	recreating   sync.Mutex
@@ -188,7 +189,11 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err := w.parts.balance(ctx); err != nil {
 		w.log.Warn("first lease round failed; retrying in the background", "error", err)
 	}
-	w.wg.Add(4)
+	w.wg.Add(5)
+	go func() {
+		defer w.wg.Done()
+		w.deleteInFlightRows()
+	}()
 	go func() {
 		defer w.wg.Done()
 		w.parts.loop()
