@@ -93,3 +93,11 @@ type NonDeterminismError = durable.NonDeterminismError
 // ErrTimedOut is returned by the Await of a WaitForExternalEvent task whose
 // WithTimeout ran out.
 var ErrTimedOut = durable.ErrTimedOut
+
+// CompareVersions orders two orchestration versions as Durable Functions
+// does: negative when a is older than b, zero when equal, positive when
+// newer. An unset version ("") equals another unset one and is older than
+// any other; two numeric versions ("1", "1.2", "1.2.3.4") compare
+// numerically, a missing component sorting first ("1.2" < "1.2.0", as in
+// .NET); anything else compares as case-insensitive text.
+func CompareVersions(a, b string) int { return durable.CompareVersions(a, b) }
