@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/durable-go/durable/internal/apijson"
@@ -153,6 +154,10 @@ type Config struct {
 	// when an app runs it ("orchestrator X is not registered in this
 	// app"). funcapp.App.Client sets it from the app's registry.
 	IsOrchestrator func(name string) bool
+	// DefaultVersion is the version StartNew records when StartOptions
+	// name none, as host.json's extensions.durableTask.defaultVersion does
+	// for the app; funcapp.App.Client sets it from host.json.
+	DefaultVersion string
 }
 
 // Open connects to a task hub's storage. It does not create the hub: a
@@ -189,7 +194,8 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("open task hub client: %w", err)
 		}
 	}
-	return &Client{c: iclient.New(hub, iclient.Options{Logger: cfg.Logger, IsOrchestrator: cfg.IsOrchestrator}), hub: hub.Name(),
+	return &Client{c: iclient.New(hub, iclient.Options{Logger: cfg.Logger, IsOrchestrator: cfg.IsOrchestrator,
+		DefaultVersion: strings.TrimSpace(cfg.DefaultVersion)}), hub: hub.Name(),
 		connection: d.ConnectionName, baseURL: cfg.BaseURL}, nil
 }
 

@@ -72,6 +72,17 @@ func WithRetry(p RetryPolicy) CallOption { return durable.WithRetry(p) }
 // is "{parent's execution ID}:{task ID}", as in the Durable Task Framework.
 func WithInstanceID(id string) CallOption { return durable.WithInstanceID(id) }
 
+// WithVersion sets a sub-orchestration's version; without it the child
+// runs at its parent's version (OrchestrationContext.Version).
+func WithVersion(v string) CallOption { return durable.WithVersion(v) }
+
+// ContinueAsNewOption adjusts ContinueAsNew.
+type ContinueAsNewOption = durable.ContinueAsNewOption
+
+// WithNewVersion gives the execution a continue-as-new starts another
+// version; without it the version is kept.
+func WithNewVersion(v string) ContinueAsNewOption { return durable.WithNewVersion(v) }
+
 // WithTimeout gives up waiting for an external event after d of
 // orchestration time: the task's Await returns ErrTimedOut, and the event,
 // if it comes later, is kept for the next wait.

@@ -62,6 +62,7 @@ type startNewCmd struct {
 	functionName string
 	input        string
 	id           string
+	version      string
 	json         jsonFlag
 }
 
@@ -69,6 +70,7 @@ func (c *startNewCmd) define(fs *flag.FlagSet) {
 	fs.StringVar(&c.functionName, "function-name", "", "`name` of the orchestrator function to start (required)")
 	fs.StringVar(&c.input, "input", "", "input of the orchestrator: inline `JSON`, or @path/to/file.json")
 	fs.StringVar(&c.id, "id", "", "instance `ID` to use; a random one when omitted")
+	fs.StringVar(&c.version, "version", "", "orchestration `version` to record; host.json's defaultVersion when omitted")
 	c.json.define(fs)
 }
 
@@ -102,7 +104,7 @@ func (c *startNewCmd) run(ctx context.Context, e *env) error {
 		// than as no input.
 		in = input
 	}
-	id, err := t.client.StartNew(ctx, c.functionName, in, client.StartOptions{InstanceID: c.id})
+	id, err := t.client.StartNew(ctx, c.functionName, in, client.StartOptions{InstanceID: c.id, Version: strings.TrimSpace(c.version)})
 	if err != nil {
 		return err
 	}
@@ -166,6 +168,9 @@ func (c *statusCmd) run(ctx context.Context, e *env) error {
 	tw := newTable(e.stdout, "Name:", st.Name)
 	tw.row("Instance ID:", st.InstanceID)
 	tw.row("Runtime status:", string(st.RuntimeStatus))
+	if st.Version != "" {
+		tw.row("Version:", st.Version)
+	}
 	tw.row("Created time:", formatTime(st.CreatedTime))
 	tw.row("Last updated time:", formatTime(st.LastUpdatedTime))
 	if st.CustomStatus != nil {
@@ -378,9 +383,13 @@ func (c *instancesCmd) run(ctx context.Context, e *env) error {
 	if len(page.Instances) == 0 {
 		fmt.Fprintln(e.stdout, "No instances found.")
 	} else {
-		tw := newTable(e.stdout, "INSTANCE ID", "NAME", "RUNTIME STATUS", "CREATED TIME", "LAST UPDATED TIME")
+		tw := newTable(e.stdout, "INSTANCE ID", "NAME", "VERSION", "RUNTIME STATUS", "CREATED TIME", "LAST UPDATED TIME")
 		for _, st := range page.Instances {
-			tw.row(st.InstanceID, st.Name, string(st.RuntimeStatus), formatTime(st.CreatedTime), formatTime(st.LastUpdatedTime))
+			v := st.Version
+			if v == "" {
+				v = "-"
+			}
+			tw.row(st.InstanceID, st.Name, v, string(st.RuntimeStatus), formatTime(st.CreatedTime), formatTime(st.LastUpdatedTime))
 		}
 		if err := tw.flush(); err != nil {
 			return err

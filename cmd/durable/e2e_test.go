@@ -61,6 +61,7 @@ func TestCLI(t *testing.T) {
 		{"DeleteTaskHub", testDeleteTaskHub},
 		{"BadInputChangesNothing", testBadInputChangesNothing},
 		{"Settings", testSettings},
+		{"Versions", testVersions},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {

@@ -127,7 +127,7 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := client.New(hub, client.Options{Notifier: w, Logger: cfg.Logger, IsOrchestrator: func(name string) bool {
+	c := client.New(hub, client.Options{Notifier: w, Logger: cfg.Logger, DefaultVersion: d.DefaultVersion, IsOrchestrator: func(name string) bool {
 		_, ok := cfg.Registry.Orchestrator(name)
 		return ok
 	}})

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -25,6 +26,19 @@ func IsInternalName(name string) bool { return strings.HasPrefix(name, InternalN
 // as it was.
 func (q Query) hides(name string) bool {
 	return IsInternalName(name) && !q.ShowInternal && !slices.Contains(q.Names, name)
+}
+
+// hasVersion reports whether q keeps instances of version v.
+func (q Query) hasVersion(v string) bool {
+	if len(q.Versions) == 0 {
+		return true
+	}
+	for _, want := range q.Versions {
+		if durable.CompareVersions(want, v) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // EachMatch calls fn with every page of instances that q selects, from
@@ -70,7 +84,7 @@ func (c *Client) countMatching(ctx context.Context, q Query, keep func(*Status) 
 	q.PageSize, q.ContinuationToken, q.ShowInput = 1000, "", false
 	// What the filters and the verification of index rows need, and not
 	// the outputs, which may live in blobs.
-	q.columns = []string{"Name", "RuntimeStatus", "CreatedTime"}
+	q.columns = []string{"Name", "Version", "RuntimeStatus", "CreatedTime"}
 	out := Counts{}
 	for _, s := range CountStatuses {
 		out[s] = 0

@@ -145,6 +145,11 @@ type DurableOptions struct {
 	// Retention is retention, an extension of this project: the ages after
 	// which the app purges finished instances by itself. Off by default.
 	Retention Retention
+
+	// DefaultVersion is defaultVersion: the version a new orchestration
+	// gets when its start names none (unset by default). Starts made by
+	// this app, and by the CLI run from its root, apply it.
+	DefaultVersion string
 }
 
 // DefaultDurableOptions returns the options used for keys host.json leaves
@@ -387,6 +392,9 @@ func (r *hostReader) readDurable(dt map[string]any, settings *Settings, o *Durab
 	}
 	if v, ok := r.integer(dt, keyDurable, "maxConcurrentOrchestratorFunctions"); ok {
 		o.MaxConcurrentOrchestratorFunctions = v
+	}
+	if v, ok := r.str(dt, keyDurable, "defaultVersion"); ok {
+		o.DefaultVersion = strings.TrimSpace(v)
 	}
 	if rt := r.obj(dt, keyDurable, "retention"); rt != nil {
 		r.readRetention(rt, &o.Retention)

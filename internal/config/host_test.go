@@ -369,3 +369,13 @@ func TestLoadHost(t *testing.T) {
 		t.Errorf("LoadHost(missing) error = %v, want fs.ErrNotExist", err)
 	}
 }
+
+func TestParseHostDefaultVersion(t *testing.T) {
+	h, err := ParseHost([]byte(`{"version":"2.0","extensions":{"durableTask":{"DefaultVersion":" 1.2 "}}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Durable.DefaultVersion != "1.2" {
+		t.Fatalf("DefaultVersion = %q, want 1.2", h.Durable.DefaultVersion)
+	}
+}

@@ -23,6 +23,12 @@ func (c *OrchestrationContext) InstanceID() string { return c.x.instanceID }
 // Name is the orchestrator's registered name.
 func (c *OrchestrationContext) Name() string { return c.x.name }
 
+// Version is the orchestration's version: the one its start named, else
+// the app's defaultVersion when it was started, else its parent's for a
+// sub-orchestration; "" when none. Code can branch on it (compare with
+// CompareVersions) to keep old instances on their old path.
+func (c *OrchestrationContext) Version() string { return c.x.version }
+
 // ExecutionID identifies the current execution; it changes on ContinueAsNew.
 func (c *OrchestrationContext) ExecutionID() string { return c.x.executionID }
 
@@ -163,13 +169,18 @@ func (c *OrchestrationContext) WhenAny(tasks ...Task) Task {
 
 // ContinueAsNew restarts the orchestration with a new input once the
 // orchestrator function returns, with a fresh history. Events received but
-// not yet consumed are carried over to the new execution.
-func (c *OrchestrationContext) ContinueAsNew(input any) error {
+// not yet consumed are carried over to the new execution. The new
+// execution keeps the version unless WithNewVersion names another.
+func (c *OrchestrationContext) ContinueAsNew(input any, opts ...ContinueAsNewOption) error {
 	s, err := marshalJSON(input)
 	if err != nil {
 		return fmt.Errorf("continue as new: encode input: %w", err)
 	}
-	c.x.continueAsNew = &s
+	var o continueOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c.x.continueAsNew, c.x.continueVersion = &s, o.version
 	return nil
 }
 

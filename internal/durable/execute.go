@@ -82,6 +82,9 @@ type Result struct {
 // ContinueAsNew describes the next execution after a continue-as-new.
 type ContinueAsNew struct {
 	Input string
+	// Version is the next execution's version: the current one unless
+	// the code named another (WithNewVersion).
+	Version string
 	// CarryOver are the events received and not consumed, oldest first;
 	// they keep their message IDs.
 	CarryOver []history.Event
@@ -111,7 +114,7 @@ func (r *Result) IsDone() bool { return r.Status.IsTerminal() || r.ContinueAsNew
 func NewExecutionEvents(prev *Result, instanceID, executionID string, now time.Time) []history.Event {
 	evs := []history.Event{{
 		Type: history.ExecutionStarted, EventID: -1, Timestamp: now,
-		Name: prev.Name, Version: prev.Version, Input: prev.ContinueAsNew.Input,
+		Name: prev.Name, Version: prev.ContinueAsNew.Version, Input: prev.ContinueAsNew.Input,
 		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: instanceID, ExecutionID: executionID},
 		ParentInstance:        prev.Parent,
 		AppliedMessageIDs:     append([]string(nil), prev.ContinueAsNew.Applied...),
@@ -179,11 +182,13 @@ type execution struct {
 	guidCounter   int
 
 	continueAsNew *string
-	finished      bool
-	output        string
-	err           error
-	nondet        error
-	terminated    *history.Event
+	// continueVersion is the version a continue-as-new names, if any.
+	continueVersion *string
+	finished        bool
+	output          string
+	err             error
+	nondet          error
+	terminated      *history.Event
 }
 
 type action struct {
@@ -193,6 +198,7 @@ type action struct {
 	input       string
 	instanceID  string
 	executionID string
+	version     string
 	fireAt      time.Time
 	task        *task
 	inHistory   bool
@@ -548,8 +554,20 @@ func (x *execution) call(kind history.EventType, name string, input any, opts []
 	if o.instanceID != "" && kind != history.SubOrchestrationInstanceCreated {
 		return x.failedTask(fmt.Errorf("call %q: WithInstanceID applies to sub-orchestrations only", name))
 	}
+	if o.version != nil && kind != history.SubOrchestrationInstanceCreated {
+		return x.failedTask(fmt.Errorf("call %q: WithVersion applies to sub-orchestrations only", name))
+	}
+	// A sub-orchestration runs at its parent's version unless the call
+	// names one.
+	version := x.version
+	if o.version != nil {
+		version = *o.version
+	}
+	if kind != history.SubOrchestrationInstanceCreated {
+		version = ""
+	}
 	if o.retry == nil {
-		return x.schedule(kind, name, in, o.instanceID)
+		return x.schedule(kind, name, in, o.instanceID, version)
 	}
 	if err := o.retry.validate(); err != nil {
 		return x.failedTask(fmt.Errorf("call %q: %w", name, err))
@@ -563,7 +581,7 @@ func (x *execution) call(kind history.EventType, name string, input any, opts []
 	var try func()
 	try = func() {
 		attempt++
-		inner := x.schedule(kind, name, in, o.instanceID)
+		inner := x.schedule(kind, name, in, o.instanceID, version)
 		inner.then(func() {
 			var tf *TaskFailedError
 			if inner.err == nil || attempt >= policy.MaxAttempts || !errors.As(inner.err, &tf) ||
@@ -583,9 +601,10 @@ func (x *execution) call(kind history.EventType, name string, input any, opts []
 	return outer
 }
 
-func (x *execution) schedule(kind history.EventType, name, input, instanceID string) *task {
+func (x *execution) schedule(kind history.EventType, name, input, instanceID, version string) *task {
 	a := x.newAction(kind, name, input)
 	if kind == history.SubOrchestrationInstanceCreated {
+		a.version = version
 		if instanceID == "" {
 			// The Durable Task Framework's default, which tools such as
 			// Durable Functions Monitor use to find a child's parent.

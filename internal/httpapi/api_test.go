@@ -31,6 +31,8 @@ type fakeClient struct {
 	page     *client.Page
 	query    client.Query
 	purged   int
+	// started are the options of the last start.
+	started client.StartOptions
 }
 
 func (f *fakeClient) record(format string, args ...any) {
@@ -42,6 +44,9 @@ func (f *fakeClient) record(format string, args ...any) {
 func (f *fakeClient) StartNew(_ context.Context, name string, input any, o client.StartOptions) (string, error) {
 	in, _ := input.(json.RawMessage)
 	f.record("start %s %s %s", name, o.InstanceID, in)
+	f.mu.Lock()
+	f.started = o
+	f.mu.Unlock()
 	if f.startErr != nil {
 		return "", f.startErr
 	}
