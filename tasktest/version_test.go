@@ -27,3 +27,33 @@ func TestSetVersionIsSeenAndInherited(t *testing.T) {
 		t.Fatalf("output %s, err %v", got, res.Err)
 	}
 }
+
+func TestIsPatchedRecordedAndReplayed(t *testing.T) {
+	reg := task.NewRegistry()
+	must(t, reg.AddActivity("Step", func(*task.ActivityContext) (any, error) { return "ok", nil }))
+	must(t, reg.AddOrchestrator("Flow", func(ctx *task.OrchestrationContext) (any, error) {
+		if err := ctx.CallActivity("Step", nil).Await(nil); err != nil {
+			return nil, err
+		}
+		if ctx.IsPatched("second-step") {
+			if err := ctx.CallActivity("Step", nil).Await(nil); err != nil {
+				return nil, err
+			}
+		}
+		return "done", nil
+	}))
+	res := tasktest.NewEnv(reg).Run("Flow", nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	found := false
+	for _, e := range res.History {
+		found = found || e.Data == "Patched: second-step"
+	}
+	if !found {
+		t.Fatalf("no patch marker in %+v", res.History)
+	}
+	if err := tasktest.Replay(reg, res.History); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+}

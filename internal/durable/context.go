@@ -29,6 +29,23 @@ func (c *OrchestrationContext) Name() string { return c.x.name }
 // CompareVersions) to keep old instances on their old path.
 func (c *OrchestrationContext) Version() string { return c.x.version }
 
+// IsPatched reports whether the code may take the path of the patch name,
+// a change made to the orchestrator while instances are in flight:
+//
+//	if ctx.IsPatched("fraud-check") {
+//		// new step
+//	}
+//
+// It is true when the instance reaches the call in new work (a first
+// execution, or a step its history does not record yet), and for an
+// instance whose history recorded the patch; it is false for an instance
+// that replays past this point, having run it before the patch existed.
+// A true decision is recorded in history (a GenericEvent "Patched: name"),
+// and the first decision of an execution holds for every later call with
+// that name, so replays take the same path. Remove the check, keeping the
+// new path, once no instance that started before it is in flight.
+func (c *OrchestrationContext) IsPatched(name string) bool { return c.x.isPatched(name) }
+
 // ExecutionID identifies the current execution; it changes on ContinueAsNew.
 func (c *OrchestrationContext) ExecutionID() string { return c.x.executionID }
 

@@ -180,6 +180,10 @@ type execution struct {
 	deferred      []history.Event
 	customStatus  string
 	guidCounter   int
+	// patches are the patch decisions of this execution; newPatches
+	// those decided true in this episode's new work, to be recorded.
+	patches    map[string]bool
+	newPatches []string
 
 	continueAsNew *string
 	// continueVersion is the version a continue-as-new names, if any.

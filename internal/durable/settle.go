@@ -49,6 +49,7 @@ func (x *execution) settle(res *Result) {
 		return
 	}
 
+	res.Appended = append(res.Appended, x.patchMarkers()...)
 	for _, a := range x.actionOrder {
 		if a.inHistory {
 			continue
