@@ -62,6 +62,7 @@ func TestCLI(t *testing.T) {
 		{"BadInputChangesNothing", testBadInputChangesNothing},
 		{"Settings", testSettings},
 		{"Versions", testVersions},
+		{"ReplayCheck", testReplayCheck},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
