@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -130,7 +131,11 @@ func CheckReplayDir(reg *task.Registry, dir string) (*ReplayReport, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tasktest: check replay: %s: %w", f, err)
 		}
-		histories[strings.TrimSuffix(filepath.Base(f), ".json")] = events
+		id := strings.TrimSuffix(filepath.Base(f), ".json")
+		if un, err := url.PathUnescape(id); err == nil {
+			id = un // --save escapes IDs into file names
+		}
+		histories[id] = events
 	}
 	return CheckReplay(reg, histories), nil
 }
