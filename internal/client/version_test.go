@@ -1,7 +1,12 @@
 package client_test
 
 import (
+	"strings"
+	"time"
+
 	"context"
+	"github.com/durable-go/durable/internal/app"
+	"github.com/durable-go/durable/internal/testutil"
 	"testing"
 
 	"github.com/durable-go/durable/internal/apptest"
@@ -85,5 +90,72 @@ func TestVersionsStoredShownAndFiltered(t *testing.T) {
 	page, err := a.Client.ListInstances(ctx, client.Query{Versions: []string{"1.5"}})
 	if err != nil || len(page.Instances) != 2 {
 		t.Fatalf("list of 1.5: %v, %v", page, err)
+	}
+}
+
+// TestWorkerVersionMatch runs two builds of one app on one hub: the old
+// one (defaultVersion 1.0, CurrentOrOlder, Reject) runs a 1.0 instance and
+// leaves a 2.0 one Pending, looking at it once per period rather than in a
+// loop; once the new build (2.0) serves the hub alone, the 2.0 instance
+// completes. With Fail, a too-new instance fails naming both versions.
+func TestWorkerVersionMatch(t *testing.T) {
+	ctx := context.Background()
+	hub := testutil.UniqueHubName(t)
+	build := func(version, failure string) *app.App {
+		return apptest.NewApp(t, apptest.AppOptions{Hub: hub, Manual: true, Durable: func(d *config.DurableOptions) {
+			d.DefaultVersion, d.VersionFailureStrategy = version, failure
+			d.PartitionLeaseDuration, d.PartitionLeaseRenewInterval = 3*time.Second, time.Second
+		}})
+	}
+	old := build("1.0", "Reject")
+	oldStopped := false
+	defer func() {
+		if !oldStopped {
+			stop(t, old, false)
+		}
+	}()
+	if _, err := old.Client.StartNew(ctx, "HelloWorld", "old", client.StartOptions{InstanceID: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Client.StartNew(ctx, "HelloWorld", "new", client.StartOptions{InstanceID: "v2", Version: "2.0"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitStatus(t, old.Client, "v1", history.StatusCompleted); st.Version != "1.0" {
+		t.Fatalf("v1: version %q", st.Version)
+	}
+	time.Sleep(4 * time.Second)
+	if st, err := old.Client.GetStatus(ctx, "v2", client.StatusOptions{}); err != nil || st.RuntimeStatus != history.StatusPending {
+		t.Fatalf("v2 on the old build: %+v, %v", st, err)
+	}
+	// One look when the start came (in memory, then from the queue), then
+	// one per rejectPeriod (15 s): no loop.
+	if n := old.Worker.Stats().Rejected; n < 1 || n > 3 {
+		t.Fatalf("the old build rejected v2 %d times in 4 s", n)
+	}
+
+	fresh := build("2.0", "Reject")
+	defer stop(t, fresh, true)
+	stop(t, old, false)
+	oldStopped = true
+	st := waitStatus(t, fresh.Client, "v2", history.StatusCompleted)
+	if st.Version != "2.0" || string(st.Output) != `"Hello new!"` {
+		t.Fatalf("v2 on the new build: version %q output %s", st.Version, st.Output)
+	}
+	if n := fresh.Worker.Stats().Rejected; n != 0 {
+		t.Fatalf("the new build rejected %d batches", n)
+	}
+}
+
+func TestWorkerVersionMismatchFails(t *testing.T) {
+	a := apptest.NewApp(t, apptest.AppOptions{Durable: func(d *config.DurableOptions) {
+		d.DefaultVersion, d.VersionMatchStrategy, d.VersionFailureStrategy = "1.0", "Strict", "Fail"
+	}})
+	if _, err := a.Client.StartNew(context.Background(), "HelloWorld", "x", client.StartOptions{InstanceID: "v09", Version: "0.9"}); err != nil {
+		t.Fatal(err)
+	}
+	st := waitStatus(t, a.Client, "v09", history.StatusFailed)
+	if st.FailureDetails == nil || st.FailureDetails.ErrorType != "VersionMismatch" ||
+		!strings.Contains(st.FailureDetails.ErrorMessage, `version "0.9"`) || !strings.Contains(st.FailureDetails.ErrorMessage, `version "1.0"`) {
+		t.Fatalf("failure %+v", st.FailureDetails)
 	}
 }

@@ -23,6 +23,10 @@ type Episode struct {
 	New []history.Event
 	// Now stamps this episode's OrchestratorStarted event.
 	Now time.Time
+	// Versions, when set, is the worker's version policy: an execution
+	// whose version it does not run fails (FailureFail) or is left alone
+	// (FailureReject: Result.Rejected, nothing appended).
+	Versions *VersionPolicy
 }
 
 // OutboundKind says where an outbound message goes.
@@ -77,6 +81,10 @@ type Result struct {
 	// wait, so this is the only place that knows it; the test kit uses it
 	// to say which event a blocked orchestration needs.
 	AwaitedEvents []string
+	// Rejected is set when the episode's version policy does not run the
+	// execution and rejects it: nothing ran and nothing is to be recorded;
+	// the caller leaves the events for a worker that runs that version.
+	Rejected *VersionMismatchError
 }
 
 // ContinueAsNew describes the next execution after a continue-as-new.
@@ -256,6 +264,17 @@ func Execute(reg *Registry, ep Episode, logger *slog.Logger) *Result {
 	}
 	res.Name, res.Version, res.ExecutionID, res.Parent = x.name, x.version, x.executionID, x.parent
 
+	// A history that records its continue-as-new is finished here whatever
+	// the policy: what is left is to start the next execution.
+	if err := ep.Versions.Check(x.name, x.version); err != nil && !x.ended {
+		mismatch := err.(*VersionMismatchError)
+		if ep.Versions.Failure != FailureFail {
+			return &Result{Rejected: mismatch, Status: history.StatusPending, Name: x.name, Version: x.version,
+				ExecutionID: x.executionID, Parent: x.parent}
+		}
+		x.finishFailed(&history.FailureDetails{ErrorType: mismatch.ErrorType(), ErrorMessage: mismatch.Error()}, res)
+		return res
+	}
 	fn, ok := reg.Orchestrator(x.name)
 	if !ok {
 		x.finishFailed(&history.FailureDetails{ErrorType: "OrchestratorNotFound",

@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -68,3 +69,84 @@ func parseNumericVersion(s string) (v [4]int64, ok bool) {
 // foldCase maps a string for an ordinal case-insensitive comparison: each
 // rune upper-cased, as .NET's OrdinalIgnoreCase does.
 func foldCase(s string) string { return strings.ToUpper(s) }
+
+// VersionMatch is Durable Functions' versionMatchStrategy: which
+// instance versions a worker runs.
+type VersionMatch string
+
+const (
+	// MatchNone runs every version.
+	MatchNone VersionMatch = "None"
+	// MatchStrict runs only the worker's own version.
+	MatchStrict VersionMatch = "Strict"
+	// MatchCurrentOrOlder runs the worker's version and older ones: the
+	// default.
+	MatchCurrentOrOlder VersionMatch = "CurrentOrOlder"
+)
+
+// VersionFailure is Durable Functions' versionFailureStrategy: what a
+// worker does with an instance whose version it does not run.
+type VersionFailure string
+
+const (
+	// FailureReject leaves the instance's work for another worker: the
+	// default.
+	FailureReject VersionFailure = "Reject"
+	// FailureFail fails the instance, naming both versions.
+	FailureFail VersionFailure = "Fail"
+)
+
+// VersionPolicy is what a worker runs: instances whose version Match
+// allows against Version, the worker's own (host.json's defaultVersion).
+type VersionPolicy struct {
+	Version string
+	Match   VersionMatch
+	Failure VersionFailure
+}
+
+// VersionMismatchError says that a worker's policy does not run an
+// instance's version.
+type VersionMismatchError struct {
+	Name, InstanceVersion string
+	Policy                VersionPolicy
+}
+
+func (e *VersionMismatchError) Error() string {
+	rule := "only its own version"
+	if e.Policy.Match == MatchCurrentOrOlder {
+		rule = "its own version or older ones"
+	}
+	return fmt.Sprintf("orchestration %q is at version %s, which this worker does not run: it is at version %s "+
+		"and runs %s (versionMatchStrategy %s)", e.Name, quoteVersion(e.InstanceVersion), quoteVersion(e.Policy.Version),
+		rule, e.Policy.Match)
+}
+
+// ErrorType names the failure of an instance failed by FailureFail.
+func (e *VersionMismatchError) ErrorType() string { return "VersionMismatch" }
+
+func quoteVersion(v string) string {
+	if strings.TrimSpace(v) == "" {
+		return "(none)"
+	}
+	return strconv.Quote(v)
+}
+
+// Check returns nil when p runs an instance of orchestration name at
+// version v, and a *VersionMismatchError otherwise. A nil policy runs
+// everything.
+func (p *VersionPolicy) Check(name, v string) error {
+	if p == nil {
+		return nil
+	}
+	ok := true
+	switch p.Match {
+	case MatchStrict:
+		ok = CompareVersions(v, p.Version) == 0
+	case MatchCurrentOrOlder, "":
+		ok = CompareVersions(v, p.Version) <= 0
+	}
+	if ok {
+		return nil
+	}
+	return &VersionMismatchError{Name: name, InstanceVersion: v, Policy: *p}
+}

@@ -1,7 +1,9 @@
 package durable
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/durable-go/durable/internal/history"
 )
@@ -61,5 +63,55 @@ func TestVersionIsSeenInheritedAndKept(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("last execution's ExecutionStarted lacks the version: %+v", d.past)
+	}
+}
+
+func TestVersionPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		match    VersionMatch
+		worker   string
+		instance string
+		runs     bool
+	}{
+		{MatchNone, "1.0", "9.0", true},
+		{MatchStrict, "1.0", "1.0", true},
+		{MatchStrict, "1.0", "01.0", true},
+		{MatchStrict, "1.0", "0.9", false},
+		{MatchStrict, "1.0", "", false},
+		{MatchCurrentOrOlder, "1.0", "0.9", true},
+		{MatchCurrentOrOlder, "1.0", "", true},
+		{MatchCurrentOrOlder, "1.0", "1.0", true},
+		{MatchCurrentOrOlder, "1.0", "1.1", false},
+		{"", "2", "10", false}, // the default is CurrentOrOlder; numeric
+	} {
+		p := &VersionPolicy{Version: tc.worker, Match: tc.match}
+		if err := p.Check("Flow", tc.instance); (err == nil) != tc.runs {
+			t.Errorf("%s worker %q, instance %q: %v, want runs=%v", tc.match, tc.worker, tc.instance, err, tc.runs)
+		}
+	}
+	if (*VersionPolicy)(nil).Check("Flow", "7") != nil {
+		t.Error("a nil policy refused")
+	}
+}
+
+func TestVersionPolicyRejectsOrFails(t *testing.T) {
+	reg := newTestRegistry(t)
+	start := history.Event{Type: history.ExecutionStarted, EventID: -1, Name: "Sequence", Version: "2.0",
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "i", ExecutionID: "e"}}
+	ep := Episode{InstanceID: "i", New: []history.Event{start}, Now: time.Now(),
+		Versions: &VersionPolicy{Version: "1.0", Match: MatchCurrentOrOlder, Failure: FailureReject}}
+	res := Execute(reg, ep, nil)
+	if res.Rejected == nil || len(res.Appended) != 0 || len(res.Outbound) != 0 {
+		t.Fatalf("reject: %+v", res)
+	}
+	ep.Versions.Failure = FailureFail
+	res = Execute(reg, ep, nil)
+	if res.Status != history.StatusFailed || res.Failure.ErrorType != "VersionMismatch" ||
+		!strings.Contains(res.Failure.ErrorMessage, `version "2.0"`) || !strings.Contains(res.Failure.ErrorMessage, `version "1.0"`) {
+		t.Fatalf("fail: %+v %+v", res.Status, res.Failure)
+	}
+	ep.Versions.Version = "2.0"
+	if res := Execute(reg, ep, nil); res.Rejected != nil || res.Status != history.StatusRunning {
+		t.Fatalf("compatible: %+v", res)
 	}
 }
