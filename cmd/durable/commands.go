@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -383,13 +385,20 @@ func (c *instancesCmd) run(ctx context.Context, e *env) error {
 	if len(page.Instances) == 0 {
 		fmt.Fprintln(e.stdout, "No instances found.")
 	} else {
-		tw := newTable(e.stdout, "INSTANCE ID", "NAME", "VERSION", "RUNTIME STATUS", "CREATED TIME", "LAST UPDATED TIME")
+		// A VERSION column only when some instance has a version, so that
+		// the table of a hub without versions keeps its shape.
+		versioned := slices.ContainsFunc(page.Instances, func(st *client.Status) bool { return st.Version != "" })
+		cols := []string{"INSTANCE ID", "NAME", "RUNTIME STATUS", "CREATED TIME", "LAST UPDATED TIME"}
+		if versioned {
+			cols = slices.Insert(cols, 2, "VERSION")
+		}
+		tw := newTable(e.stdout, cols...)
 		for _, st := range page.Instances {
-			v := st.Version
-			if v == "" {
-				v = "-"
+			row := []string{st.InstanceID, st.Name, string(st.RuntimeStatus), formatTime(st.CreatedTime), formatTime(st.LastUpdatedTime)}
+			if versioned {
+				row = slices.Insert(row, 2, cmp.Or(st.Version, "-"))
 			}
-			tw.row(st.InstanceID, st.Name, v, string(st.RuntimeStatus), formatTime(st.CreatedTime), formatTime(st.LastUpdatedTime))
+			tw.row(row...)
 		}
 		if err := tw.flush(); err != nil {
 			return err
