@@ -91,6 +91,10 @@ func IsInternalName(name string) bool { return iclient.IsInternalName(name) }
 // returns it: every status is present, zero or not.
 type Counts = iclient.Counts
 
+// VersionCounts is the number of instances of one orchestrator and
+// version, per runtime status (CountByVersion).
+type VersionCounts = iclient.VersionCounts
+
 // Page is one page of ListInstances.
 type Page = iclient.Page
 

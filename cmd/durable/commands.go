@@ -330,6 +330,7 @@ type instancesCmd struct {
 	continuation string
 	filter       filterFlags
 	count        bool
+	byVersion    bool
 	showInput    bool
 	json         jsonFlag
 }
@@ -340,11 +341,15 @@ func (c *instancesCmd) define(fs *flag.FlagSet) {
 	c.filter.define(fs, "only instances with one of these `statuses`: Pending, Running, Completed, ContinuedAsNew,\n"+
 		"Failed, Canceled, Terminated, Suspended (several space- or comma-separated, or repeat the flag)")
 	fs.BoolVar(&c.count, "count", false, "print the number of matching instances per runtime status instead of a page")
+	fs.BoolVar(&c.byVersion, "by-version", false, "with --count: count per orchestrator and version (what is in flight of each version)")
 	fs.BoolVar(&c.showInput, "show-input", false, "include each instance's input (JSON only)")
 	c.json.define(fs)
 }
 
 func (c *instancesCmd) run(ctx context.Context, e *env) error {
+	if c.byVersion && !c.count {
+		return usageErrorf("--by-version goes with --count")
+	}
 	if c.count {
 		return c.printCounts(ctx, e)
 	}
@@ -423,6 +428,9 @@ func (c *instancesCmd) printCounts(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	if c.byVersion {
+		return c.printVersionCounts(ctx, e, t, q)
+	}
 	counts, err := t.client.CountInstances(ctx, q)
 	if err != nil {
 		return t.missingHub(err)
@@ -444,6 +452,52 @@ func (c *instancesCmd) printCounts(ctx context.Context, e *env) error {
 		total += counts[st]
 	}
 	tw.row("Total", strconv.Itoa(total))
+	return tw.flush()
+}
+
+// printVersionCounts serves get-instances --count --by-version: a row per
+// orchestrator and version, a column per runtime status asked for (or, by
+// default, per status some instance has).
+func (c *instancesCmd) printVersionCounts(ctx context.Context, e *env, t *target, q client.Query) error {
+	groups, err := t.client.CountByVersion(ctx, q)
+	if err != nil {
+		return t.missingHub(err)
+	}
+	if c.json {
+		raw, err := json.Marshal(groups)
+		if err != nil {
+			return internalError(fmt.Errorf("render counts: %w", err))
+		}
+		return writeJSON(e.stdout, raw)
+	}
+	if len(groups) == 0 {
+		fmt.Fprintln(e.stdout, "No instances found.")
+		return nil
+	}
+	var statuses []history.RuntimeStatus
+	for _, st := range client.CountStatuses {
+		shown := containsStatus(c.filter.statuses, st)
+		if len(c.filter.statuses) == 0 {
+			shown = slices.ContainsFunc(groups, func(g client.VersionCounts) bool { return g.Counts[st] > 0 })
+		}
+		if shown {
+			statuses = append(statuses, st)
+		}
+	}
+	header := []string{"ORCHESTRATOR", "VERSION"}
+	for _, st := range statuses {
+		header = append(header, strings.ToUpper(string(st)))
+	}
+	tw := newTable(e.stdout, append(header, "TOTAL")...)
+	for _, g := range groups {
+		row := []string{g.Name, cmp.Or(g.Version, "-")}
+		total := 0
+		for _, st := range statuses {
+			row = append(row, strconv.Itoa(g.Counts[st]))
+			total += g.Counts[st]
+		}
+		tw.row(append(row, strconv.Itoa(total))...)
+	}
 	return tw.flush()
 }
 

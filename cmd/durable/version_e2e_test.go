@@ -41,4 +41,10 @@ func testVersions(t *testing.T, f *fixture) {
 	if strings.Contains(r.stdout, "v-named") || strings.Contains(r.stdout, "v-default") {
 		t.Errorf("get-instances --version '':\n%s", r.stdout)
 	}
+	r = f.ok("get-instances", "--count", "--by-version")
+	if !regexp.MustCompile(`ORCHESTRATOR\s+VERSION\s+PENDING\s+TOTAL\n` +
+		`HelloWorld\s+1\.1\s+1\s+1\nHelloWorld\s+3\.0\s+1\s+1`).MatchString(r.stdout) {
+		t.Errorf("get-instances --count --by-version:\n%s", r.stdout)
+	}
+	f.fails(exitBadArgs, "--by-version goes with --count", "get-instances", "--by-version")
 }

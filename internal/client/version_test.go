@@ -91,6 +91,16 @@ func TestVersionsStoredShownAndFiltered(t *testing.T) {
 	if err != nil || len(page.Instances) != 2 {
 		t.Fatalf("list of 1.5: %v, %v", page, err)
 	}
+	groups, err := a.Client.CountByVersion(ctx, client.Query{Names: []string{"VersionParent", "VersionChild"}})
+	if err != nil || len(groups) != 4 {
+		t.Fatalf("counts by version: %+v, %v", groups, err)
+	}
+	for i, want := range []string{"VersionChild 1.5", "VersionChild 2.0", "VersionParent 1.5", "VersionParent 2.0"} {
+		g := groups[i]
+		if g.Name+" "+g.Version != want || g.Counts[history.StatusCompleted] != 1 || g.Counts[history.StatusRunning] != 0 {
+			t.Fatalf("counts by version [%d] = %+v, want %s with 1 Completed", i, g, want)
+		}
+	}
 }
 
 // TestWorkerVersionMatch runs two builds of one app on one hub: the old

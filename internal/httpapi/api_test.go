@@ -91,6 +91,16 @@ func (f *fakeClient) ListInstances(_ context.Context, q client.Query) (*client.P
 	return f.page, nil
 }
 
+func (f *fakeClient) CountByVersion(_ context.Context, q client.Query) ([]client.VersionCounts, error) {
+	f.mu.Lock()
+	f.query = q
+	f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	return []client.VersionCounts{{Name: "Flow", Version: "1.0", Counts: client.Counts{"Running": 2}}}, nil
+}
+
 func (f *fakeClient) CountInstances(_ context.Context, q client.Query) (client.Counts, error) {
 	f.mu.Lock()
 	f.query = q

@@ -393,6 +393,21 @@ func (a *API) counts(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusBadRequest, err)
 		return
 	}
+	// groupBy=version counts per orchestrator and version: an array of
+	// {"name", "version", "counts"}.
+	switch by := query(r).get("groupBy"); {
+	case strings.EqualFold(by, "version"):
+		groups, err := c.CountByVersion(r.Context(), qu)
+		if err != nil {
+			a.fail(w, r, errorStatus(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, groups)
+		return
+	case by != "":
+		a.fail(w, r, http.StatusBadRequest, fmt.Errorf("%w: query parameter groupBy=%q: the only grouping is version", client.ErrBadArgument, by))
+		return
+	}
 	counts, err := c.CountInstances(r.Context(), qu)
 	if err != nil {
 		a.fail(w, r, errorStatus(err), err)

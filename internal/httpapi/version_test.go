@@ -35,6 +35,14 @@ func TestVersionParameters(t *testing.T) {
 			t.Errorf("%s: %d, Versions %q, want %q", target, rec.Code, fc.query.Versions, want)
 		}
 	}
+	rec := do(t, a, "GET", "/durabletask/counts?groupBy=Version&runtimeStatus=Running", "")
+	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != `[{"name":"Flow","version":"1.0","counts":{"Running":2}}]` ||
+		len(fc.query.Statuses) != 1 {
+		t.Errorf("counts grouped by version: %d %s, query %+v", rec.Code, rec.Body, fc.query)
+	}
+	if rec := do(t, a, "GET", "/durabletask/counts?groupBy=name", ""); rec.Code != 400 {
+		t.Errorf("groupBy=name: %d %s", rec.Code, rec.Body)
+	}
 	if rec := do(t, a, "GET", "/durabletask/instances/v1", ""); !strings.Contains(rec.Body.String(), `"version":"1.2"`) {
 		t.Errorf("status of a versioned instance: %s", rec.Body)
 	}
