@@ -235,6 +235,14 @@ func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
 	return c.c.CountInstances(ctx, q)
 }
 
+// CountByVersion counts the instances q selects per orchestrator and
+// version, and per runtime status within each, sorted by name and version:
+// what is still in flight of an old version (see the README's "Deploying
+// changes safely").
+func (c *Client) CountByVersion(ctx context.Context, q Query) ([]VersionCounts, error) {
+	return c.c.CountByVersion(ctx, q)
+}
+
 // WaitForCompletion waits until the instance finishes (Completed, Failed,
 // Terminated or Canceled) or ctx ends, reading its status every poll
 // interval (default 1 s), and returns the final status.
