@@ -41,7 +41,8 @@ func NewRegistry() *Registry { return durable.NewRegistry() }
 // identity, a replay-safe clock, logger and GUIDs, and the calls that
 // start durable tasks (CallActivity, CallSubOrchestrator, CreateTimer,
 // Sleep, WaitForExternalEvent, SendEvent, WhenAll, WhenAny,
-// ContinueAsNew, SetCustomStatus).
+// ContinueAsNew, SetCustomStatus), and its version (Version) and patches
+// (IsPatched) for changes deployed while instances are in flight.
 type OrchestrationContext = durable.OrchestrationContext
 
 // ActivityContext is what an activity receives: its input, its
