@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/durable-go/durable/internal/apijson"
@@ -108,6 +109,10 @@ type Config struct {
 	// when an app runs it ("orchestrator X is not registered in this
 	// app"). funcapp.App.Client sets it from the app's registry.
 	IsOrchestrator func(name string) bool
+	// DefaultVersion is the version StartNew records when StartOptions
+	// name none, as host.json's extensions.durableTask.defaultVersion does
+	// for the app; funcapp.App.Client sets it from host.json.
+	DefaultVersion string
 }
 
 // Open connects to a task hub's storage. It does not create the hub: a
@@ -144,7 +149,8 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("open task hub client: %w", err)
 		}
 	}
-	return &Client{c: iclient.New(hub, iclient.Options{Logger: cfg.Logger, IsOrchestrator: cfg.IsOrchestrator}), hub: hub.Name(),
+	return &Client{c: iclient.New(hub, iclient.Options{Logger: cfg.Logger, IsOrchestrator: cfg.IsOrchestrator,
+		DefaultVersion: strings.TrimSpace(cfg.DefaultVersion)}), hub: hub.Name(),
 		connection: d.ConnectionName, baseURL: cfg.BaseURL}, nil
 }
 
@@ -189,6 +195,19 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
 	n, err := c.c.CountInstances(ctx, q.internal())
 	return Counts(n), publicError(err)
+}
+
+// CountByVersion counts the instances q selects per orchestrator and
+// version, and per runtime status within each, sorted by name and version:
+// what is still in flight of an old version (see the README's "Deploying
+// changes safely").
+func (c *Client) CountByVersion(ctx context.Context, q Query) ([]VersionCounts, error) {
+	in, err := c.c.CountByVersion(ctx, q.internal())
+	out := make([]VersionCounts, len(in))
+	for i, v := range in {
+		out[i] = VersionCounts{Name: v.Name, Version: v.Version, Counts: Counts(v.Counts)}
+	}
+	return out, publicError(err)
 }
 
 // WaitForCompletion waits until the instance finishes (Completed, Failed,

@@ -64,6 +64,8 @@ type Status struct {
 	// ExecutionID identifies the current execution; it changes with each
 	// continue-as-new.
 	ExecutionID string
+	// Version is the orchestration's version ("" when it has none).
+	Version string
 	// FailureDetails of a Failed instance, read from its history: Output
 	// holds only their text form, as in Durable Functions.
 	FailureDetails *FailureDetails
@@ -77,7 +79,7 @@ func publicStatus(st *iclient.Status) *Status {
 	}
 	return &Status{Name: st.Name, InstanceID: st.InstanceID, RuntimeStatus: st.RuntimeStatus, Input: st.Input,
 		CustomStatus: st.CustomStatus, Output: st.Output, CreatedTime: st.CreatedTime, LastUpdatedTime: st.LastUpdatedTime,
-		CompletedTime: st.CompletedTime, ExecutionID: st.ExecutionID, FailureDetails: publicFailure(st.FailureDetails),
+		CompletedTime: st.CompletedTime, ExecutionID: st.ExecutionID, Version: st.Version, FailureDetails: publicFailure(st.FailureDetails),
 		History: st.History}
 }
 
@@ -102,6 +104,11 @@ type Query struct {
 	InstanceIDPrefix string
 	// Names keeps instances of these orchestrators only (any of them).
 	Names []string
+	// Versions keeps instances of these versions only (any of them), equal
+	// as task.CompareVersions says ("1.0" matches "01.0"); "" among them
+	// matches instances without a version. Storage cannot compare
+	// versions, so the rows read are filtered after reading.
+	Versions []string
 	// PageSize caps the page (default 100, at most 1000).
 	PageSize int
 	// ContinuationToken resumes after a previous page ("" = first page).
@@ -115,7 +122,7 @@ type Query struct {
 
 func (q Query) internal() iclient.Query {
 	return iclient.Query{CreatedFrom: q.CreatedFrom, CreatedTo: q.CreatedTo, Statuses: q.Statuses,
-		InstanceIDPrefix: q.InstanceIDPrefix, Names: q.Names, PageSize: q.PageSize,
+		InstanceIDPrefix: q.InstanceIDPrefix, Names: q.Names, Versions: q.Versions, PageSize: q.PageSize,
 		ContinuationToken: q.ContinuationToken, ShowInput: q.ShowInput, ShowInternal: q.ShowInternal}
 }
 
@@ -130,6 +137,14 @@ type Page struct {
 // Counts is the number of instances per runtime status, as CountInstances
 // returns it: every status is present, zero or not.
 type Counts map[RuntimeStatus]int
+
+// VersionCounts is the number of instances of one orchestrator and
+// version, per runtime status (CountByVersion).
+type VersionCounts struct {
+	Name    string
+	Version string
+	Counts  Counts
+}
 
 // PurgeQuery selects finished instances for PurgeRange.
 type PurgeQuery struct {

@@ -86,7 +86,7 @@ func (a *App) Client() (*client.Client, error) {
 		a.client, a.openErr = client.Open(context.Background(), client.Config{
 			Settings: a.h.Settings.All(), ConnectionName: a.h.Host.Durable.ConnectionName, HubName: a.h.Hub.Name(),
 			PartitionCount: a.h.Hub.PartitionCount(), BaseURL: a.BaseURL(), Logger: a.h.Logger,
-			IsOrchestrator: a.isOrchestrator})
+			IsOrchestrator: a.isOrchestrator, DefaultVersion: a.h.Host.Durable.DefaultVersion})
 	})
 	return a.client, a.openErr
 }

@@ -131,5 +131,37 @@ func (c *OrchestrationContext) WhenAny(tasks ...Task) Task {
 // history, once the orchestrator function returns without an error (its
 // return value is then ignored). Events received but not yet consumed are carried over to
 // the new execution. Eternal orchestrations use it to keep their history
-// short. It fails only when input cannot be encoded.
-func (c *OrchestrationContext) ContinueAsNew(input any) error { return c.c.ContinueAsNew(input) }
+// short. The new execution keeps the version unless WithNewVersion says
+// otherwise. It fails only when input cannot be encoded.
+func (c *OrchestrationContext) ContinueAsNew(input any, opts ...ContinueAsNewOption) error {
+	var o continueAsNewOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return c.c.ContinueAsNew(input, o.engine...)
+}
+
+// Version is the orchestration's version: the one its start named, else
+// the app's defaultVersion when it was started, else its parent's for a
+// sub-orchestration; "" when none. Code can branch on it (compare with
+// CompareVersions) to keep old instances on their old path.
+func (c *OrchestrationContext) Version() string { return c.c.Version() }
+
+// IsPatched reports whether the code may take the path of the patch name,
+// a change made to the orchestrator while instances are in flight:
+//
+//	if ctx.IsPatched("fraud-check") {
+//		// new step
+//	}
+//
+// It is true when the instance reaches the call in new work (a first
+// execution, or a step its history does not record yet), and for an
+// instance whose history recorded the patch; it is false for an instance
+// that replays past this point, having run it before the patch existed.
+// A true decision is recorded in history (a GenericEvent "Patched: name"),
+// and the first decision of an execution holds for every later call with
+// that name, so replays take the same path. Remove the check, keeping the
+// new path, once no instance that started before it is in flight.
+func (c *OrchestrationContext) IsPatched(name string) bool { return c.c.IsPatched(name) }

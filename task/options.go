@@ -55,6 +55,32 @@ func WithInstanceID(id string) CallOption {
 	return func(o *callOptions) { o.engine = append(o.engine, durable.WithInstanceID(id)) }
 }
 
+// WithVersion sets a sub-orchestration's version; without it the child
+// runs at its parent's version (OrchestrationContext.Version). It applies
+// to CallSubOrchestrator only.
+func WithVersion(v string) CallOption {
+	return func(o *callOptions) { o.engine = append(o.engine, durable.WithVersion(v)) }
+}
+
+// ContinueAsNewOption adjusts ContinueAsNew: WithNewVersion.
+type ContinueAsNewOption func(*continueAsNewOptions)
+
+type continueAsNewOptions struct{ engine []durable.ContinueAsNewOption }
+
+// WithNewVersion gives the execution a continue-as-new starts another
+// version; without it the version is kept.
+func WithNewVersion(v string) ContinueAsNewOption {
+	return func(o *continueAsNewOptions) { o.engine = append(o.engine, durable.WithNewVersion(v)) }
+}
+
+// CompareVersions orders two orchestration versions as Durable Functions
+// does: negative when a is older than b, zero when equal, positive when
+// newer. An unset version ("") equals another unset one and is older than
+// any other; two numeric versions ("1", "1.2", "1.2.3.4") compare
+// numerically, a missing component sorting first ("1.2" < "1.2.0", as in
+// .NET); anything else compares as case-insensitive text.
+func CompareVersions(a, b string) int { return durable.CompareVersions(a, b) }
+
 func engineCallOptions(opts []CallOption) []durable.CallOption {
 	var o callOptions
 	for _, opt := range opts {

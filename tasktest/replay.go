@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/durable-go/durable/internal/durable"
-	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/replaycheck"
 	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/task"
 )
@@ -68,93 +71,76 @@ func ParseHistory(data []byte) ([]HistoryEvent, error) {
 // has no start, names an orchestrator reg does not have, or the code fails
 // on replay of a history that records neither a failure nor a completion.
 func Replay(reg *task.Registry, events []HistoryEvent) error {
-	var start *HistoryEvent
-	for i := range events {
-		if events[i].Type == history.ExecutionStarted {
-			start = &events[i]
-			break
-		}
+	err := replaycheck.Replay(taskbridge.Engine(reg), events, DefaultInstanceID)
+	var nd *durable.NonDeterminismError
+	if errors.As(err, &nd) {
+		return &task.NonDeterminismError{Message: nd.Message}
 	}
-	if start == nil {
-		return fmt.Errorf("tasktest: replay: the history has no ExecutionStarted event (%d events)", len(events))
+	if err != nil {
+		return fmt.Errorf("tasktest: %w", err)
 	}
-	name := start.Name
-	if _, ok := reg.Orchestrator(name); !ok {
-		return fmt.Errorf("tasktest: replay: orchestrator %q is not registered", name)
-	}
-	id := DefaultInstanceID
-	if start.OrchestrationInstance != nil && start.OrchestrationInstance.InstanceID != "" {
-		id = start.OrchestrationInstance.InstanceID
-	}
-	now := start.Timestamp
-	for _, e := range events {
-		if e.Timestamp.After(now) {
-			now = e.Timestamp
-		}
-	}
-	past := append([]HistoryEvent(nil), events...)
-	// The episode's own tail (after the recorded events) is not a replay,
-	// so the code would log; a check should print nothing.
-	logger := slog.New(slog.DiscardHandler)
-	res := durable.Execute(taskbridge.Engine(reg), durable.Episode{InstanceID: id, Past: past, Now: now}, logger)
-
-	if fd := res.Failure; fd != nil && fd.ErrorType == (&task.NonDeterminismError{}).ErrorType() {
-		// The engine reports it as failure details only; rebuild the error.
-		return &task.NonDeterminismError{Message: strings.TrimPrefix(fd.ErrorMessage, "non-deterministic orchestration: ")}
-	}
-	recorded := recordedEnd(events)
-	switch recorded {
-	case history.StatusFailed, history.StatusTerminated:
-		return nil
-	case history.StatusCompleted:
-		if res.Status != history.StatusCompleted {
-			what := "is " + string(res.Status)
-			if res.Failure != nil {
-				what = "fails: " + res.Failure.String()
-			}
-			return &task.NonDeterminismError{Message: fmt.Sprintf(
-				"history records that %q completed, but on replay the code %s%s", name, what, newActions(res))}
-		}
-		if s := newActions(res); s != "" {
-			return &task.NonDeterminismError{Message: fmt.Sprintf(
-				"history records that %q completed, but on replay the code%s before completing", name, s)}
-		}
-	}
-	if res.Status == history.StatusFailed {
-		return fmt.Errorf("tasktest: replay: orchestrator %q fails on replay, which its history does not record: %s", name, res.Failure)
-	}
-	return nil
+	return err
 }
 
-// recordedEnd is how the history says the execution ended: Completed,
-// Failed, Terminated or ContinuedAsNew; "" while it runs.
-func recordedEnd(events []HistoryEvent) history.RuntimeStatus {
-	for i := len(events) - 1; i >= 0; i-- {
-		switch e := events[i]; e.Type {
-		case history.ExecutionCompleted:
-			return e.OrchestrationStatus
-		case history.ExecutionTerminated:
-			return history.StatusTerminated
-		case history.ContinueAsNew:
-			return history.StatusContinuedAsNew
-		}
+// ReplayReport is the outcome of CheckReplay and CheckReplayDir, and of
+// `durable replay-check`: per orchestrator and version, how many
+// instances replay and which do not, with where each departs from its
+// history. Write prints it as the CLI does; Failed counts the failures.
+type ReplayReport = replaycheck.Report
+
+// ReplayGroup counts the instances of one orchestrator and version.
+type ReplayGroup = replaycheck.Group
+
+// ReplayFailure is an instance that does not replay.
+type ReplayFailure = replaycheck.Failure
+
+// CheckReplay replays each history (keyed by instance ID) against the
+// orchestrators in reg, as Replay does, and reports per orchestrator and
+// version. Histories without a start count as NotStarted.
+func CheckReplay(reg *task.Registry, histories map[string][]HistoryEvent) *ReplayReport {
+	ids := make([]string, 0, len(histories))
+	for id := range histories {
+		ids = append(ids, id)
 	}
-	return ""
+	slices.Sort(ids)
+	c := replaycheck.NewChecker(taskbridge.Engine(reg))
+	for _, id := range ids {
+		c.Add(replaycheck.Instance{InstanceID: id, Events: histories[id]})
+	}
+	return c.Report()
 }
 
-// newActions describes the actions a replay issued beyond the history.
-func newActions(res *durable.Result) string {
-	var out []string
-	for _, e := range res.Appended {
-		switch e.Type {
-		case history.TaskScheduled, history.SubOrchestrationInstanceCreated, history.EventSent:
-			out = append(out, fmt.Sprintf("%s #%d (%q)", e.Type, e.EventID, e.Name))
-		case history.TimerCreated:
-			out = append(out, fmt.Sprintf("%s #%d", e.Type, e.EventID))
+// CheckReplayDir is CheckReplay of the histories in dir: every *.json
+// file in it holds one, as `durable get-history --id ID --raw` prints it
+// and `durable replay-check --save DIR` writes them, and is named after
+// its instance (ID.json). Commit such a folder to check in CI that a
+// change still replays the instances it holds:
+//
+//	rep, err := tasktest.CheckReplayDir(reg, "testdata/histories")
+//	if err != nil || rep.Failed() > 0 { rep.Write(os.Stderr); t.Fail() }
+func CheckReplayDir(reg *task.Registry, dir string) (*ReplayReport, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("tasktest: check replay: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("tasktest: check replay: no *.json history in %s", dir)
+	}
+	histories := map[string][]HistoryEvent{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("tasktest: check replay: %w", err)
 		}
+		events, err := ParseHistory(data)
+		if err != nil {
+			return nil, fmt.Errorf("tasktest: check replay: %s: %w", f, err)
+		}
+		id := strings.TrimSuffix(filepath.Base(f), ".json")
+		if un, err := url.PathUnescape(id); err == nil {
+			id = un // --save escapes IDs into file names
+		}
+		histories[id] = events
 	}
-	if len(out) == 0 {
-		return ""
-	}
-	return " issues " + strings.Join(out, ", ")
+	return CheckReplay(reg, histories), nil
 }

@@ -78,7 +78,7 @@ func (r *runner) run(res *Result, input string) *Result {
 	// The client's start message: an ExecutionStarted under a fresh
 	// execution ID, then whatever was raised right after it.
 	r.deliver(root.id, history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: r.now,
-		Name: res.Name, Input: input, MessageID: r.messageID(root.id),
+		Name: res.Name, Version: r.env.version, Input: input, MessageID: r.messageID(root.id),
 		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: root.id, ExecutionID: executionID(root.id, 1)}})
 	for _, ev := range r.env.events {
 		at := r.start.Add(ev.after)

@@ -108,6 +108,8 @@ type Env struct {
 	subs   map[string]*task.Registry
 	events []raised
 	start  time.Time
+	// version is the version the orchestration starts with.
+	version string
 	// err is the first configuration error, reported by every Run, so
 	// that the configuration methods need no error results.
 	err error
@@ -185,6 +187,12 @@ func (e *Env) RaiseEventAfter(d time.Duration, name string, data any) {
 // 00:00:00 UTC): the time the orchestration starts and from which timers
 // and RaiseEventAfter count.
 func (e *Env) SetStartTime(t time.Time) { e.start = t.UTC() }
+
+// SetVersion sets the version the orchestration starts with, as
+// StartOptions.Version or the app's defaultVersion would (by default none):
+// what OrchestrationContext.Version returns, and what sub-orchestrations
+// inherit.
+func (e *Env) SetVersion(v string) { e.version = v }
 
 // Run runs the orchestrator registered as name with the given input
 // (encoded as the client encodes inputs) under DefaultInstanceID until it finishes, blocks or

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -62,6 +64,7 @@ type startNewCmd struct {
 	functionName string
 	input        string
 	id           string
+	version      string
 	json         jsonFlag
 }
 
@@ -69,6 +72,7 @@ func (c *startNewCmd) define(fs *flag.FlagSet) {
 	fs.StringVar(&c.functionName, "function-name", "", "`name` of the orchestrator function to start (required)")
 	fs.StringVar(&c.input, "input", "", "input of the orchestrator: inline `JSON`, or @path/to/file.json")
 	fs.StringVar(&c.id, "id", "", "instance `ID` to use; a random one when omitted")
+	fs.StringVar(&c.version, "version", "", "orchestration `version` to record; host.json's defaultVersion when omitted")
 	c.json.define(fs)
 }
 
@@ -102,7 +106,7 @@ func (c *startNewCmd) run(ctx context.Context, e *env) error {
 		// than as no input.
 		in = input
 	}
-	id, err := t.client.StartNew(ctx, c.functionName, in, client.StartOptions{InstanceID: c.id})
+	id, err := t.client.StartNew(ctx, c.functionName, in, client.StartOptions{InstanceID: c.id, Version: strings.TrimSpace(c.version)})
 	if err != nil {
 		return err
 	}
@@ -166,6 +170,9 @@ func (c *statusCmd) run(ctx context.Context, e *env) error {
 	tw := newTable(e.stdout, "Name:", st.Name)
 	tw.row("Instance ID:", st.InstanceID)
 	tw.row("Runtime status:", string(st.RuntimeStatus))
+	if st.Version != "" {
+		tw.row("Version:", st.Version)
+	}
 	tw.row("Created time:", formatTime(st.CreatedTime))
 	tw.row("Last updated time:", formatTime(st.LastUpdatedTime))
 	if st.CustomStatus != nil {
@@ -323,6 +330,7 @@ type instancesCmd struct {
 	continuation string
 	filter       filterFlags
 	count        bool
+	byVersion    bool
 	showInput    bool
 	json         jsonFlag
 }
@@ -333,11 +341,15 @@ func (c *instancesCmd) define(fs *flag.FlagSet) {
 	c.filter.define(fs, "only instances with one of these `statuses`: Pending, Running, Completed, ContinuedAsNew,\n"+
 		"Failed, Canceled, Terminated, Suspended (several space- or comma-separated, or repeat the flag)")
 	fs.BoolVar(&c.count, "count", false, "print the number of matching instances per runtime status instead of a page")
+	fs.BoolVar(&c.byVersion, "by-version", false, "with --count: count per orchestrator and version (what is in flight of each version)")
 	fs.BoolVar(&c.showInput, "show-input", false, "include each instance's input (JSON only)")
 	c.json.define(fs)
 }
 
 func (c *instancesCmd) run(ctx context.Context, e *env) error {
+	if c.byVersion && !c.count {
+		return usageErrorf("--by-version goes with --count")
+	}
 	if c.count {
 		return c.printCounts(ctx, e)
 	}
@@ -378,9 +390,20 @@ func (c *instancesCmd) run(ctx context.Context, e *env) error {
 	if len(page.Instances) == 0 {
 		fmt.Fprintln(e.stdout, "No instances found.")
 	} else {
-		tw := newTable(e.stdout, "INSTANCE ID", "NAME", "RUNTIME STATUS", "CREATED TIME", "LAST UPDATED TIME")
+		// A VERSION column only when some instance has a version, so that
+		// the table of a hub without versions keeps its shape.
+		versioned := slices.ContainsFunc(page.Instances, func(st *client.Status) bool { return st.Version != "" })
+		cols := []string{"INSTANCE ID", "NAME", "RUNTIME STATUS", "CREATED TIME", "LAST UPDATED TIME"}
+		if versioned {
+			cols = slices.Insert(cols, 2, "VERSION")
+		}
+		tw := newTable(e.stdout, cols...)
 		for _, st := range page.Instances {
-			tw.row(st.InstanceID, st.Name, string(st.RuntimeStatus), formatTime(st.CreatedTime), formatTime(st.LastUpdatedTime))
+			row := []string{st.InstanceID, st.Name, string(st.RuntimeStatus), formatTime(st.CreatedTime), formatTime(st.LastUpdatedTime)}
+			if versioned {
+				row = slices.Insert(row, 2, cmp.Or(st.Version, "-"))
+			}
+			tw.row(row...)
 		}
 		if err := tw.flush(); err != nil {
 			return err
@@ -405,6 +428,9 @@ func (c *instancesCmd) printCounts(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	if c.byVersion {
+		return c.printVersionCounts(ctx, e, t, q)
+	}
 	counts, err := t.client.CountInstances(ctx, q)
 	if err != nil {
 		return t.missingHub(err)
@@ -426,6 +452,52 @@ func (c *instancesCmd) printCounts(ctx context.Context, e *env) error {
 		total += counts[st]
 	}
 	tw.row("Total", strconv.Itoa(total))
+	return tw.flush()
+}
+
+// printVersionCounts serves get-instances --count --by-version: a row per
+// orchestrator and version, a column per runtime status asked for (or, by
+// default, per status some instance has).
+func (c *instancesCmd) printVersionCounts(ctx context.Context, e *env, t *target, q client.Query) error {
+	groups, err := t.client.CountByVersion(ctx, q)
+	if err != nil {
+		return t.missingHub(err)
+	}
+	if c.json {
+		raw, err := json.Marshal(groups)
+		if err != nil {
+			return internalError(fmt.Errorf("render counts: %w", err))
+		}
+		return writeJSON(e.stdout, raw)
+	}
+	if len(groups) == 0 {
+		fmt.Fprintln(e.stdout, "No instances found.")
+		return nil
+	}
+	var statuses []history.RuntimeStatus
+	for _, st := range client.CountStatuses {
+		shown := containsStatus(c.filter.statuses, st)
+		if len(c.filter.statuses) == 0 {
+			shown = slices.ContainsFunc(groups, func(g client.VersionCounts) bool { return g.Counts[st] > 0 })
+		}
+		if shown {
+			statuses = append(statuses, st)
+		}
+	}
+	header := []string{"ORCHESTRATOR", "VERSION"}
+	for _, st := range statuses {
+		header = append(header, strings.ToUpper(string(st)))
+	}
+	tw := newTable(e.stdout, append(header, "TOTAL")...)
+	for _, g := range groups {
+		row := []string{g.Name, cmp.Or(g.Version, "-")}
+		total := 0
+		for _, st := range statuses {
+			row = append(row, strconv.Itoa(g.Counts[st]))
+			total += g.Counts[st]
+		}
+		tw.row(append(row, strconv.Itoa(total))...)
+	}
 	return tw.flush()
 }
 

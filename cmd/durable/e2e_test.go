@@ -63,6 +63,8 @@ func TestCLI(t *testing.T) {
 		{"DeleteTaskHub", testDeleteTaskHub},
 		{"BadInputChangesNothing", testBadInputChangesNothing},
 		{"Settings", testSettings},
+		{"Versions", testVersions},
+		{"ReplayCheck", testReplayCheck},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {

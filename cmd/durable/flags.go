@@ -119,6 +119,7 @@ type filterFlags struct {
 	statuses      statusList
 	idPrefix      string
 	names         nameList
+	versions      versionList
 	showInternal  bool
 }
 
@@ -130,6 +131,7 @@ func (f *filterFlags) define(fs *flag.FlagSet, statusUsage string) {
 	fs.Var(&f.statuses, "runtime-status", statusUsage)
 	fs.StringVar(&f.idPrefix, "instance-id-prefix", "", "only instances whose ID starts with `prefix`")
 	fs.Var(&f.names, "name", "only instances of these orchestrator `names` (several space- or comma-separated, or repeat the flag)")
+	fs.Var(&f.versions, "version", "only instances of this orchestration `version` (repeat the flag for several; --version '' for\ninstances without one); versions are equal as Durable Functions compares them (\"1.0\" = \"01.0\", case ignored)")
 	fs.BoolVar(&f.showInternal, "show-internal", false, "include internal orchestrations (names starting with "+client.InternalNamePrefix+
 		",\nsuch as the bulk operations' own), which are left out unless --name names them")
 }
@@ -140,7 +142,23 @@ func (f *filterFlags) query() (client.Query, error) {
 		return client.Query{}, err
 	}
 	return client.Query{CreatedFrom: f.createdAfter.t, CreatedTo: f.createdBefore.t, Statuses: f.statuses,
-		InstanceIDPrefix: f.idPrefix, Names: f.names, ShowInternal: f.showInternal}, nil
+		InstanceIDPrefix: f.idPrefix, Names: f.names, Versions: f.versions, ShowInternal: f.showInternal}, nil
+}
+
+// versionList collects versions, one per flag: a version may hold any
+// character, so none separates them.
+type versionList []string
+
+func (l *versionList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+func (l *versionList) Set(v string) error {
+	*l = append(*l, strings.TrimSpace(v))
+	return nil
 }
 
 // nameList collects orchestrator names given space- or comma-separated

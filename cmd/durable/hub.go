@@ -105,7 +105,7 @@ func (h *hubFlags) open(ctx context.Context, logger *slog.Logger) (*target, erro
 	if err != nil {
 		return nil, err
 	}
-	return &target{hub: hub, client: client.New(hub, client.Options{Logger: logger}), known: known, connection: opts.ConnectionName}, nil
+	return &target{hub: hub, client: client.New(hub, client.Options{Logger: logger, DefaultVersion: opts.DefaultVersion}), known: known, connection: opts.ConnectionName}, nil
 }
 
 // probeStorage fails at once, saying what to do, when nothing answers at

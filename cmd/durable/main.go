@@ -28,6 +28,7 @@
 //	3    instance or task hub not found
 //	4    the instance's status forbids the operation
 //	5    storage or connection error
+//	6    replay-check: an instance does not replay with the app's code
 //	130  interrupted
 package main
 

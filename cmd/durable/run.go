@@ -58,7 +58,7 @@ type spec struct {
 func commands() []spec {
 	return []spec{
 		{name: "start-new", newCmd: func() command { return &startNewCmd{} },
-			synopsis: "--function-name NAME [--input JSON|@FILE] [--id ID] [--json]",
+			synopsis: "--function-name NAME [--input JSON|@FILE] [--id ID] [--version V] [--json]",
 			summary:  "Start a new instance of an orchestrator function",
 			about: "Enqueues the start of an orchestration instance and prints its ID. The app need not be\n" +
 				"running: the instance stays Pending until an app serving the task hub picks it up.\n" +
@@ -83,7 +83,7 @@ func commands() []spec {
 		{name: "get-instances", newCmd: func() command { return &instancesCmd{} },
 			synopsis: "[--top N] [--continuation-token TOKEN] [--created-after TIME] [--created-before TIME]\n" +
 				"                           [--runtime-status STATUS...] [--instance-id-prefix PREFIX] [--name NAME...]\n" +
-				"                           [--show-internal] [--show-input] [--json]",
+				"                           [--version V...] [--show-internal] [--show-input] [--json]",
 			summary: "List instances, a page at a time, optionally filtered",
 			about: "Prints one page of instances as a table. When more match, it ends with the continuation\n" +
 				"token to pass with --continuation-token for the next page; with --json the token goes to\n" +
@@ -185,6 +185,17 @@ func commands() []spec {
 				"instances match and changes nothing. When no app serves the task hub, the operation stays\n" +
 				"Pending until one runs.",
 			example: `durable batch terminate --instance-id-prefix order- --runtime-status Running --reason "shop closed"`},
+		{name: "replay-check", newCmd: func() command { return &replayCheckCmd{} },
+			synopsis: "[--handler EXE] [--sample N] [--save DIR] [--created-after TIME] [--created-before TIME]\n" +
+				"                           [--runtime-status STATUS...] [--name NAME...] [--version V...] [--json]",
+			summary: "Check that the app's code still replays the instances in flight",
+			about: "Builds the function app in --app-root (go build; or takes --handler), reads the histories of\n" +
+				"the hub's unfinished instances (all, those the filters select, or --sample N of each\n" +
+				"orchestrator and version) and has the app replay each against its registered orchestrators,\n" +
+				"as its worker will after a deploy. Prints per orchestrator and version how many replay and,\n" +
+				"for each that does not, where it first departs from its history. Exit 6 when any does not,\n" +
+				"so that CI can gate a deploy on it. --save keeps the histories for tasktest.CheckReplayDir.",
+			example: "durable replay-check --name ApprovalWorkflow --sample 50"},
 	}
 }
 

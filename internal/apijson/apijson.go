@@ -54,7 +54,10 @@ type statusBody struct {
 	Output          json.RawMessage `json:"output"`
 	CreatedTime     string          `json:"createdTime"`
 	LastUpdatedTime string          `json:"lastUpdatedTime"`
-	HistoryEvents   json.RawMessage `json:"historyEvents,omitempty"`
+	// Version is left out for an instance without one, so that such a
+	// body is the one Durable Functions answers.
+	Version       string          `json:"version,omitempty"`
+	HistoryEvents json.RawMessage `json:"historyEvents,omitempty"`
 }
 
 // Status renders a status body: name, instanceId, runtimeStatus, input,
@@ -75,6 +78,7 @@ func Status(st *client.Status, o StatusOptions) (json.RawMessage, error) {
 		Output:          value(st.Output),
 		CreatedTime:     FormatStatusTime(st.CreatedTime),
 		LastUpdatedTime: FormatStatusTime(st.LastUpdatedTime),
+		Version:         st.Version,
 	}
 	if o.ShowHistory {
 		h, err := HistoryEvents(st.History, o.ShowHistoryOutput)

@@ -123,11 +123,12 @@ func New(cfg Config) (*App, error) {
 		LeaseDuration:                  d.PartitionLeaseDuration,
 		LeaseRenewInterval:             d.PartitionLeaseRenewInterval,
 		ShutdownGrace:                  cfg.ShutdownGrace,
+		Versions:                       versionPolicy(d),
 	})
 	if err != nil {
 		return nil, err
 	}
-	c := client.New(hub, client.Options{Notifier: w, Logger: cfg.Logger, IsOrchestrator: func(name string) bool {
+	c := client.New(hub, client.Options{Notifier: w, Logger: cfg.Logger, DefaultVersion: d.DefaultVersion, IsOrchestrator: func(name string) bool {
 		_, ok := cfg.Registry.Orchestrator(name)
 		return ok
 	}})
@@ -197,4 +198,14 @@ func newTransport() *http.Client {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 	}}
+}
+
+// versionPolicy is the worker's version policy from host.json: none (every
+// version runs) without a defaultVersion or with versionMatchStrategy None.
+func versionPolicy(d config.DurableOptions) *durable.VersionPolicy {
+	if d.DefaultVersion == "" || d.VersionMatchStrategy == string(durable.MatchNone) {
+		return nil
+	}
+	return &durable.VersionPolicy{Version: d.DefaultVersion, Match: durable.VersionMatch(d.VersionMatchStrategy),
+		Failure: durable.VersionFailure(d.VersionFailureStrategy)}
 }

@@ -102,6 +102,9 @@ type BatchFilter struct {
 	RuntimeStatus    []history.RuntimeStatus `json:"runtimeStatus,omitempty"`
 	InstanceIDPrefix string                  `json:"instanceIdPrefix,omitempty"`
 	Names            []string                `json:"name,omitempty"`
+	// Versions is Query.Versions; a bulk operation started before the
+	// field existed reads nil, which does not filter.
+	Versions []string `json:"version,omitempty"`
 	// ShowInternal is Query.ShowInternal: internal instances (other bulk
 	// operations among them) are targets only when asked for. A bulk
 	// operation started before the field existed reads false, which is
@@ -116,7 +119,7 @@ type BatchFilter struct {
 // Query is the filter as a list query.
 func (f BatchFilter) Query() Query {
 	return Query{CreatedFrom: f.CreatedTimeFrom, CreatedTo: f.CreatedTimeTo, Statuses: f.RuntimeStatus,
-		InstanceIDPrefix: f.InstanceIDPrefix, Names: f.Names, ShowInternal: f.ShowInternal}
+		InstanceIDPrefix: f.InstanceIDPrefix, Names: f.Names, Versions: f.Versions, ShowInternal: f.ShowInternal}
 }
 
 // Pinned returns the filter with its created-time end at asOf or earlier,
@@ -213,7 +216,7 @@ func (r BatchRequest) BatchInput() (*BatchInput, error) {
 	in := &BatchInput{Operation: op, Reason: r.Reason, RestartWithNewInstanceID: r.RestartWithNewInstanceID, BatchSize: size,
 		Recursive: r.Recursive,
 		Filter: BatchFilter{CreatedTimeFrom: f.CreatedFrom.UTC(), CreatedTimeTo: f.CreatedTo.UTC(), RuntimeStatus: f.Statuses,
-			InstanceIDPrefix: f.InstanceIDPrefix, Names: f.Names, ShowInternal: f.ShowInternal}}
+			InstanceIDPrefix: f.InstanceIDPrefix, Names: f.Names, Versions: f.Versions, ShowInternal: f.ShowInternal}}
 	if f.CreatedFrom.IsZero() {
 		in.Filter.CreatedTimeFrom = time.Time{}
 	}

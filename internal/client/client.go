@@ -60,6 +60,9 @@ type Options struct {
 	// PurgeConcurrency is how many instances a purge deletes at once
 	// (default 8, which saturates Azurite; benchmarks vary it).
 	PurgeConcurrency int
+	// DefaultVersion is the version StartNew records when its options
+	// name none: host.json's extensions.durableTask.defaultVersion.
+	DefaultVersion string
 }
 
 // Client manages instances of one task hub. It is safe for concurrent use.
@@ -100,7 +103,9 @@ type StartOptions struct {
 	InstanceID string
 	// StartAt delays the start until then.
 	StartAt time.Time
-	// Version is recorded with the instance.
+	// Version is recorded with the instance (the Instances table's and
+	// the ExecutionStarted row's Version column); when empty, StartNew
+	// records the client's default version (host.json's defaultVersion).
 	Version string
 	// executionID, when set, is the new execution's ID instead of a random
 	// one: a bulk restart derives it, so that a repeat recognizes its own
@@ -151,6 +156,9 @@ func encodeInput(v any) (string, error) {
 // ID. An existing instance with that ID is replaced only if it finished;
 // otherwise the start fails with ErrWrongState.
 func (c *Client) StartNew(ctx context.Context, name string, input any, o StartOptions) (string, error) {
+	if strings.TrimSpace(o.Version) == "" {
+		o.Version = c.opts.DefaultVersion
+	}
 	return c.startNew(ctx, name, input, o, true)
 }
 

@@ -88,7 +88,7 @@ func (c *Client) listByIndex(ctx context.Context, q Query, size int, after strin
 	cols := q.readColumns()
 	// Filters the index cannot apply mean reading more rows than a page
 	// keeps; read ahead a little then.
-	filtered := len(q.Statuses) > 0 || len(q.Names) > 0 || q.InstanceIDPrefix != ""
+	filtered := len(q.Statuses) > 0 || len(q.Names) > 0 || q.InstanceIDPrefix != "" || len(q.Versions) > 0
 	out := &Page{}
 	for {
 		need := size - len(out.Instances)
@@ -172,7 +172,7 @@ func matchesRow(row *layout.InstanceRow, q Query) bool {
 	if len(q.Names) > 0 && !slices.Contains(q.Names, row.Name) {
 		return false
 	}
-	if q.hides(row.Name) {
+	if q.hides(row.Name) || !q.hasVersion(row.Version) {
 		return false
 	}
 	return strings.HasPrefix(row.InstanceID, q.InstanceIDPrefix)

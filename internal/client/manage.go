@@ -35,6 +35,12 @@ type Query struct {
 	InstanceIDPrefix       string
 	// Names keeps instances of these orchestrators only (any of them).
 	Names []string
+	// Versions keeps instances of these versions only (any of them), equal
+	// as CompareVersions says ("1.0" matches "01.0", "Beta" matches
+	// "beta"); "" among them matches instances without a version. Empty
+	// does not filter. Storage cannot compare versions so, so the rows
+	// are read and filtered here.
+	Versions []string
 	// PageSize caps the page (default 100, at most 1000).
 	PageSize int
 	// ContinuationToken resumes after a previous page ("" = first page).
@@ -137,7 +143,7 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 			return nil, fmt.Errorf("list instances: %w", err)
 		}
 		for _, row := range page.Rows {
-			if q.hides(row.Name) {
+			if q.hides(row.Name) || !q.hasVersion(row.Version) {
 				continue
 			}
 			out.Instances = append(out.Instances, statusFromRow(row, q.ShowInput))

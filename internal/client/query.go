@@ -1,11 +1,13 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -25,6 +27,19 @@ func IsInternalName(name string) bool { return strings.HasPrefix(name, InternalN
 // as it was.
 func (q Query) hides(name string) bool {
 	return IsInternalName(name) && !q.ShowInternal && !slices.Contains(q.Names, name)
+}
+
+// hasVersion reports whether q keeps instances of version v.
+func (q Query) hasVersion(v string) bool {
+	if len(q.Versions) == 0 {
+		return true
+	}
+	for _, want := range q.Versions {
+		if durable.CompareVersions(want, v) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // EachMatch calls fn with every page of instances that q selects, from
@@ -65,12 +80,56 @@ func (c *Client) CountInstances(ctx context.Context, q Query) (Counts, error) {
 	return c.countMatching(ctx, q, nil)
 }
 
+// VersionCounts is the number of instances of one orchestrator and
+// version, per runtime status.
+type VersionCounts struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Counts  Counts `json:"counts"`
+}
+
+// CountByVersion counts the instances that q selects per orchestrator and
+// version, and per runtime status within each (every status present),
+// sorted by name, then by version as CompareVersions orders them: what is
+// in flight of each version, so that a team knows when an old version's
+// code can go.
+func (c *Client) CountByVersion(ctx context.Context, q Query) ([]VersionCounts, error) {
+	q.PageSize, q.ContinuationToken, q.ShowInput = 1000, "", false
+	q.columns = []string{"Name", "Version", "RuntimeStatus", "CreatedTime"}
+	groups := map[[2]string]Counts{}
+	err := c.EachMatch(ctx, q, func(p *Page) error {
+		for _, st := range p.Instances {
+			k := [2]string{st.Name, st.Version}
+			if groups[k] == nil {
+				groups[k] = Counts{}
+				for _, s := range CountStatuses {
+					groups[k][s] = 0
+				}
+			}
+			groups[k][st.RuntimeStatus]++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count instances by version: %w", err)
+	}
+	out := make([]VersionCounts, 0, len(groups))
+	for k, n := range groups {
+		out = append(out, VersionCounts{Name: k[0], Version: k[1], Counts: n})
+	}
+	slices.SortFunc(out, func(a, b VersionCounts) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), durable.CompareVersions(a.Version, b.Version),
+			strings.Compare(a.Version, b.Version))
+	})
+	return out, nil
+}
+
 // countMatching is CountInstances of the instances keep (nil: all) keeps.
 func (c *Client) countMatching(ctx context.Context, q Query, keep func(*Status) bool) (Counts, error) {
 	q.PageSize, q.ContinuationToken, q.ShowInput = 1000, "", false
 	// What the filters and the verification of index rows need, and not
 	// the outputs, which may live in blobs.
-	q.columns = []string{"Name", "RuntimeStatus", "CreatedTime"}
+	q.columns = []string{"Name", "Version", "RuntimeStatus", "CreatedTime"}
 	out := Counts{}
 	for _, s := range CountStatuses {
 		out[s] = 0

@@ -24,6 +24,8 @@ type Status struct {
 	// for rows written by engines that do not record it).
 	CompletedTime time.Time
 	ExecutionID   string
+	// Version is the orchestration's version ("" when it has none).
+	Version string
 	// FailureDetails of a Failed instance, read from its history: Output
 	// holds only their text form ("ErrorType: ErrorMessage"), as in
 	// Durable Functions.
@@ -59,7 +61,7 @@ func rawJSON(s string) json.RawMessage {
 func statusFromRow(row *layout.InstanceRow, showInput bool) *Status {
 	st := &Status{Name: row.Name, InstanceID: row.InstanceID, RuntimeStatus: row.RuntimeStatus,
 		CustomStatus: rawJSON(row.CustomStatus), Output: rawJSON(row.Output), CreatedTime: row.CreatedTime,
-		LastUpdatedTime: row.LastUpdatedTime, ExecutionID: row.ExecutionID, etag: row.ETag}
+		LastUpdatedTime: row.LastUpdatedTime, ExecutionID: row.ExecutionID, Version: row.Version, etag: row.ETag}
 	if row.CompletedTime != nil {
 		st.CompletedTime = *row.CompletedTime
 	}

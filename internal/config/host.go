@@ -145,6 +145,21 @@ type DurableOptions struct {
 	// Retention is retention, an extension of this project: the ages after
 	// which the app purges finished instances by itself. Off by default.
 	Retention Retention
+
+	// DefaultVersion is defaultVersion: the version a new orchestration
+	// gets when its start names none (unset by default). Starts made by
+	// this app, and by the CLI run from its root, apply it.
+	DefaultVersion string
+	// VersionMatchStrategy is versionMatchStrategy: which instance versions
+	// this app's worker runs when DefaultVersion is set: "None" (all),
+	// "Strict" (DefaultVersion only) or "CurrentOrOlder" (the default:
+	// DefaultVersion and older). Without a DefaultVersion the worker runs
+	// every version.
+	VersionMatchStrategy string
+	// VersionFailureStrategy is versionFailureStrategy: what the worker
+	// does with an instance of a version it does not run: "Reject" (the
+	// default: leave it for a worker that runs it) or "Fail".
+	VersionFailureStrategy string
 }
 
 // DefaultDurableOptions returns the options used for keys host.json leaves
@@ -165,6 +180,8 @@ func DefaultDurableOptions() DurableOptions {
 		PartitionLeaseRenewInterval:        10 * time.Second,
 		MaxLocalActivityBacklog:            0,
 		Retention:                          Retention{Interval: DefaultRetentionInterval},
+		VersionMatchStrategy:               "CurrentOrOlder",
+		VersionFailureStrategy:             "Reject",
 	}
 }
 
@@ -356,6 +373,16 @@ func parseHost(data []byte, settings *Settings, label string) (*Host, error) {
 	return h, nil
 }
 
+// oneOf returns the spelling in names of v, matched ignoring case.
+func oneOf(v string, names ...string) (string, bool) {
+	for _, n := range names {
+		if strings.EqualFold(strings.TrimSpace(v), n) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
 // unjoin splits an errors.Join result so each part can get its own prefix.
 func unjoin(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -387,6 +414,23 @@ func (r *hostReader) readDurable(dt map[string]any, settings *Settings, o *Durab
 	}
 	if v, ok := r.integer(dt, keyDurable, "maxConcurrentOrchestratorFunctions"); ok {
 		o.MaxConcurrentOrchestratorFunctions = v
+	}
+	if v, ok := r.str(dt, keyDurable, "defaultVersion"); ok {
+		o.DefaultVersion = strings.TrimSpace(v)
+	}
+	if v, ok := r.str(dt, keyDurable, "versionMatchStrategy"); ok {
+		if c, known := oneOf(v, "None", "Strict", "CurrentOrOlder"); known {
+			o.VersionMatchStrategy = c
+		} else {
+			r.fail(keyDurable+".versionMatchStrategy", "%q is not one of None, Strict, CurrentOrOlder", v)
+		}
+	}
+	if v, ok := r.str(dt, keyDurable, "versionFailureStrategy"); ok {
+		if c, known := oneOf(v, "Reject", "Fail"); known {
+			o.VersionFailureStrategy = c
+		} else {
+			r.fail(keyDurable+".versionFailureStrategy", "%q is not one of Reject, Fail", v)
+		}
 	}
 	if rt := r.obj(dt, keyDurable, "retention"); rt != nil {
 		r.readRetention(rt, &o.Retention)

@@ -27,6 +27,8 @@ func TestDefaultDurableOptions(t *testing.T) {
 		PartitionLeaseRenewInterval:        10 * time.Second,
 		MaxLocalActivityBacklog:            0,
 		Retention:                          Retention{Interval: 5 * time.Minute},
+		VersionMatchStrategy:               "CurrentOrOlder",
+		VersionFailureStrategy:             "Reject",
 	}
 	if o != want {
 		t.Fatalf("DefaultDurableOptions() = %+v\nwant %+v", o, want)
@@ -124,6 +126,8 @@ func TestParseHostFull(t *testing.T) {
 			PartitionLeaseRenewInterval:        15 * time.Second,
 			MaxLocalActivityBacklog:            100,
 			Retention:                          Retention{Completed: 7 * 24 * time.Hour, Failed: 30 * 24 * time.Hour, Interval: time.Minute},
+			VersionMatchStrategy:               "CurrentOrOlder",
+			VersionFailureStrategy:             "Reject",
 		},
 	}
 	if !reflect.DeepEqual(h, want) {
@@ -367,5 +371,21 @@ func TestLoadHost(t *testing.T) {
 	_, err = LoadHost(filepath.Join(dir, "missing", HostFile), nil)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadHost(missing) error = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestParseHostDefaultVersion(t *testing.T) {
+	h, err := ParseHost([]byte(`{"version":"2.0","extensions":{"durableTask":{"DefaultVersion":" 1.2 ",
+		"versionMatchStrategy":"strict","versionFailureStrategy":"FAIL"}}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := h.Durable; d.DefaultVersion != "1.2" || d.VersionMatchStrategy != "Strict" || d.VersionFailureStrategy != "Fail" {
+		t.Fatalf("versioning options %q %q %q", d.DefaultVersion, d.VersionMatchStrategy, d.VersionFailureStrategy)
+	}
+	_, err = ParseHost([]byte(`{"extensions":{"durableTask":{"versionMatchStrategy":"Newest","versionFailureStrategy":"Ignore"}}}`), nil)
+	if err == nil || !strings.Contains(err.Error(), "extensions.durableTask.versionMatchStrategy") ||
+		!strings.Contains(err.Error(), "extensions.durableTask.versionFailureStrategy") {
+		t.Fatalf("bad strategies: %v", err)
 	}
 }

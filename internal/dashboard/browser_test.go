@@ -477,11 +477,17 @@ func TestBrowser(t *testing.T) {
 		openList(t, ctx, h)
 		run(t, ctx, "start one", chromedp.Click(chromedp.CSS("#start-new")),
 			chromedp.SendKeys(chromedp.CSS("#f-name"), "HelloWorld"), chromedp.SendKeys(chromedp.CSS("#f-id"), "started-1"),
+			chromedp.SendKeys(chromedp.CSS("#f-version"), "2.1"),
 			chromedp.SendKeys(chromedp.CSS("#f-input"), `"Bob"`), chromedp.Click(chromedp.CSS("#dialog-confirm")))
 		if res := closeDialog(t, ctx); !strings.Contains(res, "Started started-1") {
 			t.Errorf("start result %q", res)
 		}
 		h.waitStatus(t, "started-1", history.StatusCompleted)
+		if st, err := h.client.GetStatus(context.Background(), "started-1", client.StatusOptions{}); err != nil || st.Version != "2.1" {
+			t.Errorf("started with version %+v, %v; want 2.1", st, err)
+		}
+		run(t, ctx, "see its version", chromedp.Navigate(h.url+"#/instances/started-1"),
+			until(`document.getElementById("instance-version")?.innerText.includes("2.1")`))
 
 		run(t, ctx, "open bulk-1", chromedp.Navigate(h.url+"#/instances/bulk-1"),
 			until(`document.getElementById("instance-status")?.textContent === "Running"`))

@@ -23,6 +23,29 @@ func (c *OrchestrationContext) InstanceID() string { return c.x.instanceID }
 // Name is the orchestrator's registered name.
 func (c *OrchestrationContext) Name() string { return c.x.name }
 
+// Version is the orchestration's version: the one its start named, else
+// the app's defaultVersion when it was started, else its parent's for a
+// sub-orchestration; "" when none. Code can branch on it (compare with
+// CompareVersions) to keep old instances on their old path.
+func (c *OrchestrationContext) Version() string { return c.x.version }
+
+// IsPatched reports whether the code may take the path of the patch name,
+// a change made to the orchestrator while instances are in flight:
+//
+//	if ctx.IsPatched("fraud-check") {
+//		// new step
+//	}
+//
+// It is true when the instance reaches the call in new work (a first
+// execution, or a step its history does not record yet), and for an
+// instance whose history recorded the patch; it is false for an instance
+// that replays past this point, having run it before the patch existed.
+// A true decision is recorded in history (a GenericEvent "Patched: name"),
+// and the first decision of an execution holds for every later call with
+// that name, so replays take the same path. Remove the check, keeping the
+// new path, once no instance that started before it is in flight.
+func (c *OrchestrationContext) IsPatched(name string) bool { return c.x.isPatched(name) }
+
 // ExecutionID identifies the current execution; it changes on ContinueAsNew.
 func (c *OrchestrationContext) ExecutionID() string { return c.x.executionID }
 
@@ -163,13 +186,18 @@ func (c *OrchestrationContext) WhenAny(tasks ...Task) Task {
 
 // ContinueAsNew restarts the orchestration with a new input once the
 // orchestrator function returns, with a fresh history. Events received but
-// not yet consumed are carried over to the new execution.
-func (c *OrchestrationContext) ContinueAsNew(input any) error {
+// not yet consumed are carried over to the new execution. The new
+// execution keeps the version unless WithNewVersion names another.
+func (c *OrchestrationContext) ContinueAsNew(input any, opts ...ContinueAsNewOption) error {
 	s, err := marshalJSON(input)
 	if err != nil {
 		return fmt.Errorf("continue as new: encode input: %w", err)
 	}
-	c.x.continueAsNew = &s
+	var o continueOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c.x.continueAsNew, c.x.continueVersion = &s, o.version
 	return nil
 }
 

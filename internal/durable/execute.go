@@ -23,6 +23,10 @@ type Episode struct {
 	New []history.Event
 	// Now stamps this episode's OrchestratorStarted event.
 	Now time.Time
+	// Versions, when set, is the worker's version policy: an execution
+	// whose version it does not run fails (FailureFail) or is left alone
+	// (FailureReject: Result.Rejected, nothing appended).
+	Versions *VersionPolicy
 }
 
 // OutboundKind says where an outbound message goes.
@@ -77,11 +81,18 @@ type Result struct {
 	// wait, so this is the only place that knows it; the test kit uses it
 	// to say which event a blocked orchestration needs.
 	AwaitedEvents []string
+	// Rejected is set when the episode's version policy does not run the
+	// execution and rejects it: nothing ran and nothing is to be recorded;
+	// the caller leaves the events for a worker that runs that version.
+	Rejected *VersionMismatchError
 }
 
 // ContinueAsNew describes the next execution after a continue-as-new.
 type ContinueAsNew struct {
 	Input string
+	// Version is the next execution's version: the current one unless
+	// the code named another (WithNewVersion).
+	Version string
 	// CarryOver are the events received and not consumed, oldest first;
 	// they keep their message IDs.
 	CarryOver []history.Event
@@ -111,7 +122,7 @@ func (r *Result) IsDone() bool { return r.Status.IsTerminal() || r.ContinueAsNew
 func NewExecutionEvents(prev *Result, instanceID, executionID string, now time.Time) []history.Event {
 	evs := []history.Event{{
 		Type: history.ExecutionStarted, EventID: -1, Timestamp: now,
-		Name: prev.Name, Version: prev.Version, Input: prev.ContinueAsNew.Input,
+		Name: prev.Name, Version: prev.ContinueAsNew.Version, Input: prev.ContinueAsNew.Input,
 		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: instanceID, ExecutionID: executionID},
 		ParentInstance:        prev.Parent,
 		AppliedMessageIDs:     append([]string(nil), prev.ContinueAsNew.Applied...),
@@ -187,13 +198,19 @@ type execution struct {
 	deferred      []history.Event
 	customStatus  string
 	guidCounter   int
+	// patches are the patch decisions of this execution; newPatches
+	// those decided true in this episode's new work, to be recorded.
+	patches    map[string]bool
+	newPatches []string
 
 	continueAsNew *string
-	finished      bool
-	output        string
-	err           error
-	nondet        error
-	terminated    *history.Event
+	// continueVersion is the version a continue-as-new names, if any.
+	continueVersion *string
+	finished        bool
+	output          string
+	err             error
+	nondet          error
+	terminated      *history.Event
 }
 
 type action struct {
@@ -203,6 +220,7 @@ type action struct {
 	input       string
 	instanceID  string
 	executionID string
+	version     string
 	fireAt      time.Time
 	task        *task
 	inHistory   bool
@@ -264,6 +282,17 @@ func execute(reg *Registry, ep Episode, logger *slog.Logger, park *parking) (*Re
 	}
 	res.Name, res.Version, res.ExecutionID, res.Parent = x.name, x.version, x.executionID, x.parent
 
+	// A history that records its continue-as-new is finished here whatever
+	// the policy: what is left is to start the next execution.
+	if err := ep.Versions.Check(x.name, x.version); err != nil && !x.ended {
+		mismatch := err.(*VersionMismatchError)
+		if ep.Versions.Failure != FailureFail {
+			return &Result{Rejected: mismatch, Status: history.StatusPending, Name: x.name, Version: x.version,
+				ExecutionID: x.executionID, Parent: x.parent}, nil
+		}
+		x.finishFailed(&history.FailureDetails{ErrorType: mismatch.ErrorType(), ErrorMessage: mismatch.Error()}, res)
+		return res, nil
+	}
 	fn, ok := reg.Orchestrator(x.name)
 	if !ok {
 		x.finishFailed(&history.FailureDetails{ErrorType: "OrchestratorNotFound",
@@ -623,8 +652,20 @@ func (x *execution) call(kind history.EventType, name string, input any, opts []
 	if o.instanceID != "" && kind != history.SubOrchestrationInstanceCreated {
 		return x.failedTask(fmt.Errorf("call %q: WithInstanceID applies to sub-orchestrations only", name))
 	}
+	if o.version != nil && kind != history.SubOrchestrationInstanceCreated {
+		return x.failedTask(fmt.Errorf("call %q: WithVersion applies to sub-orchestrations only", name))
+	}
+	// A sub-orchestration runs at its parent's version unless the call
+	// names one.
+	version := x.version
+	if o.version != nil {
+		version = *o.version
+	}
+	if kind != history.SubOrchestrationInstanceCreated {
+		version = ""
+	}
 	if o.retry == nil {
-		return x.schedule(kind, name, in, o.instanceID)
+		return x.schedule(kind, name, in, o.instanceID, version)
 	}
 	if err := o.retry.validate(); err != nil {
 		return x.failedTask(fmt.Errorf("call %q: %w", name, err))
@@ -638,7 +679,7 @@ func (x *execution) call(kind history.EventType, name string, input any, opts []
 	var try func()
 	try = func() {
 		attempt++
-		inner := x.schedule(kind, name, in, o.instanceID)
+		inner := x.schedule(kind, name, in, o.instanceID, version)
 		inner.then(func() {
 			var tf *TaskFailedError
 			if inner.err == nil || attempt >= policy.MaxAttempts || !errors.As(inner.err, &tf) ||
@@ -658,9 +699,10 @@ func (x *execution) call(kind history.EventType, name string, input any, opts []
 	return outer
 }
 
-func (x *execution) schedule(kind history.EventType, name, input, instanceID string) *task {
+func (x *execution) schedule(kind history.EventType, name, input, instanceID, version string) *task {
 	a := x.newAction(kind, name, input)
 	if kind == history.SubOrchestrationInstanceCreated {
+		a.version = version
 		if instanceID == "" {
 			// The Durable Task Framework's default, which tools such as
 			// Durable Functions Monitor use to find a child's parent.

@@ -121,4 +121,5 @@ func (x *execution) markInHistory() {
 		a.inHistory = true
 	}
 	x.recorded = len(x.actionOrder)
+	x.newPatches = nil // their markers are in the recorded result
 }

@@ -49,6 +49,7 @@ func (x *execution) settle(res *Result) {
 		return
 	}
 
+	res.Appended = append(res.Appended, x.patchMarkers()...)
 	for _, a := range x.actionOrder[x.recorded:] {
 		if a.inHistory {
 			continue
@@ -64,12 +65,12 @@ func (x *execution) settle(res *Result) {
 				Message: history.TaskMessage{OrchestrationInstance: self, Event: history.Event{
 					Type: history.TimerFired, EventID: -1, Timestamp: now, TimerID: a.id, FireAt: a.fireAt}}})
 		case history.SubOrchestrationInstanceCreated:
-			ev.InstanceID = a.instanceID
+			ev.InstanceID, ev.Version = a.instanceID, a.version
 			child := history.OrchestrationInstance{InstanceID: a.instanceID, ExecutionID: a.executionID}
 			res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
 				Message: history.TaskMessage{OrchestrationInstance: child, Event: history.Event{
-					Type: history.ExecutionStarted, EventID: -1, Timestamp: now, Name: a.name, Input: a.input,
-					OrchestrationInstance: &child,
+					Type: history.ExecutionStarted, EventID: -1, Timestamp: now, Name: a.name, Version: a.version,
+					Input: a.input, OrchestrationInstance: &child,
 					ParentInstance: &history.ParentInstance{Name: x.name, Version: x.version, TaskScheduleID: a.id,
 						OrchestrationInstance: self}}}})
 		case history.EventSent:
@@ -272,7 +273,11 @@ func (x *execution) nextExecution(carry []history.Event) *ContinueAsNew {
 		applied = applied[cut:]
 		inherited = max(inherited-cut, 0)
 	}
-	return &ContinueAsNew{Input: *x.continueAsNew, CarryOver: carry, Applied: applied, Inherited: inherited, StartedAt: started}
+	version := x.version
+	if x.continueVersion != nil {
+		version = *x.continueVersion
+	}
+	return &ContinueAsNew{Input: *x.continueAsNew, Version: version, CarryOver: carry, Applied: applied, Inherited: inherited, StartedAt: started}
 }
 
 // carryOver lists events received but never consumed, oldest first.

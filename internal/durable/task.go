@@ -126,6 +126,7 @@ type CallOption func(*callOptions)
 type callOptions struct {
 	retry      *RetryPolicy
 	instanceID string
+	version    *string
 }
 
 // WithRetry retries the call according to p.
@@ -137,6 +138,23 @@ func WithRetry(p RetryPolicy) CallOption {
 // is derived deterministically from the parent's ID and the task ID.
 func WithInstanceID(id string) CallOption {
 	return func(o *callOptions) { o.instanceID = id }
+}
+
+// WithVersion sets a sub-orchestration's version. Without it the child
+// runs at its parent's version, as in Durable Functions.
+func WithVersion(v string) CallOption {
+	return func(o *callOptions) { o.version = &v }
+}
+
+// ContinueAsNewOption adjusts ContinueAsNew.
+type ContinueAsNewOption func(*continueOptions)
+
+type continueOptions struct{ version *string }
+
+// WithNewVersion gives the next execution of a continue-as-new another
+// version; without it the version is kept.
+func WithNewVersion(v string) ContinueAsNewOption {
+	return func(o *continueOptions) { o.version = &v }
 }
 
 // EventOption adjusts WaitForExternalEvent.

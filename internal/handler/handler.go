@@ -21,6 +21,7 @@ import (
 	"github.com/durable-go/durable/internal/app"
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/replaycheck"
 )
 
 // Options configure Run.
@@ -86,6 +87,11 @@ func Run(opts Options) error {
 		if err := opts.Register(reg, a); err != nil {
 			return fmt.Errorf("register orchestrations: %w", err)
 		}
+	}
+	if os.Getenv(replaycheck.ServeEnv) != "" {
+		// Started by `durable replay-check`: replay the histories it
+		// sends against this build's orchestrators, and serve nothing.
+		return replaycheck.Serve(reg, os.Stdin, os.Stdout)
 	}
 
 	port := os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT")

@@ -37,6 +37,7 @@ type Client interface {
 	WaitForCompletion(ctx context.Context, id string, poll time.Duration) (*client.Status, error)
 	ListInstances(ctx context.Context, q client.Query) (*client.Page, error)
 	CountInstances(ctx context.Context, q client.Query) (client.Counts, error)
+	CountByVersion(ctx context.Context, q client.Query) ([]client.VersionCounts, error)
 	RaiseEvent(ctx context.Context, id, eventName string, data any) error
 	Terminate(ctx context.Context, id, reason string) error
 	TerminateWithOptions(ctx context.Context, id string, o client.TerminateOptions) error

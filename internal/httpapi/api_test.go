@@ -31,6 +31,8 @@ type fakeClient struct {
 	page     *client.Page
 	query    client.Query
 	purged   int
+	// started are the options of the last start.
+	started client.StartOptions
 }
 
 func (f *fakeClient) record(format string, args ...any) {
@@ -42,6 +44,9 @@ func (f *fakeClient) record(format string, args ...any) {
 func (f *fakeClient) StartNew(_ context.Context, name string, input any, o client.StartOptions) (string, error) {
 	in, _ := input.(json.RawMessage)
 	f.record("start %s %s %s", name, o.InstanceID, in)
+	f.mu.Lock()
+	f.started = o
+	f.mu.Unlock()
 	if f.startErr != nil {
 		return "", f.startErr
 	}
@@ -84,6 +89,16 @@ func (f *fakeClient) ListInstances(_ context.Context, q client.Query) (*client.P
 		return nil, f.err
 	}
 	return f.page, nil
+}
+
+func (f *fakeClient) CountByVersion(_ context.Context, q client.Query) ([]client.VersionCounts, error) {
+	f.mu.Lock()
+	f.query = q
+	f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	return []client.VersionCounts{{Name: "Flow", Version: "1.0", Counts: client.Counts{"Running": 2}}}, nil
 }
 
 func (f *fakeClient) CountInstances(_ context.Context, q client.Query) (client.Counts, error) {

@@ -95,7 +95,9 @@ func (a *API) startInstance(w http.ResponseWriter, r *http.Request) (c Client, i
 	if body != nil {
 		input = body
 	}
-	id, err = c.StartNew(r.Context(), name, input, client.StartOptions{InstanceID: id})
+	// ?version= names the orchestration's version; without it the app's
+	// defaultVersion applies.
+	id, err = c.StartNew(r.Context(), name, input, client.StartOptions{InstanceID: id, Version: strings.TrimSpace(query(r).get("version"))})
 	if err != nil {
 		status := errorStatus(err)
 		if errors.Is(err, client.ErrWrongState) {
@@ -306,7 +308,8 @@ const ContinuationHeader = "x-ms-continuation-token"
 
 // filterQuery reads the list query's filters: createdTimeFrom,
 // createdTimeTo, runtimeStatus, instanceIdPrefix, name (repeatable or
-// comma-separated) and showInternal (internal orchestrations, hidden by
+// comma-separated), version (repeatable; version= is instances without
+// one) and showInternal (internal orchestrations, hidden by
 // default). The list, the counts and the bulk operations share it, so
 // they agree on what matches.
 func filterQuery(q params) (client.Query, error) {
@@ -330,6 +333,9 @@ func filterQuery(q params) (client.Query, error) {
 		if err := layout.ValidateInstanceID(p); err != nil {
 			return qu, fmt.Errorf("%w: query parameter instanceIdPrefix cannot start an instance ID: %v", client.ErrBadArgument, err)
 		}
+	}
+	for _, v := range q.all("version") {
+		qu.Versions = append(qu.Versions, strings.TrimSpace(v))
 	}
 	for _, v := range q.all("name") {
 		for _, n := range strings.Split(v, ",") {
@@ -385,6 +391,21 @@ func (a *API) counts(w http.ResponseWriter, r *http.Request) {
 	qu, err := filterQuery(query(r))
 	if err != nil {
 		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	// groupBy=version counts per orchestrator and version: an array of
+	// {"name", "version", "counts"}.
+	switch by := query(r).get("groupBy"); {
+	case strings.EqualFold(by, "version"):
+		groups, err := c.CountByVersion(r.Context(), qu)
+		if err != nil {
+			a.fail(w, r, errorStatus(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, groups)
+		return
+	case by != "":
+		a.fail(w, r, http.StatusBadRequest, fmt.Errorf("%w: query parameter groupBy=%q: the only grouping is version", client.ErrBadArgument, by))
 		return
 	}
 	counts, err := c.CountInstances(r.Context(), qu)

@@ -251,8 +251,18 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		w.insts.deliver(inst.id, inst.partition, inst.epoch, nil, true)
 		return nil
 	}
+	// The version policy applies to the execution the batch is for; a
+	// next execution that a continue-as-new starts in this episode runs
+	// here, and meets the policy from its next episode on.
+	versions := w.opts.Versions
 	for {
-		res := w.execute(snap, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now})
+		res := w.execute(snap, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now,
+			Versions: versions})
+		versions = nil
+		if res.Rejected != nil {
+			w.reject(inst, batch, res.Rejected)
+			return nil
+		}
 		w.log.Debug("episode", "instanceId", inst.id, "past", len(snap.events), "new", len(events), "dropped", res.Dropped,
 			"status", res.Status, "outbound", len(res.Outbound), "messages", len(msgs))
 		if len(events) > 0 && res.Dropped == len(events) && !kick {
@@ -408,6 +418,45 @@ func (w *Worker) closeSession(snap *snapshot) {
 	snap.sess.Close()
 	snap.sess = nil
 	w.parked.Add(-1)
+}
+
+// rejectPeriod spaces the returns of a rejected instance's messages.
+const rejectPeriod = 15 * time.Second
+
+// reject leaves the batch of an instance whose version this worker does
+// not run (versionFailureStrategy Reject) for a worker that runs it:
+// nothing ran, nothing is written, and every message goes back to the
+// queue. They all become visible again at the next multiple of
+// rejectPeriod, so that the instance's messages, whenever rejected, come
+// back together (in one dequeue, which orders them as usual) rather than
+// in an order their rejections made; and the worker that owns the
+// partition sees each of them once per period, not in a loop. Events held
+// only in memory (a local start) are sent to the control queue. A worker
+// that runs the version processes them once it owns the partition, as
+// after any rebalancing.
+func (w *Worker) reject(inst *instance, batch []delivery, why *durable.VersionMismatchError) {
+	if inst.snap != nil && inst.snap.uncommitted() > 0 {
+		// Progress kept in memory (a continue-as-new into this version ran
+		// here): give it back too; see dropSnapshot.
+		w.dropSnapshot(inst)
+	}
+	delay := rejectDelay(time.Now())
+	w.rejected.Add(1)
+	w.log.Debug("rejected an instance of a version this worker does not run", "instanceId", inst.id,
+		"reason", why.Error(), "messages", len(batch), "backIn", delay)
+	w.giveBack(inst.id, batch, func(*azstore.Message) time.Duration { return delay })
+}
+
+// rejectDelay is how long rejected messages stay hidden: until the next
+// multiple of rejectPeriod. Queue visibility counts whole seconds (Abandon
+// rounds down), so a boundary less than a second away would make them
+// visible at once: the one after it is taken then.
+func rejectDelay(now time.Time) time.Duration {
+	at := now.Truncate(rejectPeriod).Add(rejectPeriod)
+	if at.Sub(now) < time.Second {
+		at = at.Add(rejectPeriod)
+	}
+	return at.Sub(now)
 }
 
 // errNotOwner stops an episode whose partition lease ran out by this

@@ -63,6 +63,11 @@ type Options struct {
 	MaxCachedInstances int
 	// ShutdownGrace is how long Stop waits for running activities (10 s).
 	ShutdownGrace time.Duration
+	// Versions, when set, is the version policy of this worker (host.json's
+	// defaultVersion and versionMatchStrategy/versionFailureStrategy): an
+	// instance whose version it does not run fails, or is rejected (see
+	// reject). Nil runs every version.
+	Versions *durable.VersionPolicy
 }
 
 func (o *Options) defaults() error {
@@ -125,6 +130,8 @@ type Worker struct {
 	subsMu    sync.Mutex
 	subs      map[string][]chan *layout.InstanceRow
 	episodes  atomic.Int64
+	// rejected counts batches left for a worker of another version.
+	rejected  atomic.Int64
 	resends   resends
 	starts    starts
 	parked    atomic.Int64 // orchestrations parked in sessions
@@ -356,6 +363,10 @@ type Stats struct {
 	CachedInstances int
 	LocalActivities int64
 	QueueActivities int64
+	// Rejected counts the batches rejected for their version (see
+	// Options.Versions): each is a look at the instance, once per period
+	// while it waits for a worker that runs its version.
+	Rejected int64
 }
 
 // OwnsPartition reports whether this worker holds an unexpired lease on
@@ -371,5 +382,5 @@ func (w *Worker) OwnsPartition(i int) bool {
 // Stats reads the worker's counters.
 func (w *Worker) Stats() Stats {
 	return Stats{Episodes: w.episodes.Load(), OwnedPartitions: w.parts.owned(), CachedInstances: w.insts.size(),
-		LocalActivities: w.acts.localRuns.Load(), QueueActivities: w.acts.queueRuns.Load()}
+		LocalActivities: w.acts.localRuns.Load(), QueueActivities: w.acts.queueRuns.Load(), Rejected: w.rejected.Load()}
 }

@@ -312,10 +312,11 @@
     await ask({ title: "Start an orchestration instance", confirm: "Start", fields: [
       { name: "name", label: "Orchestrator function name", required: true },
       { name: "id", label: "Instance ID (empty for a random one)" },
+      { name: "version", label: "Version (empty for the app's defaultVersion)" },
       { name: "input", label: "Input (JSON, empty for none)", type: "textarea" }],
       run: async (v, box) => {
         const path = "orchestrators/" + encodeURIComponent(v.name.trim()) + (v.id.trim() ? "/" + encodeURIComponent(v.id.trim()) : "");
-        const r = await call("POST", apiURL(path), jsonBody(v.input, "Input"));
+        const r = await call("POST", apiURL(path, v.version.trim() ? { version: v.version.trim() } : undefined), jsonBody(v.input, "Input"));
         box.replaceChildren();
         if (r.ok && r.data && r.data.id) {
           box.append(el("div", { class: "ok" }, "Started ", el("a", { href: "#/instances/" + encodeURIComponent(r.data.id), text: r.data.id })));
@@ -676,6 +677,7 @@
     const kv = (k, v, attrs) => el("div", attrs || {}, el("div", { class: "k", text: k }), el("div", { class: "v" }, v));
     parts.push(el("div", { class: "panel summary" },
       kv("Orchestrator", s.name),
+      kv("Version", s.version || "none", { id: "instance-version" }),
       kv("Created", fmtTime(s.createdTime)),
       kv("Last updated", fmtTime(s.lastUpdatedTime)),
       kv(FINISHED.has(s.runtimeStatus) ? "Duration" : "Running for", fmtDur(end - start)),
