@@ -200,8 +200,11 @@ func TestTableBrownout(t *testing.T) {
 		}
 		ls := s.sampleLeases(t)
 		c := newClusterWith(t, hub, proxied, 2, o)
-		if _, ok := ls.waitFor(time.Now(), 40*time.Second, func(smp leaseSample) bool { return smp.balanced(c.handlers()) }); !ok {
-			t.Fatalf("harness: two handlers did not split the partitions within 40 s")
+		// With a 30 s lease a split takes an ask and two lease rounds, and a
+		// loaded machine stretches those: this is the scenario's starting
+		// point, not a guarantee under test.
+		if _, ok := ls.waitFor(time.Now(), 90*time.Second, func(smp leaseSample) bool { return smp.balanced(c.handlers()) }); !ok {
+			t.Fatalf("harness: two handlers did not split the partitions within 90 s")
 		}
 		owners := ownersNow(t, c, ls, 10*time.Second)
 		split := time.Now()
