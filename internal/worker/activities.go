@@ -12,7 +12,7 @@ import (
 	"github.com/durable-go/durable/internal/history"
 )
 
-// aloneBacklog is the local backlog of a worker that serves the hub alone,
+// aloneBacklog is the room in the local backlog's channel of a worker that serves the hub alone,
 // enough for a fan-out of a thousand activities.
 const aloneBacklog = 1024
 
@@ -36,6 +36,11 @@ type activities struct {
 	queuePoke chan struct{}
 	mu        sync.Mutex
 	inFlight  map[int]int // local activities per partition, queued or running
+	// overflow holds, in order, local activities the channel local had no
+	// room for (a worker alone takes fan-outs of any width); feed wakes
+	// the goroutine that moves them on.
+	overflow  []activityItem
+	feed      chan struct{}
 	drained   chan struct{}
 	stopQueue context.CancelFunc
 	wg        sync.WaitGroup
@@ -43,7 +48,7 @@ type activities struct {
 
 func newActivities(w *Worker) *activities {
 	return &activities{w: w, local: make(chan activityItem, max(w.opts.LocalActivityBacklog, aloneBacklog)),
-		queued: make(chan activityItem), queuePoke: make(chan struct{}, 1), inFlight: map[int]int{},
+		queued: make(chan activityItem), queuePoke: make(chan struct{}, 1), inFlight: map[int]int{}, feed: make(chan struct{}, 1),
 		drained: make(chan struct{})}
 }
 
@@ -58,23 +63,30 @@ func (a *activities) start() {
 	}
 	ctx, cancel := context.WithCancel(w.ctx)
 	a.stopQueue = cancel
-	a.wg.Add(1)
+	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
 		a.pollWorkItems(ctx)
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.feedOverflow()
 	}()
 }
 
 // reserve claims a slot in the local backlog; the slot is used by submit
 // after the checkpoint, so submit never blocks.
 func (a *activities) reserve() bool {
-	limit := a.w.opts.LocalActivityBacklog
 	if a.w.parts.alone.Load() {
 		// No other worker serves the hub: the work-item queue would only
-		// carry activities back to this one, at three requests each.
-		limit = cap(a.local)
+		// carry activities back to this one, at three requests each. What
+		// the backlog's channel does not hold waits in overflow, so a fan-out
+		// of any width runs here; its memory is the activities' inputs, which
+		// the instance's history in memory holds anyway.
+		a.reserved.Add(1)
+		return true
 	}
-	if a.reserved.Add(1) > int64(limit) {
+	if a.reserved.Add(1) > int64(a.w.opts.LocalActivityBacklog) {
 		a.reserved.Add(-1)
 		return false
 	}
@@ -89,10 +101,61 @@ func (a *activities) submit(partition int, tms []history.TaskMessage) {
 	}
 	a.mu.Lock()
 	a.inFlight[partition] += len(tms)
-	a.mu.Unlock()
-	for _, tm := range tms {
-		a.local <- activityItem{tm: tm, partition: partition}
+	for i, tm := range tms {
+		it := activityItem{tm: tm, partition: partition}
+		if len(a.overflow) == 0 {
+			select {
+			case a.local <- it:
+				continue
+			default:
+			}
+		}
+		// Behind what already waits, in order.
+		for _, tm := range tms[i:] {
+			a.overflow = append(a.overflow, activityItem{tm: tm, partition: partition})
+		}
+		break
 	}
+	a.mu.Unlock()
+	select {
+	case a.feed <- struct{}{}:
+	default:
+	}
+}
+
+// feedOverflow moves activities from overflow into the backlog's channel as
+// it drains, until the worker's activities are drained.
+func (a *activities) feedOverflow() {
+	for {
+		select {
+		case <-a.feed:
+		case <-a.drained:
+			return
+		}
+		for {
+			a.mu.Lock()
+			if len(a.overflow) == 0 {
+				a.overflow = nil
+				a.mu.Unlock()
+				break
+			}
+			it := a.overflow[0]
+			a.overflow = a.overflow[1:]
+			a.mu.Unlock()
+			select {
+			case a.local <- it:
+			case <-a.drained:
+				return
+			}
+		}
+	}
+}
+
+// waiting counts the local activities not started yet.
+func (a *activities) waiting() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.local) + len(a.overflow)
 }
 
 func (a *activities) inFlightFor(partition int) int {
@@ -134,7 +197,7 @@ func (a *activities) pollWorkItems(ctx context.Context) {
 	w := a.w
 	b := newPollBackoff(ctx, a.queuePoke, w.opts.MaxQueuePollingInterval)
 	for ctx.Err() == nil {
-		idle := w.opts.MaxConcurrentActivities - int(a.running.Load()) - len(a.local)
+		idle := w.opts.MaxConcurrentActivities - int(a.running.Load()) - a.waiting()
 		if idle <= 0 {
 			if !b.sleep(20 * time.Millisecond) {
 				return
@@ -227,11 +290,11 @@ func (a *activities) drain(ctx context.Context, grace time.Duration) {
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for a.running.Load() > 0 || len(a.local) > 0 {
+	for a.running.Load() > 0 || a.waiting() > 0 {
 		select {
 		case <-deadline.C:
 			a.w.log.Warn("shutdown grace ran out with activities unfinished; the next owner re-runs them",
-				"running", a.running.Load(), "queued", len(a.local))
+				"running", a.running.Load(), "queued", a.waiting())
 			close(a.drained)
 			return
 		case <-ctx.Done():

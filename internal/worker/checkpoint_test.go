@@ -310,3 +310,23 @@ func TestInFlightRowsFollowTheWork(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A worker alone on its hub runs a fan-out of any width itself: past the
+// backlog's channel the activities wait in memory, not in the work-item
+// queue, which would only carry them back at three requests each.
+func TestWideFanOutStaysLocalWhenAlone(t *testing.T) {
+	a := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id, err := a.Client.StartNew(ctx, "FanOutFanIn", 1500, client.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := a.Client.WaitForCompletion(ctx, id, 200*time.Millisecond)
+	if err != nil || st.RuntimeStatus != history.StatusCompleted {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	if s := a.Worker.Stats(); s.QueueActivities != 0 || s.LocalActivities < 1500 {
+		t.Fatalf("%d activities through the work-item queue and %d local, want 0 and 1,500", s.QueueActivities, s.LocalActivities)
+	}
+}
