@@ -41,10 +41,19 @@ type ownedPartition struct {
 // polling reports whether this worker owns partition i and polls its
 // queue already.
 func (p *partitions) polling(i int) bool {
+	_, ok := p.pollingEpoch(i)
+	return ok
+}
+
+// pollingEpoch is polling with the epoch of the ownership.
+func (p *partitions) pollingEpoch(i int) (int64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	op := p.own[i]
-	return op != nil && op.polling.Load() && time.Now().Before(op.lease.ExpiresAt)
+	if op == nil || !op.polling.Load() || !time.Now().Before(op.lease.ExpiresAt) {
+		return 0, false
+	}
+	return op.epoch, true
 }
 
 func newPartitions(w *Worker) *partitions {

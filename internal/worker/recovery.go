@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -227,16 +228,23 @@ const (
 	lostStartOverlap = time.Minute
 )
 
-// lostStartSweep is where the look for lost starts got to: the index was
-// read up to from, and the last full scan ran at fullAt.
+// lostStartSweep is where the look for lost starts got to: per partition
+// this worker polls, the index was read up to from[p] (since it acquired
+// the partition in epoch[p]), and the last full scan ran at fullAt. Each
+// partition has its own mark because a worker that takes a partition over
+// must look at the starts its previous owner may have held, however far
+// its looks at its other partitions got.
 type lostStartSweep struct {
-	from, fullAt time.Time
+	from   map[int]time.Time
+	epoch  map[int]int64
+	fullAt time.Time
 }
 
 // lookForLostStarts runs one look: through the index, over the starts made
-// between the end of the last look (less lostStartOverlap) and
-// now − interval; or, once a day on the owner of partition 0 and whenever
-// the index is not complete, a scan of every Pending row.
+// in each polled partition between the end of the last look there (less
+// lostStartOverlap; lostStartLookback back for a partition just acquired)
+// and now − interval; or, once a day on the owner of partition 0 and
+// whenever the index is not complete, a scan of every Pending row.
 func (w *Worker) lookForLostStarts(ctx context.Context, sw *lostStartSweep, now time.Time, interval time.Duration) (int, error) {
 	cutoff := now.Add(-interval)
 	complete, err := w.hub.IndexComplete(ctx)
@@ -254,22 +262,45 @@ func (w *Worker) lookForLostStarts(ctx context.Context, sw *lostStartSweep, now 
 		}
 		return n, err
 	}
-	if sw.from.IsZero() {
-		sw.from = now.Add(-lostStartLookback)
+	if sw.from == nil {
+		sw.from, sw.epoch = map[int]time.Time{}, map[int]int64{}
 	}
-	from := sw.from.Add(-lostStartOverlap)
-	n, err := w.resendLostStartsIndexed(ctx, from, cutoff)
+	var earliest time.Time
+	for p := range w.hub.PartitionCount() {
+		epoch, ok := w.parts.pollingEpoch(p)
+		if !ok {
+			delete(sw.from, p)
+			continue
+		}
+		if _, seen := sw.from[p]; !seen || sw.epoch[p] != epoch {
+			sw.from[p], sw.epoch[p] = now.Add(-lostStartLookback), epoch
+		}
+		if earliest.IsZero() || sw.from[p].Before(earliest) {
+			earliest = sw.from[p]
+		}
+	}
+	if earliest.IsZero() || !earliest.Before(cutoff) {
+		return 0, nil
+	}
+	looked := maps.Clone(sw.from)
+	n, err := w.resendLostStartsIndexed(ctx, earliest.Add(-lostStartOverlap), cutoff, func(p int, created time.Time) bool {
+		from, ok := looked[p]
+		return ok && !created.Before(from.Add(-lostStartOverlap))
+	})
 	if err == nil {
-		sw.from = cutoff
+		for p := range looked {
+			sw.from[p] = cutoff
+		}
 	}
 	return n, err
 }
 
 // resendLostStartsIndexed looks at the instances the index lists as
-// created in [from, to) in this worker's partitions, and resends the start
-// of each that is still Pending without history. Instances whose start
-// this worker processed are skipped without a read.
-func (w *Worker) resendLostStartsIndexed(ctx context.Context, from, to time.Time) (int, error) {
+// created in [from, to) in this worker's partitions, those that want
+// accepts, and resends the start of each that is still Pending without
+// history. Instances whose start this worker processed are skipped
+// without a read.
+func (w *Worker) resendLostStartsIndexed(ctx context.Context, from, to time.Time, want func(partition int, created time.Time) bool) (int, error) {
 	q := azstore.IndexQuery{From: from, To: to, Top: 1000}
 	resent := 0
 	for {
@@ -278,7 +309,8 @@ func (w *Worker) resendLostStartsIndexed(ctx context.Context, from, to time.Time
 			return resent, err
 		}
 		for _, e := range entries {
-			if !w.parts.polling(w.hub.PartitionOf(e.InstanceID)) || w.starts.seen(e.InstanceID) || w.insts.active(e.InstanceID) {
+			p := w.hub.PartitionOf(e.InstanceID)
+			if !want(p, e.CreatedTime) || !w.parts.polling(p) || w.starts.seen(e.InstanceID) || w.insts.active(e.InstanceID) {
 				continue
 			}
 			row, err := w.hub.GetInstanceColumns(ctx, e.InstanceID, nil)
