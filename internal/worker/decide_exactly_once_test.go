@@ -236,3 +236,29 @@ func TestQuietInstancesLoseTheirInFlightRow(t *testing.T) {
 		}
 	}
 }
+
+// An instance that needs its in-flight row again cancels a pending
+// deletion and waits for one under way, so no deletion lands after the
+// new row.
+func TestRejournalWinsOverADeletion(t *testing.T) {
+	var u unjournal
+	u.add("a")
+	u.add("b")
+	u.rejournal("a")
+	ids := u.take()
+	if !slices.Equal(ids, []string{"b"}) {
+		t.Fatalf("deleting %v, want only b", ids)
+	}
+	wrote := make(chan struct{})
+	go func() {
+		u.rejournal("b") // must wait for b's deletion to land
+		close(wrote)
+	}()
+	select {
+	case <-wrote:
+		t.Fatal("the row was written again while its deletion was under way")
+	case <-time.After(50 * time.Millisecond):
+	}
+	u.done(ids)
+	<-wrote
+}

@@ -278,7 +278,10 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		var journaled chan error
 		if !snap.journaled {
 			journaled = make(chan error, 1)
-			go func() { journaled <- w.hub.PutInFlight(ctx, inst.id) }()
+			go func() {
+				w.unjournal.rejournal(inst.id)
+				journaled <- w.hub.PutInFlight(ctx, inst.id)
+			}()
 		}
 		local, elsewhere, err := w.sendOutbound(ctx, inst, res)
 		if journaled != nil {
@@ -472,6 +475,7 @@ func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more
 	if !snap.journaled {
 		// Recovery finds what a checkpoint leaves to do (activities run
 		// here, the row write after it) through the in-flight row.
+		w.unjournal.rejournal(id)
 		if err := w.hub.PutInFlight(ctx, id); err != nil {
 			return err
 		}
@@ -557,24 +561,62 @@ func (w *Worker) noteQuiet(inst *instance) {
 // once a second, all at once, so that the rows of one partition share
 // entity-group batches: a busy worker pays a fraction of a request per
 // instance for them. A row deleted late, or left behind by a crash, costs
-// the next takeover one history read.
+// the next takeover one history read. An instance that needs its row again
+// takes its ID out of the next deletion, and waits for one under way, so
+// that no deletion lands after its new row.
 type unjournal struct {
-	mu  sync.Mutex
-	ids []string
+	mu       sync.Mutex
+	cond     *sync.Cond
+	pending  map[string]bool
+	deleting map[string]bool
 }
 
 func (u *unjournal) add(id string) {
 	u.mu.Lock()
-	u.ids = append(u.ids, id)
-	u.mu.Unlock()
+	defer u.mu.Unlock()
+	if u.pending == nil {
+		u.pending = map[string]bool{}
+	}
+	u.pending[id] = true
 }
 
+// rejournal cancels a pending deletion of id's row and waits for one under
+// way to land, before the caller writes the row again.
+func (u *unjournal) rejournal(id string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.pending, id)
+	for u.deleting[id] {
+		u.cond.Wait()
+	}
+}
+
+// take hands the pending deletions to the caller, which calls done after.
 func (u *unjournal) take() []string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	ids := u.ids
-	u.ids = nil
+	if len(u.pending) == 0 {
+		return nil
+	}
+	if u.deleting == nil {
+		u.deleting, u.cond = map[string]bool{}, sync.NewCond(&u.mu)
+	}
+	ids := make([]string, 0, len(u.pending))
+	for id := range u.pending {
+		ids = append(ids, id)
+		u.deleting[id] = true
+	}
+	u.pending = nil
 	return ids
+}
+
+func (u *unjournal) done(ids []string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, id := range ids {
+		delete(u.deleting, id)
+	}
+	u.cond.Broadcast()
 }
 
 // deleteInFlightRows deletes the collected in-flight rows every second
@@ -595,6 +637,7 @@ func (w *Worker) deleteInFlightRows() {
 				w.log.Debug("deleting in-flight rows failed", "count", len(ids), "error", err)
 			}
 			cancel()
+			w.unjournal.done(ids)
 		}
 		if stopped {
 			return
