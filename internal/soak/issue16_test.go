@@ -131,10 +131,13 @@ func TestCleanHandOver(t *testing.T) {
 			counts, ok := smp.split(c.handlers())
 			return ok && len(counts) == 3 && counts[1] > 0 && counts[2] > 0
 		}
-		_, handedOver := ls.waitFor(joinedAt, phases[1], tookOver)
+		// The phase lasts at least its planned length and until the joiners
+		// own partitions (a loaded machine stretches the lease rounds that
+		// hand them over), 60 s at most.
+		_, handedOver := ls.waitFor(joinedAt, max(phases[1], time.Minute), tookOver)
 		time.Sleep(time.Until(joinedAt.Add(phases[1])))
 		if !handedOver {
-			t.Errorf("harness: the joining handlers %v got no partitions within %v; the run proves nothing", joined, phases[1])
+			t.Errorf("harness: the joining handlers %v got no partitions within a minute; the run proves nothing", joined)
 		}
 		// The last split with every partition owned, for the notes.
 		var split []int
