@@ -7,9 +7,14 @@
 // and hand their results straight back to the instance, without a queue
 // round trip; the TaskScheduled event in history is what makes that
 // durable, because a worker that takes over a partition after a crash
-// re-dispatches every activity that history shows as unfinished. Activities
-// beyond the local backlog go through the shared work-item queue, where any
-// worker can pick them up.
+// re-dispatches every activity that history shows as unfinished, for the
+// instances the partition's in-flight rows name (see recoverPartition).
+// Activities beyond the local backlog go through the shared work-item
+// queue, where any worker can pick them up, unless the worker serves the
+// hub alone.
+//
+// Orchestrations that wait stay parked between episodes (durable.Session),
+// so that an episode costs what it adds; replay stays the recovery path.
 package worker
 
 import (
