@@ -257,10 +257,7 @@ func execute(reg *Registry, ep Episode, logger *slog.Logger, park *parking) (*Re
 		x.events = append(append(append(make([]history.Event, 0, len(ep.Past)+len(accepted)+1), ep.Past...),
 			history.Event{Type: history.OrchestratorStarted, EventID: -1, Timestamp: ep.Now}), accepted...)
 	}
-	res.Appended = append(res.Appended, x.events[len(ep.Past):]...)
-	for i := range res.Appended {
-		res.Appended[i].IsPlayed = true
-	}
+	res.Appended = played(x.events[len(ep.Past):])
 
 	var start *history.Event
 	for i := range x.events {
@@ -309,6 +306,16 @@ func execute(reg *Registry, ep Episode, logger *slog.Logger, park *parking) (*Re
 		return res, nil
 	}
 	return res, x
+}
+
+// played copies the events an episode takes in, marked played, as its
+// result appends them to history.
+func played(events []history.Event) []history.Event {
+	out := append([]history.Event(nil), events...)
+	for i := range out {
+		out[i].IsPlayed = true
+	}
+	return out
 }
 
 // finish settles the episode's result and stamps what history records of

@@ -70,10 +70,7 @@ func (s *Session) Next(ep Episode) *Result {
 	res := &Result{Dropped: dropped, Name: x.name, Version: x.version, ExecutionID: x.executionID, Parent: x.parent}
 	x.pastLen = len(x.events)
 	x.events = append(append(x.events, history.Event{Type: history.OrchestratorStarted, EventID: -1, Timestamp: ep.Now}), accepted...)
-	res.Appended = append(res.Appended, x.events[x.pastLen:]...)
-	for i := range res.Appended {
-		res.Appended[i].IsPlayed = true
-	}
+	res.Appended = played(x.events[x.pastLen:])
 	x.park.resume <- struct{}{}
 	outcome := x.settleOutcome(<-x.park.done)
 	x.finish(res)

@@ -293,12 +293,6 @@ func mayDefer(snap *snapshot, res *durable.Result, heldMessages, sentElsewhere i
 	return snap.uncommitted()+len(res.Appended) <= maxUncommitted
 }
 
-// awaitsActivities reports whether the execution has scheduled activities
-// whose results it has not received.
-func awaitsActivities(past, appended []history.Event) bool {
-	return openActivities(past)+openActivities(appended) > 0
-}
-
 // openActivities counts the activities events schedule less the results
 // they hold.
 func openActivities(events []history.Event) int {

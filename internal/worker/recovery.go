@@ -112,12 +112,13 @@ func (w *Worker) recoverInstance(ctx context.Context, partition int, epoch int64
 		}
 		return 0, 0, 0, 1, nil
 	}
-	if durable.EndedByContinueAsNew(hs.Events) || rowBehind(row, hs.ExecutionID, hs.Events) {
+	continued := durable.EndedByContinueAsNew(hs.Events)
+	if continued || rowBehind(row, hs.ExecutionID, hs.Events) {
 		// An interrupted continue-as-new is carried out, and a row behind
 		// its history rewritten, by an episode.
 		w.insts.deliver(row.InstanceID, partition, epoch, nil, true)
 		kicked = 1
-		if durable.EndedByContinueAsNew(hs.Events) {
+		if continued {
 			return 0, kicked, 0, 0, nil
 		}
 	}
