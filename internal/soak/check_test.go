@@ -462,6 +462,18 @@ type leaseSample struct {
 	owners []string // one per partition
 }
 
+// sampleOf tells each of n partitions' owner at time at from its leases: none where the
+// lease has run out.
+func sampleOf(leases []*azstore.Lease, n int, at time.Time) leaseSample {
+	smp := leaseSample{at: at, owners: make([]string, n)}
+	for _, l := range leases {
+		if l.CurrentOwner != "" && at.Before(l.ExpiresAt) && l.Partition < n {
+			smp.owners[l.Partition] = l.CurrentOwner
+		}
+	}
+	return smp
+}
+
 // leaseSampler reads the Partitions table every 200 ms.
 type leaseSampler struct {
 	quit  chan struct{}
@@ -482,12 +494,7 @@ func (s *store) sampleLeases(t *testing.T) *leaseSampler {
 			leases, err := s.h.ReadLeases(ctx)
 			cancel()
 			if err == nil {
-				smp := leaseSample{at: time.Now(), owners: make([]string, s.h.PartitionCount())}
-				for _, l := range leases {
-					if l.CurrentOwner != "" && smp.at.Before(l.ExpiresAt) && l.Partition < len(smp.owners) {
-						smp.owners[l.Partition] = l.CurrentOwner
-					}
-				}
+				smp := sampleOf(leases, s.h.PartitionCount(), time.Now())
 				ls.mu.Lock()
 				ls.samples = append(ls.samples, smp)
 				ls.mu.Unlock()

@@ -399,13 +399,7 @@ func (r *scaleRun) leaseSample() (leaseSample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	leases, err := r.s.h.ReadLeases(ctx)
-	smp := leaseSample{at: time.Now()}
-	for _, l := range leases {
-		if l.CurrentOwner != "" && smp.at.Before(l.ExpiresAt) && l.Partition < partitionCount {
-			smp.owners[l.Partition] = l.CurrentOwner
-		}
-	}
-	return smp, err
+	return sampleOf(leases, partitionCount, time.Now()), err
 }
 
 // measureIdle counts the handlers' storage requests and CPU over window with no work.

@@ -11,7 +11,9 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,6 +39,50 @@ type StorageProxy struct {
 	conn    string
 	servers []*http.Server
 	counts  [numKinds]atomic.Int64
+
+	traceMu sync.Mutex
+	tracing bool
+	traced  []TracedRequest
+}
+
+// TracedRequest is one request a tracing StorageProxy forwarded: when it arrived, how long
+// it took with the delays, what it was.
+type TracedRequest struct {
+	At     time.Time
+	Took   time.Duration
+	Kind   RequestKind
+	Method string
+	Path   string // the URL's path and query, unescaped
+	Status int
+	Failed bool // no answer from Azurite
+}
+
+// Trace starts recording every request (or stops, with on false); TakeTrace returns what
+// was recorded and forgets it. A timeline of one orchestration's requests shows which of
+// them wait for one another: the round trips a latency goal counts.
+func (p *StorageProxy) Trace(on bool) {
+	p.traceMu.Lock()
+	defer p.traceMu.Unlock()
+	p.tracing = on
+}
+
+// TakeTrace returns the requests recorded since tracing started or the last TakeTrace,
+// in the order they arrived.
+func (p *StorageProxy) TakeTrace() []TracedRequest {
+	p.traceMu.Lock()
+	defer p.traceMu.Unlock()
+	out := p.traced
+	p.traced = nil
+	slices.SortFunc(out, func(a, b TracedRequest) int { return a.At.Compare(b.At) })
+	return out
+}
+
+func (p *StorageProxy) record(r TracedRequest) {
+	p.traceMu.Lock()
+	defer p.traceMu.Unlock()
+	if p.tracing {
+		p.traced = append(p.traced, r)
+	}
 }
 
 // RequestKind is what a storage request does, told from its method and path.
@@ -178,14 +224,17 @@ type delayTransport struct {
 }
 
 func (d *delayTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	at := time.Now()
+	path, _ := url.PathUnescape(req.URL.RequestURI())
 	if err := sleep(req.Context(), d.p.delay); err != nil {
 		return nil, err
 	}
+	kind := classify(d.service, req)
 	resp, err := d.next.RoundTrip(req)
 	if err != nil {
+		d.p.record(TracedRequest{At: at, Took: time.Since(at), Kind: kind, Method: req.Method, Path: path, Failed: true})
 		return nil, err
 	}
-	kind := classify(d.service, req)
 	if kind == QueueGet && resp.StatusCode == http.StatusOK {
 		// Only the body tells an empty poll; queue answers are small.
 		b, _ := io.ReadAll(resp.Body)
@@ -200,6 +249,7 @@ func (d *delayTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, err
 	}
+	d.p.record(TracedRequest{At: at, Took: time.Since(at), Kind: kind, Method: req.Method, Path: path, Status: resp.StatusCode})
 	return resp, nil
 }
 

@@ -438,6 +438,44 @@ func firstOfSubOrchestration(snap *snapshot, appended []history.Event) *history.
 	return nil
 }
 
+// journalFreeAge is how recent a client's start must be for its first
+// checkpoint to go without an in-flight row (see needsJournal): well inside
+// lostStartLookback, so that the look for lost starts of a worker that
+// takes the partition over still reads it, whatever the clocks.
+const journalFreeAge = 10 * time.Minute
+
+// needsJournal decides whether a checkpoint must write the instance's
+// in-flight row (layout.InFlightTable) before it: whether a crash right
+// after it would leave work that only recovery, reading that row, finds.
+// That work is an activity run in this process without its result, and the
+// row write that follows the checkpoint. One checkpoint needs neither: the
+// first of an execution a client started a short while ago (its row
+// Pending and indexed) that leaves no activity open. A crash after it
+// leaves a Pending row with history, which the look for lost starts reads
+// through the index like any recent start, and repairs (see
+// Worker.resendIfLost). So a start that finishes in its first checkpoint,
+// or waits there for an event or a timer, costs no in-flight row: neither
+// its write, on the path of every such orchestration, nor its delete.
+func needsJournal(snap *snapshot, more []history.Event, now time.Time) bool {
+	switch {
+	case snap.journaled:
+		return false
+	case snap.durable > 0, snap.continued, snap.open+openActivities(more) > 0:
+		return true
+	}
+	for _, evs := range [][]history.Event{snap.events, more} {
+		for i := range evs {
+			e := &evs[i]
+			if e.Type != history.ExecutionStarted {
+				continue
+			}
+			return e.OrchestrationInstance == nil || e.Timestamp.IsZero() || now.Sub(e.Timestamp) > journalFreeAge ||
+				e.MessageID != layout.StartMessageID(e.OrchestrationInstance.InstanceID, e.OrchestrationInstance.ExecutionID)
+		}
+	}
+	return true
+}
+
 // rowBehind reports whether the row of an unfinished execution shows less
 // than its history: a crash between a checkpoint and the row write after
 // it (or a row write that failed) leaves the row at an older execution,

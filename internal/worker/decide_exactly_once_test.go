@@ -262,3 +262,45 @@ func TestRejournalWinsOverADeletion(t *testing.T) {
 	u.done(ids)
 	<-wrote
 }
+
+// A client's recent start that its first checkpoint finishes, or leaves
+// waiting, goes without an in-flight row; anything that leaves an activity
+// open, or that the look for lost starts would not read, writes one.
+func TestFirstCheckpointOfARecentStartNeedsNoInFlightRow(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	start := history.Event{Type: history.ExecutionStarted, Timestamp: now.Add(-time.Second),
+		MessageID: layout.StartMessageID("i", "e"), OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "i", ExecutionID: "e"}}
+	done := []history.Event{{Type: history.OrchestratorStarted}, start, {Type: history.ExecutionCompleted}, {Type: history.OrchestratorCompleted}}
+	if needsJournal(&snapshot{executionID: "e"}, done, now) {
+		t.Fatal("a start that finishes in its first checkpoint writes an in-flight row")
+	}
+	// Five local activities run in memory, the last result bringing the end.
+	ran := []history.Event{{Type: history.OrchestratorStarted}, start, {Type: history.TaskScheduled, EventID: 0},
+		{Type: history.OrchestratorCompleted}, {Type: history.TaskCompleted, TaskScheduledID: 0}}
+	if needsJournal(counted(&snapshot{executionID: "e", events: ran}), []history.Event{{Type: history.ExecutionCompleted}}, now) {
+		t.Fatal("a start whose activities ran before its first checkpoint writes an in-flight row")
+	}
+	open := []history.Event{{Type: history.OrchestratorStarted}, start, {Type: history.TaskScheduled}}
+	old := start
+	old.Timestamp = now.Add(-journalFreeAge - time.Second)
+	child := start
+	child.MessageID = "from-the-parent"
+	for name, c := range map[string]struct {
+		snap *snapshot
+		more []history.Event
+	}{
+		"an activity left open":   {&snapshot{executionID: "e"}, open},
+		"a later checkpoint":      {&snapshot{executionID: "e", durable: 4}, done[2:]},
+		"a continued execution":   {&snapshot{executionID: "e", continued: true}, done},
+		"a start made long ago":   {&snapshot{executionID: "e"}, []history.Event{old}},
+		"a start the parent sent": {&snapshot{executionID: "e"}, []history.Event{child}},
+		"no start in sight":       {&snapshot{executionID: "e"}, done[2:]},
+	} {
+		if !needsJournal(c.snap, c.more, now) {
+			t.Errorf("%s goes without an in-flight row", name)
+		}
+	}
+	if needsJournal(&snapshot{executionID: "e", durable: 4, journaled: true}, open, now) {
+		t.Error("an instance that has its in-flight row writes it again")
+	}
+}

@@ -274,9 +274,11 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			snap.executionID = res.ExecutionID
 		}
 		// The in-flight row goes with the outbound messages, both before
-		// the checkpoint, so it costs an idle start no round trip of its own.
+		// the checkpoint, so that it costs no round trip of its own. An
+		// episode that may keep its progress in memory writes none now: the
+		// checkpoint that ends the deferral decides (see needsJournal).
 		var journaled chan error
-		if !snap.journaled {
+		if needsJournal(snap, res.Appended, now) && !mayDefer(snap, res, len(undeleted), 0, w.stopping.Load(), now) {
 			journaled = make(chan error, 1)
 			go func() {
 				w.unjournal.rejournal(inst.id)
@@ -472,7 +474,7 @@ var errNotOwner = errors.New("the partition's lease ran out before the checkpoin
 // durable, so that a later dropSnapshot resends only what was lost; the
 // snapshot's ETag is stale then, and the caller drops it.
 func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more []history.Event) error {
-	if !snap.journaled {
+	if needsJournal(snap, more, time.Now()) {
 		// Recovery finds what a checkpoint leaves to do (activities run
 		// here, the row write after it) through the in-flight row.
 		w.unjournal.rejournal(id)

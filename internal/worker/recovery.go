@@ -371,7 +371,10 @@ func (w *Worker) resendLostStarts(ctx context.Context, createdBefore time.Time) 
 }
 
 // resendIfLost resends the start of a Pending row that was due before
-// cutoff and has no history of its execution, once per worker.
+// cutoff and has no history of its execution, once per worker. A Pending
+// row with history is behind it: the first checkpoint of a client's start
+// writes no in-flight row (see needsJournal), so a crash between it and
+// the row write leaves this, which the instance's recovery repairs here.
 func (w *Worker) resendIfLost(ctx context.Context, row *layout.InstanceRow, cutoff time.Time) (bool, error) {
 	if w.resends.sent(row.InstanceID, row.ExecutionID) {
 		return false, nil
@@ -379,17 +382,13 @@ func (w *Worker) resendIfLost(ctx context.Context, row *layout.InstanceRow, cuto
 	if row.ScheduledStartTime != nil && row.ScheduledStartTime.After(cutoff) {
 		return false, nil // not due long enough to count as lost
 	}
-	hs, err := w.hub.LoadHistory(ctx, row.InstanceID)
-	if err != nil {
-		return false, err
-	}
-	if !startLost(row, hs) {
+	p := w.hub.PartitionOf(row.InstanceID)
+	epoch, ok := w.parts.pollingEpoch(p)
+	if !ok {
 		return false, nil
 	}
-	if err := w.resendStart(ctx, row); err != nil {
-		return false, err
-	}
-	return true, nil
+	_, _, restarted, _, err := w.recoverInstance(ctx, p, epoch, row)
+	return restarted > 0, err
 }
 
 // completion returns the execution's terminal ExecutionCompleted event, if
