@@ -8,7 +8,9 @@ import "fmt"
 // continue-as-new between its two writes). PartitionKey is the instance's
 // control-queue partition, RowKey its escaped ID; a row has no other
 // columns. A worker writes the row before the checkpoint that makes such
-// work exist and deletes it once the instance has been quiet for a while,
+// work exist (not before the first checkpoint of a recent client start that
+// leaves no activity open: the look for lost starts covers that one) and
+// deletes it once the instance has been quiet for a while,
 // so a worker that takes a partition over after a crash reads the rows of
 // that partition alone, however many instances the hub holds. A row is a
 // hint: recovery checks the instance's history and deletes rows that

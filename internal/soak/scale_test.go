@@ -411,8 +411,8 @@ func (r *scaleRun) measureIdle(window time.Duration, out *figRow) {
 	perMin := func(v float64) float64 { return v / after.at.Sub(before.at).Minutes() }
 	req := after.requests.Sub(before.requests)
 	out.add("idle: storage requests/min, all handlers", "%.0f", perMin(float64(req.Total())))
-	out.add("idle: … of which table queries / point reads / writes+batches / queue / blob", "%.0f / %.0f / %.0f / %.0f / %.0f",
-		perMin(float64(req[testutil.TableQuery])), perMin(float64(req[testutil.TablePointRead])),
+	out.add("idle: … of which table scans / queries / point reads / writes+batches / queue / blob", "%.0f / %.0f / %.0f / %.0f / %.0f / %.0f",
+		perMin(float64(req[testutil.TableScan])), perMin(float64(req[testutil.TableQuery])), perMin(float64(req[testutil.TablePointRead])),
 		perMin(float64(req[testutil.TableWrite]+req[testutil.TableBatch])), perMin(float64(req.Queue())), perMin(float64(req[testutil.Blob])))
 	out.add("idle: handler CPU s/min, all handlers", "%.2f", perMin((after.cpu - before.cpu).Seconds()))
 	if before.azurite >= 0 {

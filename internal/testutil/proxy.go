@@ -90,10 +90,14 @@ type RequestKind int
 
 // The kinds a StorageProxy counts. Queue gets are split into those that returned messages
 // and empty ones (idle polling); table reads into point reads (GET of one entity by its
-// keys) and queries (filters, scans, table listings), because Azure Storage serves the
-// first from the key and pages the second.
+// keys), queries (within a partition, over a range of partitions, table listings) and
+// scans, because Azure Storage serves the first from the key and pages the others. A scan
+// is a query of a hub's Instances or History table that names no partition: Azurite
+// answers it in one request, but Azure Storage pages it over every partition it crosses,
+// one per instance, so what it bills grows with the hub.
 const (
 	TableQuery RequestKind = iota
+	TableScan
 	TablePointRead
 	TableWrite // insert, update, merge, delete of one entity, table create/delete
 	TableBatch // one entity-group transaction, billed as one request
@@ -106,7 +110,7 @@ const (
 	numKinds
 )
 
-var kindNames = [numKinds]string{"table query", "table point read", "table write", "table batch",
+var kindNames = [numKinds]string{"table query", "table scan", "table point read", "table write", "table batch",
 	"queue put", "queue get", "queue get (empty)", "queue delete", "queue other", "blob"}
 
 func (k RequestKind) String() string { return kindNames[k] }
@@ -125,7 +129,7 @@ func (c RequestCounts) Total() int64 {
 
 // Table is every table request.
 func (c RequestCounts) Table() int64 {
-	return c[TableQuery] + c[TablePointRead] + c[TableWrite] + c[TableBatch]
+	return c[TableQuery] + c[TableScan] + c[TablePointRead] + c[TableWrite] + c[TableBatch]
 }
 
 // Queue is every queue request, empty polls included.
@@ -278,6 +282,9 @@ func classify(service string, req *http.Request) RequestKind {
 			return TableBatch
 		case req.Method == http.MethodGet && strings.Contains(path, "(PartitionKey="):
 			return TablePointRead
+		case req.Method == http.MethodGet && (strings.HasSuffix(path, "Instances()") || strings.HasSuffix(path, "History()")) &&
+			!strings.Contains(req.URL.Query().Get("$filter"), "PartitionKey eq"):
+			return TableScan
 		case req.Method == http.MethodGet:
 			return TableQuery
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,8 +15,10 @@ import (
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
 )
 
 // failNthBatch fails the n-th entity-group batch sent to the History table
@@ -329,4 +332,144 @@ func TestWideFanOutStaysLocalWhenAlone(t *testing.T) {
 	if s := a.Worker.Stats(); s.QueueActivities != 0 || s.LocalActivities < 1500 {
 		t.Fatalf("%d activities through the work-item queue and %d local, want 0 and 1,500", s.QueueActivities, s.LocalActivities)
 	}
+}
+
+// inFlightWrites counts the requests that write an in-flight row, by the
+// instance the row names.
+type inFlightWrites struct {
+	mu sync.Mutex
+	by map[string]int
+}
+
+func (p *inFlightWrites) Do(req *policy.Request) (*http.Response, error) {
+	raw := req.Raw()
+	if _, rest, ok := strings.Cut(raw.URL.Path, "InFlight("); ok && raw.Method == http.MethodPut {
+		p.mu.Lock()
+		if p.by == nil {
+			p.by = map[string]int{}
+		}
+		p.by[rest]++
+		p.mu.Unlock()
+	}
+	return req.Next()
+}
+
+func (p *inFlightWrites) named(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for k, v := range p.by {
+		if strings.Contains(k, "'"+id+"'") {
+			n += v
+		}
+	}
+	return n
+}
+
+// A start whose first checkpoint finishes it, or leaves it waiting for an
+// event, writes no in-flight row (see needsJournal); one that leaves an
+// activity running in the process does, and so does any later checkpoint.
+func TestRecentStartsNeedNoInFlightRow(t *testing.T) {
+	writes := &inFlightWrites{}
+	release := make(chan struct{})
+	a := startApp(t, withPolicy(writes), withRegistry(func(r *durable.Registry) {
+		_ = r.AddOrchestrator("WaitsForGo", func(ctx *durable.OrchestrationContext) (any, error) {
+			return nil, ctx.WaitForExternalEvent("go").Await(nil)
+		})
+		_ = r.AddOrchestrator("SlowStep", func(ctx *durable.OrchestrationContext) (any, error) {
+			return nil, ctx.CallActivity("Slow", nil).Await(nil)
+		})
+		_ = r.AddActivity("Slow", func(ctx *durable.ActivityContext) (any, error) {
+			<-release
+			return nil, nil
+		})
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	expectCompleted(t, a.run(t, "HelloCities5", nil, client.StartOptions{InstanceID: "hello"}), cities5)
+	if _, err := a.Client.StartNew(ctx, "WaitsForGo", nil, client.StartOptions{InstanceID: "waits"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Client.StartNew(ctx, "SlowStep", nil, client.StartOptions{InstanceID: "slow"}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); writes.named("slow") == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("an instance whose activity runs in the process wrote no in-flight row")
+		}
+	}
+	close(release)
+	expectCompleted(t, a.wait(t, ctx, "slow"), "")
+	if n, m := writes.named("hello"), writes.named("waits"); n+m > 0 {
+		t.Fatalf("in-flight rows written: %d for a start that finished in its first checkpoint, %d for one that waits there", n, m)
+	}
+	// Its next checkpoint has a row write behind it that only recovery
+	// would find: that one writes the row.
+	if err := a.Client.RaiseEvent(ctx, "waits", "go", nil); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(t, ctx, "waits")
+	if writes.named("waits") == 0 {
+		t.Fatal("a later checkpoint wrote no in-flight row")
+	}
+}
+
+// A crash between the first checkpoint of a start and its row write, which
+// has no in-flight row, leaves a Pending row with history: the next owner's
+// look for lost starts repairs it, to Completed with the output for a
+// finished instance, to Running for a waiting one, which then goes on.
+func TestPendingRowBehindItsHistoryIsRepaired(t *testing.T) {
+	waits := withRegistry(func(r *durable.Registry) {
+		_ = r.AddOrchestrator("WaitsForGo", func(ctx *durable.OrchestrationContext) (any, error) {
+			var v string
+			err := ctx.WaitForExternalEvent("go").Await(&v)
+			return v, err
+		})
+	})
+	first := startApp(t, waits)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	expectCompleted(t, first.run(t, "HelloCities5", nil, client.StartOptions{InstanceID: "done"}), cities5)
+	if _, err := first.Client.StartNew(ctx, "WaitsForGo", nil, client.StartOptions{InstanceID: "waiting"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		st, err := first.Client.GetStatus(ctx, "waiting", client.StatusOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.RuntimeStatus == history.StatusRunning {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The worker dies; its row writes never happened.
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pending := history.StatusPending
+	for _, id := range []string{"done", "waiting"} {
+		if err := first.Hub.PatchInstance(ctx, id, layout.InstancePatch{RuntimeStatus: &pending}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := startApp(t, waits, withDurable(func(d *config.DurableOptions) { d.HubName = first.hub }))
+	expectCompleted(t, second.wait(t, ctx, "done"), cities5)
+	for {
+		st, err := second.Client.GetStatus(ctx, "waiting", client.StatusOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.RuntimeStatus == history.StatusRunning {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the waiting instance's row stayed %s", st.RuntimeStatus)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := second.Client.RaiseEvent(ctx, "waiting", "go", "went"); err != nil {
+		t.Fatal(err)
+	}
+	expectCompleted(t, second.wait(t, ctx, "waiting"), `"went"`)
 }
