@@ -265,7 +265,11 @@ const (
 	// maxDeferHistory: past this many events an episode's replay costs
 	// more than its checkpoint, and the checkpoint's wait is what lets
 	// results pile up into one episode (a fan-out of a thousand
-	// activities); so long histories are checkpointed every episode.
+	// activities); so long histories that are not parked (see
+	// Worker.execute) are checkpointed every episode. A parked one's
+	// episode costs what it adds, whatever the history: it defers as a
+	// short one does, so a step of a long chain costs what a step of a
+	// short one does, storage requests included.
 	maxDeferHistory = 200
 )
 
@@ -287,7 +291,7 @@ func mayDefer(snap *snapshot, res *durable.Result, heldMessages, sentElsewhere i
 		res.Status != history.StatusRunning, snap.open+openActivities(res.Appended) <= 0:
 		return false
 	case !snap.deferredSince.IsZero() && now.Sub(snap.deferredSince) >= maxDefer,
-		len(snap.events) > maxDeferHistory:
+		len(snap.events) > maxDeferHistory && !snap.sess.Live():
 		return false
 	}
 	return snap.uncommitted()+len(res.Appended) <= maxUncommitted

@@ -188,6 +188,17 @@ func TestMayDefer(t *testing.T) {
 	if !mayDefer(fresh(), running, 0, 0, false, now) {
 		t.Fatal("a step of a local activity chain was not deferred")
 	}
+	long := func() *snapshot {
+		return counted(&snapshot{events: append(append([]history.Event(nil), scheduled...), make([]history.Event, maxDeferHistory)...),
+			durable: maxDeferHistory})
+	}
+	// A parked orchestration's step costs what it adds: its long history defers too.
+	parked := long()
+	parked.sess = parkedSession(t)
+	defer parked.sess.Close()
+	if !mayDefer(parked, running, 0, 0, false, now) {
+		t.Fatal("a step of a long, parked chain was not deferred")
+	}
 	for _, c := range []struct {
 		name string
 		snap *snapshot
@@ -204,7 +215,7 @@ func TestMayDefer(t *testing.T) {
 		{"suspended", fresh(), &durable.Result{Status: history.StatusSuspended}, 0, 0, false},
 		{"waits for no activity", &snapshot{events: scheduled[:1], durable: 1}, &durable.Result{Status: history.StatusRunning}, 0, 0, false},
 		{"deferred for maxDefer already", &snapshot{events: scheduled, durable: 1, deferredSince: now.Add(-maxDefer)}, running, 0, 0, false},
-		{"long history", &snapshot{events: append(append([]history.Event(nil), scheduled...), make([]history.Event, maxDeferHistory)...), durable: maxDeferHistory}, running, 0, 0, false},
+		{"long history, replayed", long(), running, 0, 0, false},
 		{"too many events in memory", &snapshot{events: append(append([]history.Event(nil), scheduled...), make([]history.Event, maxUncommitted)...)}, running, 0, 0, false},
 	} {
 		if mayDefer(c.snap, c.res, c.held, c.sent, c.stop, now) {
@@ -238,4 +249,23 @@ func TestAdmissionIsHeldWhileLocalActivitiesRun(t *testing.T) {
 			t.Errorf("%s: keeps its place", name)
 		}
 	}
+}
+
+// parkedSession is a live durable.Session: an orchestration parked while it
+// waits for an activity.
+func parkedSession(t *testing.T) *durable.Session {
+	t.Helper()
+	reg := durable.NewRegistry()
+	if err := reg.AddOrchestrator("Waits", func(ctx *durable.OrchestrationContext) (any, error) {
+		return nil, ctx.CallActivity("A", nil).Await(nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	inst := &history.OrchestrationInstance{InstanceID: "i", ExecutionID: "e"}
+	_, sess := durable.Begin(reg, durable.Episode{InstanceID: "i", Now: time.Now(), New: []history.Event{
+		{Type: history.ExecutionStarted, EventID: -1, Name: "Waits", OrchestrationInstance: inst}}}, nil)
+	if !sess.Live() {
+		t.Fatal("the orchestration did not park")
+	}
+	return sess
 }
