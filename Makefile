@@ -5,7 +5,7 @@
 #   make test    go vet and go test -race against a fresh Azurite on free ports
 #   make soak    the full fault-injection suite (internal/soak, SOAK=full); make test runs
 #                its short version
-#   make screenshots  regenerate the dashboard screenshots in docs/ (browser test)
+#   make screenshots  regenerate the dashboard screenshots in docs/ (browser tests)
 #   make dashboard-large  the dashboard's first page on a 5,000-instance hub, measured
 #   make bench   the benchmarks in ./bench against a fresh Azurite; BENCH_LATENCY=10ms puts a
 #                proxy adding 10 ms each way between the app and Azurite
@@ -75,13 +75,14 @@ test: deps
 	export DURABLE_REQUIRE_BROWSER=1; \
 	$(GO) mod tidy -diff && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 15m ./...
 
-# The browser test writes docs/dashboard-*.png when DASHBOARD_SCREENSHOTS is set.
+# The browser tests write docs/dashboard-*.png when DASHBOARD_SCREENSHOTS is set; -run names
+# every test that writes one.
 screenshots: deps
 	@dir="$$(mktemp -d)"; \
 	trap '$(AZURITE) stop "$$dir"; rm -rf "$$dir"' EXIT; \
 	$(AZURITE) start "$$dir" || exit 1; \
 	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
-	DASHBOARD_SCREENSHOTS=1 DURABLE_REQUIRE_BROWSER=1 $(GO) test -count=1 -run '^TestBrowser$$' -v ./internal/dashboard/
+	DASHBOARD_SCREENSHOTS=1 DURABLE_REQUIRE_BROWSER=1 $(GO) test -count=1 -run '^(TestBrowser|TestBrowserCancelledTimer|TestBrowserVersions|TestPlainHeadlessShowsTheList)$$' -v ./internal/dashboard/
 
 # Seeds 5,000 instances and logs how long the first page of 100 takes to show.
 dashboard-large: deps

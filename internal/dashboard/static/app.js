@@ -6,6 +6,9 @@
 (() => {
   const STATUSES = ["Pending", "Running", "Suspended", "Completed", "Failed", "Terminated", "Canceled", "ContinuedAsNew"];
   const FINISHED = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
+  // What an orchestrator's code may still have to run: the versions view
+  // counts these, and its rows list them.
+  const UNFINISHED = STATUSES.filter((s) => !FINISHED.has(s));
   const REFRESH_MS = 5000;
   const CSRF = document.querySelector('meta[name="csrf-token"]').content;
   // On Azure the page's URL carries the function key; every call and link
@@ -126,6 +129,37 @@
       try { return JSON.stringify(JSON.parse(v), null, 2); } catch { return JSON.stringify(v); }
     }
     return JSON.stringify(v, null, 2);
+  }
+
+  // compareVersions orders versions as the engine does
+  // (internal/durable.CompareVersions): unset is older than any version;
+  // two numeric versions (1 to 4 dot-separated integers) compare number by
+  // number, a missing part first ("1.2" < "1.2.0"); anything else compares
+  // as upper-cased text. It orders the loaded page only (the server sorts
+  // the versions view), so the rare texts where JavaScript's case mapping
+  // or UTF-16 order differs from Go's do not matter.
+  function compareVersions(a, b) {
+    const ua = !String(a || "").trim(), ub = !String(b || "").trim();
+    if (ua || ub) return ua === ub ? 0 : ua ? -1 : 1;
+    const na = numericVersion(a), nb = numericVersion(b);
+    if (na && nb) {
+      for (let i = 0; i < 4; i++) if (na[i] !== nb[i]) return na[i] < nb[i] ? -1 : 1;
+      return 0;
+    }
+    const x = a.toUpperCase(), y = b.toUpperCase();
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+
+  function numericVersion(s) {
+    const parts = s.trim().split(".");
+    if (parts.length > 4) return null;
+    const v = [-1, -1, -1, -1];
+    for (let i = 0; i < parts.length; i++) {
+      // The engine reads each part as a 32-bit integer.
+      if (!/^[0-9]+$/.test(parts[i]) || Number(parts[i]) > 2147483647) return null;
+      v[i] = Number(parts[i]);
+    }
+    return v;
   }
 
   function badge(status) {
@@ -329,9 +363,13 @@
 
   // --- instances view ----------------------------------------------------------
 
+  // version is one version (a version may hold any character, commas
+  // included, so none separates several); noVersion also keeps the
+  // instances started without one.
+  const emptyFilter = () => ({ from: "", to: "", statuses: [], prefix: "", names: "", version: "", noVersion: false, internal: false });
   // The list state survives navigation to an instance and back.
   const list = {
-    filter: { from: "", to: "", statuses: [], prefix: "", names: "", internal: false },
+    filter: emptyFilter(),
     top: 100,
     tokens: [""], // continuation token of each page seen; the last is the current page's
     rows: [],
@@ -350,6 +388,10 @@
     if (f.statuses.length) p.push(["runtimeStatus", f.statuses.join(",")]);
     if (f.prefix.trim()) p.push(["instanceIdPrefix", f.prefix.trim()]);
     for (const n of f.names.split(",").map((s) => s.trim()).filter(Boolean)) p.push(["name", n]);
+    // The API keeps an instance whose version equals any of the values
+    // sent; an empty value stands for no version.
+    if (f.version.trim()) p.push(["version", f.version.trim()]);
+    if (f.noVersion) p.push(["version", ""]);
     // The API hides internal orchestrations (DurableTask.*, the bulk
     // operations' own instances) unless asked; the list, the counts and a
     // bulk action by filter all send the same parameters, so they agree.
@@ -399,7 +441,7 @@
     if (auto && list.counts && list.countedAt && Date.now() - list.countedAt < COUNTS_AUTO_MS) return;
     list.countedAt = Date.now();
     const r = await call("GET", apiURL("counts", filterParams(list.filter)));
-    if (key !== JSON.stringify(list.filter) || currentInstance() !== null) return;
+    if (key !== JSON.stringify(list.filter) || currentRoute().view !== "instances") return;
     list.counts = r.ok ? r.data : null;
     list.countsError = r.ok ? "" : r.error;
     const old = document.getElementById("counts");
@@ -409,6 +451,8 @@
   function sortedRows() {
     const { key, dir } = list.sort;
     return [...list.rows].sort((a, b) => {
+      // "1.10" is newer than "1.9": versions do not sort as text.
+      if (key === "version") return compareVersions(a.version, b.version) * dir;
       const x = a[key] || "", y = b[key] || "";
       return (x < y ? -1 : x > y ? 1 : 0) * dir;
     });
@@ -445,6 +489,9 @@
       to: el("input", { type: "datetime-local", id: "filter-to", step: "1", value: f.to }),
       prefix: el("input", { type: "search", id: "filter-prefix", placeholder: "e.g. order-", value: f.prefix }),
       names: el("input", { type: "search", id: "filter-names", placeholder: "e.g. HelloWorld, Counter", value: f.names }),
+      version: el("input", { type: "search", id: "filter-version", placeholder: "e.g. 1.2", value: f.version }),
+      noVersion: el("input", { type: "checkbox", id: "filter-noversion", checked: f.noVersion,
+        onchange: (e) => e.target.parentElement.classList.toggle("on", e.target.checked) }),
       internal: el("input", { type: "checkbox", id: "filter-internal", checked: f.internal,
         onchange: (e) => e.target.parentElement.classList.toggle("on", e.target.checked) }),
     };
@@ -457,7 +504,7 @@
     const apply = () => {
       list.filter = {
         from: fields.from.value, to: fields.to.value, prefix: fields.prefix.value, names: fields.names.value,
-        internal: fields.internal.checked,
+        version: fields.version.value, noVersion: fields.noVersion.checked, internal: fields.internal.checked,
         statuses: statusBoxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
       };
       list.tokens = [""];
@@ -469,13 +516,17 @@
       el("label", {}, "Created before", fields.to),
       el("label", {}, "Instance ID prefix", fields.prefix),
       el("label", {}, "Orchestrator names (comma-separated)", fields.names),
+      el("label", { title: "Instances of this version, as the engine compares versions (01.0 finds 1.0, beta finds Beta)" }, "Version", fields.version),
       el("div", { class: "statuses" }, el("span", { class: "hint", text: "Status:" }), statusBoxes,
+        el("label", { class: "chip" + (f.noVersion ? " on" : ""), for: "filter-noversion",
+          title: "Instances started without a version (with a version in the Version field: instances of either)" },
+        fields.noVersion, "Without a version"),
         el("label", { class: "chip" + (f.internal ? " on" : ""), for: "filter-internal",
           title: "Also list the instances of internal orchestrations (names starting with DurableTask.), such as the bulk operations' own" },
         fields.internal, "Show internal")),
       el("div", { class: "actions" },
         el("button", { type: "button", class: "btn", id: "filter-reset", onclick: () => {
-          list.filter = { from: "", to: "", statuses: [], prefix: "", names: "", internal: false };
+          list.filter = emptyFilter();
           list.tokens = [""];
           list.selected.clear();
           refresh();
@@ -498,7 +549,13 @@
       el("select", { id: "bulk-op" }, ACTION_ORDER.map((a) => el("option", { value: a, text: ACTIONS[a].label }))),
       el("button", { type: "button", class: "btn small", id: "bulk-run", onclick: () => bulkByFilter(document.getElementById("bulk-op").value) }, "Run…"));
 
+    // A Version column only when an instance of the page has a version or
+    // the filter names one, as `durable get-instances` does: the list of a
+    // hub that does not use versions keeps its shape, without a column of
+    // blanks.
+    const versioned = list.rows.some((r) => r.version) || !!f.version.trim() || f.noVersion;
     const cols = [["instanceId", "Instance ID"], ["name", "Name"], ["runtimeStatus", "Status"], ["createdTime", "Created"], ["lastUpdatedTime", "Last updated"]];
+    if (versioned) cols.splice(2, 0, ["version", "Version"]);
     const allBox = el("input", { type: "checkbox", id: "select-all", "aria-label": "Select all on this page",
       checked: list.rows.length > 0 && list.rows.every((r) => list.selected.has(r.instanceId)),
       onchange: (e) => {
@@ -528,6 +585,7 @@
         el("td", { class: "check" }, box),
         el("td", { class: "id mono" }, el("a", { href: "#/instances/" + encodeURIComponent(r.instanceId), text: r.instanceId })),
         el("td", { text: r.name }),
+        versioned ? el("td", { class: "version" }, r.version ? r.version : el("span", { class: "hint", title: "no version", text: "—" })) : null,
         el("td", {}, badge(r.runtimeStatus)),
         el("td", { class: "time", text: fmtTime(r.createdTime), title: r.createdTime }),
         el("td", { class: "time", text: fmtTime(r.lastUpdatedTime), title: r.lastUpdatedTime }),
@@ -584,7 +642,7 @@
     if (counts.ok && counts.data) for (const s of STATUSES) n += counts.data[s] || 0;
     const eligible = counts.ok && counts.data
       ? STATUSES.filter(a.allowed).reduce((m, s) => m + (counts.data[s] || 0), 0) : null;
-    const describe = fp.length ? fp.map(([k, v]) => `${k}=${v}`).join(", ") : "no filter: every instance of the hub";
+    const describe = fp.length ? fp.map(([k, v]) => `${k}=${k === "version" && v === "" ? "(none)" : v}`).join(", ") : "no filter: every instance of the hub";
     const msg = el("div", {},
       el("p", { class: "confirm-count", id: "bulk-count", text: `${a.label} all ${n} instance${n === 1 ? "" : "s"} matching the filter?` }),
       eligible !== null && eligible !== n ? el("p", { class: "hint", text: `${eligible} of them have a status that allows ${a.label.toLowerCase()}; the others are reported as failed or skipped.` }) : null,
@@ -638,6 +696,79 @@
       }
       await new Promise((res) => setTimeout(res, 1000));
     }
+  }
+
+  // --- versions view -----------------------------------------------------------
+
+  // The versions view (#/versions): what is in flight of each orchestrator
+  // and version, from GET counts?groupBy=version over the unfinished
+  // statuses, so an operator sees when no instance needs an old version's
+  // code any more.
+  const inflight = { groups: null, error: "", countedAt: 0, ms: 0 };
+
+  async function renderVersions(auto) {
+    // Counting reads every unfinished instance row: auto-refresh recounts
+    // twice a minute at most, as for the list's counts.
+    if (auto && inflight.groups && Date.now() - inflight.countedAt < COUNTS_AUTO_MS) {
+      drawVersions();
+      return;
+    }
+    // What was counted before stays on screen while the count runs.
+    drawVersions();
+    const t0 = performance.now();
+    const r = await call("GET", apiURL("counts", [["groupBy", "version"], ["runtimeStatus", UNFINISHED.join(",")]]));
+    inflight.groups = r.ok && Array.isArray(r.data) ? r.data : null;
+    inflight.error = r.ok ? (Array.isArray(r.data) ? "" : "unexpected answer: " + r.text.slice(0, 200)) : r.error;
+    inflight.countedAt = Date.now();
+    inflight.ms = performance.now() - t0;
+    if (currentRoute().view === "versions") drawVersions();
+  }
+
+  // listUnfinished shows the list of an orchestrator's instances of one
+  // version ("" for none) in the given statuses.
+  function listUnfinished(name, version, statuses) {
+    list.filter = Object.assign(emptyFilter(), { names: name, statuses, version, noVersion: version === "" });
+    list.tokens = [""];
+    list.selected.clear();
+    location.hash = "#/";
+  }
+
+  function drawVersions() {
+    const view = document.getElementById("view");
+    const groups = inflight.groups || [];
+    // ContinuedAsNew is a moment between two executions: a column only
+    // when some instance is caught in it.
+    const shown = UNFINISHED.filter((s) => s !== "ContinuedAsNew" || groups.some((g) => g.counts && g.counts[s]));
+    const intro = el("div", { class: "panel" },
+      el("h2", { text: "Unfinished instances per orchestrator and version" }),
+      el("p", { class: "hint", text: `Instances that are ${shown.join(", ")}: their versions' code must stay deployed until they finish. ` +
+        "An old version's code can go once it has no row here (a Failed instance of it that is rewound runs that code again). " +
+        "Click a count to list those instances." }));
+    const head = el("tr", {}, el("th", { text: "Orchestrator" }), el("th", { text: "Version" }),
+      shown.map((s) => el("th", { class: "num" }, el("span", { class: "dot st-" + s }), " " + s)), el("th", { class: "num", text: "Unfinished" }));
+    const body = el("tbody", { id: "versions-body" });
+    const countButton = (g, statuses, n, what) => el("button", { type: "button", class: "linkish", "data-status": what,
+      title: `List the ${what === "all" ? "unfinished" : what} instances of ${g.name} ${g.version ? "version " + g.version : "without a version"}`,
+      onclick: () => listUnfinished(g.name, g.version || "", statuses) }, String(n));
+    for (const g of groups) {
+      const c = g.counts || {};
+      const total = UNFINISHED.reduce((m, s) => m + (c[s] || 0), 0);
+      body.append(el("tr", { "data-name": g.name, "data-version": g.version || "" },
+        el("td", { text: g.name }),
+        el("td", { class: "version" }, g.version ? g.version : el("span", { class: "hint", title: "started without a version", text: "none" })),
+        shown.map((s) => el("td", { class: "num", "data-status": s }, c[s] ? countButton(g, [s], c[s], s) : el("span", { class: "hint", text: "0" }))),
+        el("td", { class: "num total" }, countButton(g, UNFINISHED, total, "all"))));
+    }
+    const table = el("div", { class: "tablewrap" }, el("table", { id: "versions" }, el("thead", {}, head), body));
+    if (!groups.length) {
+      table.append(el("div", { class: "empty", text: inflight.error ? "Could not count the instances: " + inflight.error
+        : inflight.countedAt ? "No unfinished instances: no version's code is needed by an instance in flight." : "Counting…" }));
+    }
+    const foot = el("div", { class: "pager" }, el("span", { class: "spacer" }),
+      el("span", { class: "hint", text: inflight.countedAt ? `Counted ${fmtTime(new Date(inflight.countedAt))} in ${Math.round(inflight.ms)} ms (reads every unfinished instance's row).` : "" }));
+    view.replaceChildren(intro, table, foot);
+    view.dataset.view = "versions";
+    view.dataset.loaded = String(inflight.countedAt);
   }
 
   // --- instance view -----------------------------------------------------------
@@ -891,12 +1022,29 @@
 
   // --- routing and refresh -------------------------------------------------------
 
-  // currentInstance is the instance ID in the hash (#/instances/{id}), or
-  // null on the instances view.
-  function currentInstance() {
+  // currentRoute reads the hash: #/instances/{id} is an instance,
+  // #/versions the versions view, anything else the list.
+  function currentRoute() {
     const m = location.hash.match(/^#\/instances\/(.+)$/);
-    if (!m) return null;
-    try { return decodeURIComponent(m[1]); } catch { return m[1]; }
+    if (m) {
+      let id = m[1];
+      try { id = decodeURIComponent(m[1]); } catch { /* shown as typed */ }
+      return { view: "instance", id };
+    }
+    if (location.hash === "#/versions") return { view: "versions" };
+    return { view: "instances" };
+  }
+
+  // currentInstance is the instance ID in the hash, or null on another view.
+  function currentInstance() {
+    const r = currentRoute();
+    return r.view === "instance" ? r.id : null;
+  }
+
+  function markNav(view) {
+    for (const a of document.querySelectorAll(".nav a")) {
+      if (a.dataset.view === view) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    }
   }
 
   // A refresh asked for while one runs (a filter applied during an
@@ -909,12 +1057,15 @@
     const view = document.getElementById("view");
     view.dataset.busy = "1";
     try {
-      const id = currentInstance();
-      if (id !== null) {
-        await renderInstance(id);
+      const r = currentRoute();
+      markNav(r.view === "versions" ? "versions" : "instances");
+      if (r.view === "instance") {
+        await renderInstance(r.id);
+      } else if (r.view === "versions") {
+        await renderVersions(auto === true);
       } else {
         await loadList();
-        if (currentInstance() === null) {
+        if (currentRoute().view === "instances") {
           renderList();
           loadCounts(auto === true);
         }
@@ -940,7 +1091,7 @@
     const view = document.getElementById("view");
     const raw = view.dataset.firstPage;
     delete view.dataset.firstPage;
-    if (!raw || currentInstance() !== null) return null;
+    if (!raw || currentRoute().view !== "instances") return null;
     let fp;
     try { fp = JSON.parse(raw); } catch { return null; }
     if (!fp || fp.top !== list.top || list.tokens.length !== 1 || filterParams(list.filter).length) return null;
@@ -967,6 +1118,7 @@
       // Synchronously: a headless browser that takes the page at its load
       // event sees the list. The counts follow, as after any list load.
       takePage(first.page, first.ms);
+      markNav("instances");
       renderList();
       loadCounts(false);
       return;
