@@ -133,3 +133,24 @@ func TestEventsHold(t *testing.T) {
 		t.Error("found an ID that is not there")
 	}
 }
+
+func TestCountsOfEqualVersionsAreOneRow(t *testing.T) {
+	counts := func(running int) Counts { return Counts{history.StatusRunning: running} }
+	got := mergeEqualVersions([]VersionCounts{
+		{Name: "A", Version: "1.0", Counts: counts(1)},
+		{Name: "A", Version: "01.0", Counts: counts(2)},
+		{Name: "A", Version: "1.1", Counts: counts(4)},
+		{Name: "B", Version: "1.1", Counts: counts(8)},
+		{Name: "B", Version: "beta", Counts: counts(16)},
+		{Name: "B", Version: "Beta", Counts: counts(32)},
+	})
+	want := []string{"A 1.0 3", "A 1.1 4", "B 1.1 8", "B beta 48"}
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d: %+v", len(got), len(want), got)
+	}
+	for i, g := range got {
+		if s := fmt.Sprintf("%s %s %d", g.Name, g.Version, g.Counts[history.StatusRunning]); s != want[i] {
+			t.Errorf("row %d: %s, want %s", i, s, want[i])
+		}
+	}
+}

@@ -121,7 +121,25 @@ func (c *Client) CountByVersion(ctx context.Context, q Query) ([]VersionCounts, 
 		return cmp.Or(strings.Compare(a.Name, b.Name), durable.CompareVersions(a.Version, b.Version),
 			strings.Compare(a.Version, b.Version))
 	})
-	return out, nil
+	return mergeEqualVersions(out), nil
+}
+
+// mergeEqualVersions folds, in groups sorted as CountByVersion sorts them,
+// the groups of one orchestrator whose versions compare equal ("1.0" and
+// "01.0", "beta" and "Beta") into the first of them: the version filter
+// takes them as one version, so one row of counts lists them all.
+func mergeEqualVersions(sorted []VersionCounts) []VersionCounts {
+	out := sorted[:0]
+	for _, g := range sorted {
+		if n := len(out); n > 0 && out[n-1].Name == g.Name && durable.CompareVersions(out[n-1].Version, g.Version) == 0 {
+			for s, c := range g.Counts {
+				out[n-1].Counts[s] += c
+			}
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
 }
 
 // countMatching is CountInstances of the instances keep (nil: all) keeps.
