@@ -255,6 +255,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 	// next execution that a continue-as-new starts in this episode runs
 	// here, and meets the policy from its next episode on.
 	versions := w.opts.Versions
+	var deleteErr error // deleting the messages beside the last row write
 	for {
 		res := w.execute(snap, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now,
 			Versions: versions})
@@ -339,6 +340,19 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			}
 			committed = true
 		}
+		// Once the checkpoint holds the last execution's events, its
+		// messages go while the row is written, not after: neither waits
+		// for the other, and a crash between them leaves only a row that
+		// recovery (or the look for lost starts) repairs.
+		var deleted chan deletion
+		if committed && res.ContinueAsNew == nil && len(undeleted) > 0 {
+			deleted = make(chan deletion, 1)
+			go func(msgs []*azstore.Message) {
+				ids, err := w.deleteMessages(ctx, msgs)
+				deleted <- deletion{ids, err}
+			}(undeleted)
+			undeleted = nil
+		}
 		if err := w.updateInstanceRowWithRetry(ctx, inst.id, snap, res, now); err != nil {
 			// History is safe; the row catches up at the next episode or
 			// the retry, or at the partition's next recovery.
@@ -346,6 +360,11 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			w.retryRow(inst)
 		} else {
 			snap.rowDirty, snap.rowRetries = false, 0
+		}
+		if deleted != nil {
+			d := <-deleted
+			snap.noteDeleted(d.ids)
+			deleteErr = d.err
 		}
 		if res.Status.IsTerminal() && committed {
 			// After the row, so that a status read after the notice never
@@ -379,9 +398,15 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		snap.deleted = keepDeleted(snap.deleted, events)
 		snap.executionID, snap.events, snap.durable, snap.open, snap.continued = next, nil, 0, 0, true
 	}
-	err = deleteHeld()
+	err = errors.Join(deleteErr, deleteHeld())
 	w.noteQuiet(inst)
 	return err
+}
+
+// deletion is what deleting an episode's messages did.
+type deletion struct {
+	ids []string
+	err error
 }
 
 // maxParked bounds the orchestrations kept parked between episodes (see
