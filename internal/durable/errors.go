@@ -53,6 +53,17 @@ func (e *NonDeterminismError) ErrorType() string { return "NonDeterministicOrche
 // elapsed first.
 var ErrTimedOut = errors.New("timed out")
 
+// inputError is an input that does not decode into what the code asked
+// for. The same input fails the same way every time, so its failure is
+// non-retriable; its type is its cause's (a *json.UnmarshalTypeError, a
+// *json.SyntaxError).
+type inputError struct{ err error }
+
+func (e *inputError) Error() string        { return e.err.Error() }
+func (e *inputError) Unwrap() error        { return e.err }
+func (e *inputError) ErrorType() string    { return "" }
+func (e *inputError) IsNonRetriable() bool { return true }
+
 // typedError lets an error choose the ErrorType recorded in failure details.
 type typedError interface{ ErrorType() string }
 

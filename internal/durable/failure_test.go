@@ -198,3 +198,38 @@ func TestRetryPolicyStopsOnNonRetriableSubOrchestration(t *testing.T) {
 		t.Fatalf("status %s, failure %s", res.Status, res.Failure.JSON())
 	}
 }
+
+// An input that does not decode fails the same way on every attempt, so
+// a retry policy does not run the activity again; the failure is named
+// after the JSON error.
+func TestUndecodableInputIsNonRetriable(t *testing.T) {
+	reg := NewRegistry()
+	attempts := 0
+	_ = reg.AddActivity("Square", func(ctx *ActivityContext) (any, error) {
+		attempts++
+		var n int
+		if err := ctx.GetInput(&n); err != nil {
+			return nil, fmt.Errorf("Square wants an integer: %w", err)
+		}
+		return n * n, nil
+	})
+	_ = reg.AddOrchestrator("O", func(ctx *OrchestrationContext) (any, error) {
+		var s string
+		if err := ctx.GetInput(&s); err != nil {
+			return nil, fmt.Errorf("O wants a string: %w", err)
+		}
+		return nil, ctx.CallActivity("Square", s, WithRetry(RetryPolicy{MaxAttempts: 3, FirstRetryInterval: time.Second})).Await(nil)
+	})
+	res := newDriver(t, reg, "O", "seven").run()
+	inner := res.Failure.InnerFailure
+	if res.Status != history.StatusFailed || attempts != 1 || inner == nil || !inner.IsNonRetriable ||
+		inner.ErrorType != "*json.UnmarshalTypeError" || !strings.HasPrefix(inner.ErrorMessage, `Square wants an integer: activity "Square": decode input: json:`) {
+		t.Fatalf("status %s after %d attempts: %s", res.Status, attempts, res.Failure.JSON())
+	}
+
+	bad := newDriver(t, reg, "O", 7).run()
+	if bad.Failure.ErrorType != "*json.UnmarshalTypeError" || !bad.Failure.IsNonRetriable ||
+		bad.Failure.InnerFailure == nil || !strings.HasPrefix(bad.Failure.InnerFailure.ErrorMessage, "json: cannot unmarshal number") {
+		t.Fatalf("orchestrator's own input: %s", bad.Failure.JSON())
+	}
+}
