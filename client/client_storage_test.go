@@ -58,7 +58,7 @@ func TestClientTypesOverStorage(t *testing.T) {
 	st, err = c.WaitForCompletion(ctx, failed, 100*time.Millisecond)
 	if err != nil || st.RuntimeStatus != client.StatusFailed || st.FailureDetails == nil ||
 		st.FailureDetails.ErrorType != "TaskFailedError" || st.FailureDetails.InnerFailure == nil ||
-		st.FailureDetails.InnerFailure.ErrorMessage != "refused" {
+		st.FailureDetails.InnerFailure.ErrorMessage != "refused" || st.FailureDetails.InnerFailure.ErrorType != "error" {
 		t.Fatalf("failed instance: %+v (failure %+v), %v", st, st.FailureDetails, err)
 	}
 

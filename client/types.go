@@ -88,7 +88,7 @@ func publicFailure(f *history.FailureDetails) *FailureDetails {
 		return nil
 	}
 	return &FailureDetails{ErrorType: f.ErrorType, ErrorMessage: f.ErrorMessage, StackTrace: f.StackTrace,
-		InnerFailure: publicFailure(f.InnerFailure), IsNonRetriable: f.IsNonRetriable}
+		InnerFailure: publicFailure(f.InnerFailure), IsNonRetriable: f.IsNonRetriable, Properties: f.Properties}
 }
 
 // Query selects instances for ListInstances and CountInstances. Instances

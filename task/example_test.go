@@ -277,3 +277,61 @@ func ExampleOrchestrationContext_ContinueAsNew() {
 	fmt.Println(out, "after", res.Executions, "executions; status", status)
 	// Output: lift-off after 4 executions; status map[left:0]
 }
+
+// An activity marks a failure that retrying cannot fix with NonRetriable:
+// the retry policy returns it at once instead of running the activity
+// again, and the failure details say why.
+func ExampleNonRetriable() {
+	calls := 0
+	reg := task.NewRegistry()
+	_ = reg.AddActivity("Reserve", func(ctx *task.ActivityContext) (any, error) {
+		calls++
+		var sku string
+		if err := ctx.GetInput(&sku); err != nil {
+			return nil, err
+		}
+		if sku == "" {
+			return nil, task.NonRetriable(errors.New("reserve: no SKU given"))
+		}
+		return "reserved " + sku, nil
+	})
+	_ = reg.AddOrchestrator("Order", func(ctx *task.OrchestrationContext) (any, error) {
+		return nil, ctx.CallActivity("Reserve", "", task.WithRetry(task.RetryPolicy{
+			MaxAttempts: 5, FirstRetryInterval: time.Minute})).Await(nil)
+	})
+	res := tasktest.NewEnv(reg).Run("Order", nil)
+	inner := res.Failure.InnerFailure
+	fmt.Println(res.Status, "after", calls, "attempt")
+	fmt.Println(inner, "| non-retriable:", inner.IsNonRetriable)
+	// Output:
+	// Failed after 1 attempt
+	// error: reserve: no SKU given | non-retriable: true
+}
+
+// An Error chooses the failure's type name and attaches properties; its
+// cause follows as the inner failure, and errors.Is still finds it.
+func ExampleError() {
+	errOutOfStock := errors.New("out of stock")
+	reg := task.NewRegistry()
+	_ = reg.AddActivity("Reserve", func(ctx *task.ActivityContext) (any, error) {
+		return nil, &task.Error{Type: "OutOfStock", Message: "reserve A-1", Cause: errOutOfStock,
+			NonRetriable: true, Properties: map[string]any{"sku": "A-1", "available": 0}}
+	})
+	_ = reg.AddOrchestrator("Order", func(ctx *task.OrchestrationContext) (any, error) {
+		err := ctx.CallActivity("Reserve", nil).Await(nil)
+		var failed *task.TaskFailedError
+		if errors.As(err, &failed) && failed.Details.ErrorType == "OutOfStock" {
+			return fmt.Sprintf("backordered %v", failed.Details.Properties["sku"]), nil
+		}
+		return nil, err
+	})
+	var out string
+	_ = tasktest.NewEnv(reg).Run("Order", nil).Output(&out)
+	fmt.Println(out)
+
+	err := &task.Error{Type: "OutOfStock", Message: "reserve A-1", Cause: errOutOfStock}
+	fmt.Println(err, errors.Is(err, errOutOfStock))
+	// Output:
+	// backordered A-1
+	// reserve A-1: out of stock true
+}

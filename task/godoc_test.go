@@ -56,6 +56,9 @@ func TestGoDocShowsTheProgrammingModel(t *testing.T) {
 		{"./task", "WithTimeout", "func WithTimeout(d time.Duration) EventOption", "ErrTimedOut"},
 		{"./task", "TaskFailedError", "Details *FailureDetails", "failed activity"},
 		{"./task", "FailureDetails", "ErrorMessage string", "Durable Task Framework"},
+		{"./task", "FailureDetails", "Properties map[string]any", "sentinel"},
+		{"./task", "NonRetriable", "func NonRetriable(err error) error", "retry policy"},
+		{"./task", "Error", "NonRetriable bool", "chooses its own failure details"},
 		{"./task", "NonDeterminismError", "Message string", "replay"},
 		{"./task", "ErrTimedOut", "var ErrTimedOut", "errors.Is"},
 

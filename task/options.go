@@ -26,7 +26,9 @@ type RetryPolicy struct {
 	// passed since the first attempt; 0 means no limit.
 	RetryTimeout time.Duration
 	// Handle, when set, decides whether a failure is worth retrying; a
-	// failure it refuses is returned at once.
+	// failure it refuses is returned at once. A failure marked
+	// IsNonRetriable (NonRetriable, Error) is returned at once without
+	// asking Handle.
 	Handle func(*TaskFailedError) bool
 }
 

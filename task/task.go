@@ -45,7 +45,8 @@ type OrchestratorFunc func(ctx *OrchestrationContext) (any, error)
 // least once per scheduling. Its result is encoded as JSON; an error
 // reaches the orchestrator as a *TaskFailedError, and a panic is reported
 // the same way. An error may name its type in the failure details by
-// implementing ErrorType() string.
+// implementing ErrorType() string, and an *Error chooses its details
+// (NonRetriable for one that retrying cannot fix).
 type ActivityFunc func(ctx *ActivityContext) (any, error)
 
 // Registry maps orchestrator and activity names to code. Fill it before

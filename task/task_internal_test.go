@@ -24,7 +24,7 @@ func TestFailureDetailsMirrorsTheEngine(t *testing.T) {
 		}
 	}
 	in := &history.FailureDetails{ErrorType: "A", ErrorMessage: "a", StackTrace: "s", IsNonRetriable: true,
-		InnerFailure: &history.FailureDetails{ErrorType: "B", ErrorMessage: "b"}}
+		Properties: map[string]any{"k": "v"}, InnerFailure: &history.FailureDetails{ErrorType: "B", ErrorMessage: "b"}}
 	if back := engineFailure(publicFailure(in)); !reflect.DeepEqual(back, in) {
 		t.Errorf("round trip: %+v", back)
 	}

@@ -236,6 +236,6 @@ func ExampleResult_failure() {
 	fmt.Println("inner:", res.Failure.InnerFailure)
 	// Output:
 	// Failed
-	// TaskFailedError: checkout: activity "Charge" (task 0) failed: *errors.errorString: card declined
-	// inner: *errors.errorString: card declined
+	// TaskFailedError: checkout: activity "Charge" (task 0) failed: error: card declined
+	// inner: error: card declined
 }

@@ -488,5 +488,5 @@ func publicFailure(f *history.FailureDetails) *task.FailureDetails {
 		return nil
 	}
 	return &task.FailureDetails{ErrorType: f.ErrorType, ErrorMessage: f.ErrorMessage, StackTrace: f.StackTrace,
-		InnerFailure: publicFailure(f.InnerFailure), IsNonRetriable: f.IsNonRetriable}
+		InnerFailure: publicFailure(f.InnerFailure), IsNonRetriable: f.IsNonRetriable, Properties: f.Properties}
 }

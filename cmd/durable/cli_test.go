@@ -350,3 +350,21 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+// A failure's details beyond its output line are shown: non-retriable,
+// properties, and the cause in the history table; every level in status.
+func TestFailureDetailsLines(t *testing.T) {
+	fd := &history.FailureDetails{ErrorType: "TaskFailedError", ErrorMessage: "activity \"Reserve\" (task 0) failed:\nOutOfStock: reserve",
+		InnerFailure: &history.FailureDetails{ErrorType: "OutOfStock", ErrorMessage: "reserve: out of stock", IsNonRetriable: true,
+			Properties: map[string]any{"sku": "A-1"}, InnerFailure: &history.FailureDetails{ErrorType: "error", ErrorMessage: "out of stock"}}}
+	if got, want := failureLine(fd.InnerFailure), `OutOfStock: reserve: out of stock [non-retriable] properties={"sku":"A-1"}`; got != want {
+		t.Errorf("failureLine %q, want %q", got, want)
+	}
+	if got, want := failureLine(fd), `TaskFailedError: activity "Reserve" (task 0) failed: OutOfStock: reserve`; got != want {
+		t.Errorf("failureLine %q, want %q", got, want)
+	}
+	ev := &history.Event{Type: history.TaskFailed, TaskScheduledID: 0, FailureDetails: fd.InnerFailure}
+	if got, want := eventDetails(ev), `scheduledId=0 failure=OutOfStock: reserve: out of stock nonRetriable=true properties={"sku":"A-1"} cause=error: out of stock`; got != want {
+		t.Errorf("eventDetails %q, want %q", got, want)
+	}
+}

@@ -183,8 +183,36 @@ func (c *statusCmd) run(ctx context.Context, e *env) error {
 	}
 	if c.showOutput {
 		tw.row("Output:", jsonOrNull(st.Output))
+		// The output holds the failure's type and message only; its causes,
+		// whether retrying could help and its properties are in the details.
+		for f, depth := st.FailureDetails, 0; f != nil && depth < maxFailureDepth; f, depth = f.InnerFailure, depth+1 {
+			label := "Caused by:"
+			if depth == 0 {
+				label = "Failure:"
+			}
+			tw.row(label, failureLine(f))
+		}
 	}
 	return tw.flush()
+}
+
+// maxFailureDepth bounds the inner failures printed, against a history
+// written by another tool with a very deep (or hostile) chain.
+const maxFailureDepth = 32
+
+// failureLine is one failure on one line: "Type: message", then
+// "[non-retriable]" and the properties as JSON when it has them.
+func failureLine(f *history.FailureDetails) string {
+	line := oneLine(f.ErrorType + ": " + f.ErrorMessage)
+	if f.IsNonRetriable {
+		line += " [non-retriable]"
+	}
+	if len(f.Properties) > 0 {
+		if b, err := json.Marshal(f.Properties); err == nil {
+			line += " properties=" + string(b)
+		}
+	}
+	return line
 }
 
 func jsonOrNull(raw json.RawMessage) string {
@@ -277,6 +305,31 @@ func rawHistory(events []history.Event) ([]byte, error) {
 }
 
 // eventDetails summarizes the type-specific fields of a history event.
+// addFailure adds a history event's failure: its type and message, then
+// what the table would otherwise hide: nonRetriable, its properties, and
+// the innermost cause (the error the failure started from).
+func addFailure(add func(key, val string), fd *history.FailureDetails) {
+	if fd == nil {
+		return
+	}
+	add("failure", fd.ErrorType+": "+fd.ErrorMessage)
+	if fd.IsNonRetriable {
+		add("nonRetriable", "true")
+	}
+	if len(fd.Properties) > 0 {
+		if b, err := json.Marshal(fd.Properties); err == nil {
+			add("properties", string(b))
+		}
+	}
+	cause := fd.InnerFailure
+	for depth := 0; cause != nil && cause.InnerFailure != nil && depth < maxFailureDepth; depth++ {
+		cause = cause.InnerFailure
+	}
+	if cause != nil {
+		add("cause", cause.ErrorType+": "+cause.ErrorMessage)
+	}
+}
+
 func eventDetails(ev *history.Event) string {
 	var parts []string
 	add := func(key, val string) {
@@ -290,9 +343,7 @@ func eventDetails(ev *history.Event) string {
 	case history.ExecutionCompleted, history.ContinueAsNew:
 		add("status", string(ev.OrchestrationStatus))
 		add("result", ev.Result)
-		if ev.FailureDetails != nil {
-			add("failure", ev.FailureDetails.ErrorType+": "+ev.FailureDetails.ErrorMessage)
-		}
+		addFailure(add, ev.FailureDetails)
 	case history.ExecutionTerminated:
 		add("reason", ev.Input)
 		if ev.Recursive {
@@ -304,9 +355,7 @@ func eventDetails(ev *history.Event) string {
 	case history.TaskFailed, history.SubOrchestrationInstanceFailed:
 		add("scheduledId", strconv.Itoa(ev.TaskScheduledID))
 		add("reason", ev.Reason)
-		if ev.FailureDetails != nil {
-			add("failure", ev.FailureDetails.ErrorType+": "+ev.FailureDetails.ErrorMessage)
-		}
+		addFailure(add, ev.FailureDetails)
 	case history.SubOrchestrationInstanceCreated, history.EventSent:
 		add("instance", ev.InstanceID)
 		add("input", ev.Input)

@@ -642,8 +642,26 @@ func testRewind(t *testing.T, f *fixture) {
 	f.ok("raise-event", "--id", "rewind-1", "--event-name", "Approval", "--event-data", `"yes"`)
 	f.waitStatus("rewind-1", history.StatusFailed)
 	r := f.ok("get-runtime-status", "--id", "rewind-1", "--show-output")
-	if !strings.Contains(r.stdout, "DatabaseConnection is invalid") {
+	if !strings.Contains(r.stdout, "DatabaseConnection is invalid") ||
+		!regexp.MustCompile(`\nFailure:\s+TaskFailedError: activity "SaveToDatabase" \(task \d+\) failed: DatabaseError: `).MatchString(r.stdout) ||
+		!regexp.MustCompile(`\nCaused by:\s+DatabaseError: cannot save to the database: app setting DatabaseConnection is invalid\n`).MatchString(r.stdout) {
 		t.Errorf("failed instance output:\n%s", r.stdout)
+	}
+	r = f.ok("get-history", "--id", "rewind-1")
+	if !strings.Contains(r.stdout, "failure=DatabaseError: cannot save to the database") ||
+		!strings.Contains(r.stdout, "cause=DatabaseError: cannot save to the database: app setting DatabaseConnection is invalid") {
+		t.Errorf("failed instance's history:\n%s", r.stdout)
+	}
+
+	// An input that does not decode fails non-retriably, under the JSON
+	// error's type rather than *fmt.wrapError.
+	f.startNew("FanOutFanIn", "bad-input-1", `"many"`)
+	f.waitStatus("bad-input-1", history.StatusFailed)
+	r = f.ok("get-runtime-status", "--id", "bad-input-1", "--show-output")
+	if !regexp.MustCompile(`\nOutput:\s+"\*json\.UnmarshalTypeError: FanOutFanIn wants an integer input: `).MatchString(r.stdout) ||
+		!regexp.MustCompile(`\nFailure:\s+\*json\.UnmarshalTypeError: FanOutFanIn wants an integer input: .* \[non-retriable\]\n`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`\nCaused by:\s+\*json\.UnmarshalTypeError: json: cannot unmarshal string into Go value of type int\n`).MatchString(r.stdout) {
+		t.Errorf("bad input's failure:\n%s", r.stdout)
 	}
 	stop()
 

@@ -423,8 +423,16 @@ func TestBrowser(t *testing.T) {
 
 		// The failure of a Failed instance is shown at once.
 		run(t, ctx, "open failing-1", chromedp.Navigate(h.url+"#/instances/failing-1"), until(`document.getElementById("failure")`))
-		if msg := eval[string](t, ctx, `document.querySelector("#failure .msg").textContent`); !strings.Contains(msg, "FanOutFanIn wants an integer input") {
+		if msg := eval[string](t, ctx, `document.querySelector("#failure .msg").textContent`); !strings.HasPrefix(msg, "*json.UnmarshalTypeError: FanOutFanIn wants an integer input") {
 			t.Errorf("failure panel says %q", msg)
+		}
+		// What the output line cannot say: the cause, and that retrying
+		// would not help.
+		if cause := eval[string](t, ctx, `(document.querySelector("#failure .failure-cause") || {}).textContent || ""`); cause != "caused by *json.UnmarshalTypeError: json: cannot unmarshal string into Go value of type int" {
+			t.Errorf("failure panel's cause %q", cause)
+		}
+		if !eval[bool](t, ctx, `!!document.querySelector("#failure .failure-nonretriable")`) {
+			t.Errorf("failure panel does not say non-retriable: %s", eval[string](t, ctx, `document.getElementById("failure").innerText`))
 		}
 	})
 

@@ -43,7 +43,7 @@ func (c *ActivityContext) TaskID() int { return c.taskID }
 // GetInput decodes the activity's JSON input into v.
 func (c *ActivityContext) GetInput(v any) error {
 	if err := DecodePayload(c.input, v); err != nil {
-		return fmt.Errorf("activity %q: decode input: %w", c.name, err)
+		return &inputError{fmt.Errorf("activity %q: decode input: %w", c.name, err)}
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func (c *OrchestrationContext) IsReplaying() bool { return c.x.replaying() }
 // GetInput decodes the orchestration's JSON input into v.
 func (c *OrchestrationContext) GetInput(v any) error {
 	if err := DecodePayload(c.x.input, v); err != nil {
-		return fmt.Errorf("orchestration %q: decode input: %w", c.x.name, err)
+		return &inputError{fmt.Errorf("orchestration %q: decode input: %w", c.x.name, err)}
 	}
 	return nil
 }

@@ -689,8 +689,10 @@ func (x *execution) call(kind history.EventType, name string, input any, opts []
 		inner := x.schedule(kind, name, in, o.instanceID, version)
 		inner.then(func() {
 			var tf *TaskFailedError
+			// A failure marked non-retriable would fail the same way again,
+			// so no policy retries it, whatever Handle would say.
 			if inner.err == nil || attempt >= policy.MaxAttempts || !errors.As(inner.err, &tf) ||
-				(policy.Handle != nil && !policy.Handle(tf)) {
+				(tf.Details != nil && tf.Details.IsNonRetriable) || (policy.Handle != nil && !policy.Handle(tf)) {
 				outer.complete(inner.result, inner.err)
 				return
 			}

@@ -84,7 +84,8 @@ type RetryPolicy struct {
 	// RetryTimeout stops retrying once this much orchestration time has
 	// passed since the first attempt; 0 means no limit.
 	RetryTimeout time.Duration
-	// Handle, when set, decides whether a failure is worth retrying.
+	// Handle, when set, decides whether a failure is worth retrying. A
+	// failure marked IsNonRetriable is never retried and never reaches it.
 	Handle func(*TaskFailedError) bool
 }
 

@@ -163,6 +163,9 @@ type FailureDetails struct {
 	StackTrace     string          `json:"StackTrace,omitempty"`
 	InnerFailure   *FailureDetails `json:"InnerFailure,omitempty"`
 	IsNonRetriable bool            `json:"IsNonRetriable,omitempty"`
+	// Properties are the error's own named values, as JSON values (the
+	// Durable Task Framework's FailureDetails.Properties).
+	Properties map[string]any `json:"Properties,omitempty"`
 }
 
 // String is the text form the Durable Task Framework stores as a Failed

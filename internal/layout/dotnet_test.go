@@ -22,7 +22,8 @@ func TestBlobURLPathEscapesLikeUriEscapeDataString(t *testing.T) {
 }
 
 func TestQueueMessagesCarryDotNetTypesFirst(t *testing.T) {
-	fd := &history.FailureDetails{ErrorType: "E", ErrorMessage: "m", InnerFailure: &history.FailureDetails{ErrorType: "I"}}
+	fd := &history.FailureDetails{ErrorType: "E", ErrorMessage: "m", InnerFailure: &history.FailureDetails{ErrorType: "I"},
+		IsNonRetriable: true, Properties: map[string]any{"sku": "A-1", "n": 2, "nested": map[string]any{"k": "v"}}}
 	md := MessageData{ActivityID: "a", TaskMessage: history.TaskMessage{
 		OrchestrationInstance: history.OrchestrationInstance{InstanceID: "p", ExecutionID: "e"},
 		Event:                 history.Event{Type: history.SubOrchestrationInstanceFailed, EventID: -1, TaskScheduledID: 3, FailureDetails: fd}}}
@@ -35,6 +36,9 @@ func TestQueueMessagesCarryDotNetTypesFirst(t *testing.T) {
 		`"TaskMessage":{"$type":"DurableTask.Core.TaskMessage","Event":{"$type":"DurableTask.Core.History.SubOrchestrationInstanceFailedEvent",`,
 		`"FailureDetails":{"$type":"DurableTask.Core.FailureDetails","ErrorType":"E",`,
 		`"InnerFailure":{"$type":"DurableTask.Core.FailureDetails","ErrorType":"I"`,
+		// Properties are written as plain JSON objects, without $type
+		// (see the README's note on .NET readers).
+		`"IsNonRetriable":true,"Properties":{"n":2,"nested":{"k":"v"},"sku":"A-1"}`,
 		`"OrchestrationInstance":{"$type":"DurableTask.Core.OrchestrationInstance","InstanceId":"p"`,
 	} {
 		if !strings.Contains(text, want) {
@@ -42,7 +46,8 @@ func TestQueueMessagesCarryDotNetTypesFirst(t *testing.T) {
 		}
 	}
 	back, err := DecodeMessage(context.Background(), nil, text)
-	if err != nil || back.TaskMessage.Event.FailureDetails.InnerFailure.ErrorType != "I" {
+	if err != nil || back.TaskMessage.Event.FailureDetails.InnerFailure.ErrorType != "I" ||
+		back.TaskMessage.Event.FailureDetails.Properties["sku"] != "A-1" || !back.TaskMessage.Event.FailureDetails.IsNonRetriable {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
 	if DotNetEventType(history.GenericEvent) != "DurableTask.Core.History.GenericEvent" ||

@@ -24,7 +24,8 @@ func ptr[T any](v T) *T { return &v }
 func sampleEvents() []history.Event {
 	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
 	fd := &history.FailureDetails{ErrorType: "System.Exception", ErrorMessage: "boom", StackTrace: "at X()",
-		InnerFailure: &history.FailureDetails{ErrorType: "Inner", ErrorMessage: "cause"}, IsNonRetriable: true}
+		InnerFailure: &history.FailureDetails{ErrorType: "Inner", ErrorMessage: "cause"}, IsNonRetriable: true,
+		Properties: map[string]any{"sku": "A-1", "retry": false}}
 	return []history.Event{
 		{Type: history.ExecutionStarted, EventID: -1, Timestamp: at(0), Name: "Hello", Version: "1.0", Input: `{"city":"Tōkyō"}`,
 			OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "abc", ExecutionID: "e1"},
@@ -161,7 +162,7 @@ func TestHistoryRowColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fd := e["FailureDetails"]; fd != `{"ErrorType":"System.Exception","ErrorMessage":"boom","StackTrace":"at X()","InnerFailure":{"ErrorType":"Inner","ErrorMessage":"cause"},"IsNonRetriable":true}` {
+	if fd := e["FailureDetails"]; fd != `{"ErrorType":"System.Exception","ErrorMessage":"boom","StackTrace":"at X()","InnerFailure":{"ErrorType":"Inner","ErrorMessage":"cause"},"IsNonRetriable":true,"Properties":{"retry":false,"sku":"A-1"}}` {
 		t.Errorf("FailureDetails = %v", fd)
 	}
 }

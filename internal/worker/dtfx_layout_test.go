@@ -58,7 +58,7 @@ func TestTaskHubMatchesTheDurableTaskFramework(t *testing.T) {
 	t.Run("a Failed instance's Output is FailureDetails.ToString()", func(t *testing.T) {
 		st := a.run(t, "Fails", nil, client.StartOptions{InstanceID: "fails-1"})
 		row := tableRows(t, storage.Tables, layout.InstancesTable(a.hub), "PartitionKey eq 'fails-1'")
-		if len(row) != 1 || row[0]["Output"] != "*errors.errorString: it broke" {
+		if len(row) != 1 || row[0]["Output"] != "error: it broke" {
 			t.Fatalf("Output column %q (status %s)", row[0]["Output"], st.RuntimeStatus)
 		}
 		if st.FailureDetails == nil || st.FailureDetails.ErrorMessage != "it broke" {

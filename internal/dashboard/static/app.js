@@ -827,6 +827,18 @@
     view.dataset.status = s.runtimeStatus;
   }
 
+  // failureExtras renders what failure details carry besides type and
+  // message: non-retriable, properties, and each inner failure in turn.
+  function failureExtras(fd) {
+    const rows = [];
+    for (let f = fd, depth = 0; f && depth < 32; f = f.InnerFailure, depth++) {
+      if (depth > 0) rows.push(el("div", { class: "msg failure-cause", text: `caused by ${f.ErrorType ? f.ErrorType + ": " : ""}${f.ErrorMessage || ""}` }));
+      if (f.IsNonRetriable) rows.push(el("div", { class: "failure-nonretriable", text: "non-retriable" }));
+      if (f.Properties && Object.keys(f.Properties).length) rows.push(el("pre", { class: "json failure-properties", text: JSON.stringify(f.Properties) }));
+    }
+    return rows;
+  }
+
   function failurePanel(s, events) {
     const out = typeof s.output === "string" ? s.output : JSON.stringify(s.output);
     const panel = el("div", { class: "panel failure", id: "failure" }, el("h2", { text: "Failed" }), el("div", { class: "msg", text: out }));
@@ -835,11 +847,15 @@
       const fd = e.FailureDetails;
       const where = e.EventType === "ExecutionCompleted" ? "Orchestrator" : `${e.EventType === "TaskFailed" ? "Activity" : "Sub-orchestration"} ${e.FunctionName || e.Name || ""}`;
       const text = fd ? (fd.ErrorType ? fd.ErrorType + ": " : "") + (fd.ErrorMessage || "") : (e.Reason || "");
-      // The orchestrator's own failure is the output, already shown.
+      // The orchestrator's own failure is the output, already shown; what
+      // the output cannot say (the stack, the causes, whether retrying
+      // could help, the error's properties) still is.
       const repeat = e.EventType === "ExecutionCompleted" && text === out;
-      if (repeat && !(fd && fd.StackTrace)) continue;
+      const extra = fd ? failureExtras(fd) : [];
+      if (repeat && !(fd && fd.StackTrace) && extra.length === 0) continue;
       panel.append(el("div", { class: "section" },
         repeat ? null : el("div", { class: "msg", text: `${where}: ${text}` }),
+        ...extra,
         fd && fd.StackTrace ? el("pre", { class: "json", text: fd.StackTrace }) : null,
         !fd && e.Details ? el("pre", { class: "json", text: e.Details }) : null));
     }
