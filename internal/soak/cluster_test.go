@@ -33,11 +33,14 @@ const (
 )
 
 // hubOptions are the host.json settings that scenarios vary: most run the defaults, the
-// hand-over scenario needs more partitions than handlers and the table brown-out a lease
-// that outlasts the brown-out.
+// hand-over scenario needs more partitions than handlers, the table brown-out a lease
+// that outlasts the brown-out, and the version scenarios a build's version settings.
 type hubOptions struct {
 	partitions   int
 	lease, renew time.Duration
+	// version is defaultVersion, match versionMatchStrategy and failure
+	// versionFailureStrategy; each is left out of host.json when empty.
+	version, match, failure string
 }
 
 var defaultHub = hubOptions{partitions: partitionCount, lease: leaseDuration, renew: leaseRenewInterval}
@@ -49,28 +52,47 @@ var defaultHub = hubOptions{partitions: partitionCount, lease: leaseDuration, re
 func appDir(t *testing.T, hub string, o hubOptions) string {
 	t.Helper()
 	dir := t.TempDir()
+	writeHost(t, dir, hub, o)
+	return dir
+}
+
+// writeHost writes appDir's host.json into dir, an app root of the test's own.
+func writeHost(t *testing.T, dir, hub string, o hubOptions) {
+	t.Helper()
+	var versions string
+	for _, kv := range [][2]string{{"defaultVersion", o.version}, {"versionMatchStrategy", o.match}, {"versionFailureStrategy", o.failure}} {
+		if kv[1] != "" {
+			versions += fmt.Sprintf(",%q:%q", kv[0], kv[1])
+		}
+	}
 	host := fmt.Sprintf(`{"version":"2.0","extensions":{"http":{"routePrefix":""},"durableTask":{"hubName":%q,
 	  "storageProvider":{"partitionCount":%d,"maxQueuePollingInterval":"00:00:01",
 	    "controlQueueVisibilityTimeout":"00:00:20","workItemQueueVisibilityTimeout":"00:00:20",
 	    "partitionLeaseDuration":"00:00:%02d","partitionLeaseRenewInterval":"00:00:%02d"},
-	  "maxConcurrentOrchestratorFunctions":10,"maxConcurrentActivityFunctions":10}}}`,
-		hub, o.partitions, int(o.lease/time.Second), int(o.renew/time.Second))
+	  "maxConcurrentOrchestratorFunctions":10,"maxConcurrentActivityFunctions":10%s}}}`,
+		hub, o.partitions, int(o.lease/time.Second), int(o.renew/time.Second), versions)
 	if err := os.WriteFile(filepath.Join(dir, "host.json"), []byte(host), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 // handler is one handler process.
 type handler struct {
-	n      int // its number in the cluster, for logs: h1, h2, …
+	n      int    // its number in the cluster, for logs: h1, h2, …
+	build  string // its cluster's name, for logs of scenarios with several: old/h1
 	cmd    *exec.Cmd
 	out    *testutil.SyncBuffer
 	base   string        // http://127.0.0.1:port
 	exited chan struct{} // closed once the process has been waited for
 }
 
-func (h *handler) String() string { return fmt.Sprintf("h%d(pid %d)", h.n, h.cmd.Process.Pid) }
+func (h *handler) String() string {
+	prefix := ""
+	if h.build != "" {
+		prefix = h.build + "/"
+	}
+	return fmt.Sprintf("%sh%d(pid %d)", prefix, h.n, h.cmd.Process.Pid)
+}
 
 // owns reports whether a lease owner names this process: the worker's default ID is
 // "<host>-<pid>-<random>".
@@ -86,7 +108,9 @@ type cluster struct {
 	hub  string
 	conn string
 	dir  string
-	bin  string // the handler binary; the repository's handler when ""
+	bin  string   // the handler binary; the repository's handler when ""
+	env  []string // app settings of this cluster's own, as NAME=value
+	name string   // the build's name in logs, when a scenario runs several
 	http *http.Client
 
 	mu    sync.Mutex
@@ -108,14 +132,23 @@ func newCluster(t *testing.T, hub, conn string, n int) *cluster {
 // the hub records its count and the others adopt it.
 func newClusterWith(t *testing.T, hub, conn string, n int, o hubOptions) *cluster {
 	t.Helper()
-	c := &cluster{t: t, hub: hub, conn: conn, dir: appDir(t, hub, o),
+	c := newBuild(t, hub, conn, appDir(t, hub, o), "")
+	for range n {
+		c.mustStart()
+	}
+	return c
+}
+
+// newBuild is a cluster on hub with no handler started yet, whose handlers run bin (the
+// repository's handler when "") in the app root dir with the app settings env. The version
+// scenarios run several builds of one app on one hub, each a cluster of its own.
+func newBuild(t *testing.T, hub, conn, dir, bin string, env ...string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, hub: hub, conn: conn, dir: dir, bin: bin, env: env,
 		// Longer than any storage retry a handler makes during an outage, shorter than the
 		// scenarios' deadlines: a request with no answer by then counts as unanswered.
 		http: &http.Client{Timeout: 30 * time.Second}}
 	t.Cleanup(c.cleanup)
-	for range n {
-		c.mustStart()
-	}
 	return c
 }
 
@@ -177,13 +210,14 @@ func (c *cluster) start() (*handler, error) {
 	cmd.Dir = c.dir
 	cmd.Env = append(os.Environ(), "AzureWebJobsStorage="+c.conn, fmt.Sprintf("FUNCTIONS_CUSTOMHANDLER_PORT=%d", port),
 		app.WakeQueueSetting+"=none", "DatabaseConnection=Server=db", "DURABLE_LOG_LEVEL="+os.Getenv("HANDLER_LOG_LEVEL"))
+	cmd.Env = append(cmd.Env, c.env...)
 	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	dieWithTests(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start handler: %w", err)
 	}
-	h := &handler{cmd: cmd, out: out, base: fmt.Sprintf("http://127.0.0.1:%d", port), exited: make(chan struct{})}
+	h := &handler{cmd: cmd, out: out, base: fmt.Sprintf("http://127.0.0.1:%d", port), exited: make(chan struct{}), build: c.name}
 	go func() {
 		_ = cmd.Wait()
 		close(h.exited)
@@ -288,12 +322,23 @@ func (c *cluster) killAndReplace(r *rand.Rand) error {
 // in its own goroutine, which has its own generator seeded from r. The returned channel
 // yields the first error (nil when all n kills were done) and is then closed.
 func (c *cluster) chaos(r *rand.Rand, n int, minGap, maxGap time.Duration) <-chan error {
+	return chaos(r, []*cluster{c}, n, minGap, maxGap)
+}
+
+// chaos is cluster.chaos over several clusters serving one hub: each kill picks one of
+// them at random and kills and replaces a random handler of it.
+func chaos(r *rand.Rand, cs []*cluster, n int, minGap, maxGap time.Duration) <-chan error {
 	rr := rand.New(rand.NewPCG(r.Uint64(), r.Uint64()))
 	done := make(chan error, 1)
 	go func() {
 		defer close(done)
 		for range n {
 			time.Sleep(minGap + time.Duration(rr.Int64N(int64(maxGap-minGap))))
+			c := cs[0]
+			if len(cs) > 1 {
+				// Only then: a seed of a one-cluster scenario draws what it drew before.
+				c = cs[rr.IntN(len(cs))]
+			}
 			if err := c.killAndReplace(rr); err != nil {
 				done <- err
 				return

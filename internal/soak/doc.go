@@ -13,8 +13,15 @@
 // the handlers' DURABLE_LOG_LEVEL, HANDLER_LOG_DUMP=<path prefix> writes the full log of
 // every handler of a failed test, and KEEP_HUBS=1 keeps the task hubs for inspection.
 //
+// The version scenarios (versions_test.go) run several builds of one app on one hub, each a
+// set of handler processes whose host.json sets its own defaultVersion and version
+// strategies, as a rolling deploy does: which build runs which instance, what a rejected
+// instance costs while it waits, a deploy gated by `durable replay-check`, and the kill
+// loop with two versions.
+//
 // The scale suite (scale_test.go, `make scale`, SCALE=1) measures rather than proves: on
 // hubs of many waiting instances it reports idle cost, query latencies and the takeover after
 // a kill, and the cost per step of long chains and wide fan-outs. It runs the handler in
-// ./scaleapp, the samples plus a test-only Chain orchestrator; SOAK=full runs a short version.
+// ./scaleapp, the samples plus test-only orchestrators (Chain; Steps, for the version
+// scenarios); SOAK=full runs a short version.
 package soak

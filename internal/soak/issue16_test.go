@@ -49,9 +49,15 @@ func feedVia(t *testing.T, c *cluster, wants []want, span time.Duration, via fun
 // returns the holder of each, or fails t after within.
 func ownersNow(t *testing.T, c *cluster, ls *leaseSampler, within time.Duration) []*handler {
 	t.Helper()
+	return ownersOf(t, c.handlers, ls, within)
+}
+
+// ownersOf is ownersNow for the handlers that live returns, of several clusters.
+func ownersOf(t *testing.T, live func() []*handler, ls *leaseSampler, within time.Duration) []*handler {
+	t.Helper()
 	var out []*handler
 	_, ok := ls.waitFor(time.Now(), within, func(smp leaseSample) bool {
-		live := c.handlers()
+		live := live()
 		out = make([]*handler, len(smp.owners))
 		for p, owner := range smp.owners {
 			for _, h := range live {

@@ -46,13 +46,22 @@ func cities(prefix string, n int) []want {
 // the scenario's row.
 func finish(t *testing.T, s *store, c *cluster, tr *tracker, wants []want, within time.Duration) row {
 	t.Helper()
+	return finishBuilds(t, s, []*cluster{c}, tr, wants, within)
+}
+
+// finishBuilds is finish for a hub served by several clusters, whose kills all count.
+func finishBuilds(t *testing.T, s *store, cs []*cluster, tr *tracker, wants []want, within time.Duration) row {
+	t.Helper()
 	stall, allDone := tr.wait(within)
 	wants = append(wants, s.children(t, wants)...)
 	v := s.check(t, wants)
 	v.report(t)
 	x := row{verdict: v, stall: stall}
 	var during int
-	during, x.kills = c.killsBefore(allDone)
+	for _, c := range cs {
+		b, a := c.killsBefore(allDone)
+		during, x.kills = during+b, x.kills+a
+	}
 	if during < x.kills {
 		// Kills after the last completion prove nothing; say how many did.
 		x.notes = fmt.Sprintf("%d kills before the last completion", during)

@@ -470,6 +470,14 @@ func (w *Worker) reject(inst *instance, batch []delivery, why *durable.VersionMi
 		// here): give it back too; see dropSnapshot.
 		w.dropSnapshot(inst)
 	}
+	for _, d := range batch {
+		if d.ev.Type == history.ExecutionStarted {
+			// The start is not lost, only waiting: the look for lost starts
+			// skips it rather than sending it again.
+			w.starts.note(inst.id, time.Now())
+			break
+		}
+	}
 	delay := rejectDelay(time.Now())
 	w.rejected.Add(1)
 	w.log.Debug("rejected an instance of a version this worker does not run", "instanceId", inst.id,
@@ -794,6 +802,20 @@ func (w *Worker) notStarted(ctx context.Context, inst *instance, batch []deliver
 	exists := err == nil && row != nil
 	if err != nil && !errors.Is(err, azstore.ErrNotFound) {
 		return err
+	}
+	if exists {
+		// The start of an instance whose version this worker leaves to
+		// others comes back at every reject period: its events wait for the
+		// same boundary, so that they come back with it, in one dequeue and
+		// in order, rather than on their own back-off below, looked at
+		// more often and overtaking each other while it waits.
+		if err := w.opts.Versions.Check(row.Name, row.Version); err != nil && w.opts.Versions.Failure != durable.FailureFail {
+			var mismatch *durable.VersionMismatchError
+			if errors.As(err, &mismatch) {
+				w.reject(inst, batch, mismatch)
+				return nil
+			}
+		}
 	}
 	var held []*azstore.Message
 	defer func() { w.insts.settled(held...) }()
