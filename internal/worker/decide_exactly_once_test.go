@@ -289,12 +289,13 @@ func TestFirstCheckpointOfARecentStartNeedsNoInFlightRow(t *testing.T) {
 		snap *snapshot
 		more []history.Event
 	}{
-		"an activity left open":   {&snapshot{executionID: "e"}, open},
-		"a later checkpoint":      {&snapshot{executionID: "e", durable: 4}, done[2:]},
-		"a continued execution":   {&snapshot{executionID: "e", continued: true}, done},
-		"a start made long ago":   {&snapshot{executionID: "e"}, []history.Event{old}},
-		"a start the parent sent": {&snapshot{executionID: "e"}, []history.Event{child}},
-		"no start in sight":       {&snapshot{executionID: "e"}, done[2:]},
+		"an activity left open":    {&snapshot{executionID: "e"}, open},
+		"a later checkpoint":       {&snapshot{executionID: "e", durable: 4}, done[2:]},
+		"a continued execution":    {&snapshot{executionID: "e", continued: true}, done},
+		"a start made long ago":    {&snapshot{executionID: "e"}, []history.Event{old}},
+		"a start the parent sent":  {&snapshot{executionID: "e"}, []history.Event{child}},
+		"no start in sight":        {&snapshot{executionID: "e"}, done[2:]},
+		"loaded, a row maybe left": {&snapshot{executionID: "e", durable: 4, mayHaveRow: true}, done[2:]},
 	} {
 		if !needsJournal(c.snap, c.more, now) {
 			t.Errorf("%s goes without an in-flight row", name)

@@ -573,7 +573,7 @@ const journalQuiet = 5 * time.Second
 // for it then); any checkpoint in between keeps the row.
 func (w *Worker) noteQuiet(inst *instance) {
 	snap := inst.snap
-	if snap == nil || !snap.journaled {
+	if snap == nil || !snap.journaled && !snap.mayHaveRow {
 		return
 	}
 	switch {
@@ -588,7 +588,7 @@ func (w *Worker) noteQuiet(inst *instance) {
 	case time.Since(snap.quietSince) < journalQuiet:
 		return
 	}
-	snap.journaled, snap.quietSince = false, time.Time{}
+	snap.journaled, snap.mayHaveRow, snap.quietSince = false, false, time.Time{}
 	w.unjournal.add(inst.id)
 }
 
@@ -761,9 +761,10 @@ func (w *Worker) snapshotFor(ctx context.Context, inst *instance, events []histo
 	// row write leaves the row behind, at an older execution even; a rewind
 	// leaves it Pending), so the first episode after a load writes all of
 	// it from history.
-	// Whether it has an in-flight row is unknown too: taken as yes, so that
-	// a quiet instance deletes any.
-	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, durable: len(hs.Events), etag: hs.ETag, journaled: true,
+	// Whether it has an in-flight row is unknown too: its next checkpoint
+	// writes one (a quiet instance's was deleted), and a quiet instance
+	// deletes any.
+	inst.snap = &snapshot{executionID: hs.ExecutionID, events: hs.Events, durable: len(hs.Events), etag: hs.ETag, mayHaveRow: true,
 		open: openActivities(hs.Events)}
 	return inst.snap, nil
 }

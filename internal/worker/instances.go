@@ -69,8 +69,13 @@ type snapshot struct {
 	// snapshot is dropped or replaced.
 	sess *durable.Session
 	// journaled says the instance has an in-flight row (see
-	// layout.InFlightTable); quietSince is when it last became quiet.
+	// layout.InFlightTable) that this worker wrote; mayHaveRow that one
+	// may exist from before a load (another worker's, or this one's before
+	// it dropped the snapshot), which only the row's deletion cares about:
+	// a checkpoint cannot count on a row it did not see written.
+	// quietSince is when it last became quiet.
 	journaled  bool
+	mayHaveRow bool
 	quietSince time.Time
 	// continued marks an execution that a continue-as-new started here;
 	// its row exists already (see firstOfSubOrchestration).
@@ -294,14 +299,6 @@ func (s *instances) run(inst *instance) {
 		defer s.w.wg.Done()
 		s.w.runInstance(inst)
 	}()
-}
-
-// active reports whether the instance has work in this process.
-func (s *instances) active(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	inst := s.m[id]
-	return inst != nil && (inst.running || len(inst.pending) > 0)
 }
 
 // requeue puts a batch that could not be processed back in front of

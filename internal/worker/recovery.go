@@ -311,7 +311,13 @@ func (w *Worker) resendLostStartsIndexed(ctx context.Context, from, to time.Time
 		}
 		for _, e := range entries {
 			p := w.hub.PartitionOf(e.InstanceID)
-			if !want(p, e.CreatedTime) || !w.parts.polling(p) || w.starts.seen(e.InstanceID) || w.insts.active(e.InstanceID) {
+			// An instance busy in this worker is looked at all the same: the
+			// events of one whose start was lost (a child's result, a raised
+			// event) keep it busy, coming back again and again to wait for
+			// that start, and a look right after a takeover's drain finds
+			// most instances busy. A start resent while its first one is
+			// under way costs a message that the instance drops.
+			if !want(p, e.CreatedTime) || !w.parts.polling(p) || w.starts.seen(e.InstanceID) {
 				continue
 			}
 			row, err := w.hub.GetInstanceColumns(ctx, e.InstanceID, nil)
@@ -352,8 +358,8 @@ func (w *Worker) resendLostStarts(ctx context.Context, createdBefore time.Time) 
 			// A partition not polled yet (its new owner waits for the old
 			// owner's messages to come back, then drains them) may hold the
 			// start in its queue: only its recovery may resend it.
-			if !w.parts.polling(w.hub.PartitionOf(row.InstanceID)) || w.insts.active(row.InstanceID) {
-				continue
+			if !w.parts.polling(w.hub.PartitionOf(row.InstanceID)) {
+				continue // busy instances too: see resendLostStartsIndexed
 			}
 			ok, err := w.resendIfLost(ctx, row, createdBefore)
 			if err != nil {
