@@ -249,7 +249,9 @@ func (a *activities) run(it activityItem) {
 	ev := it.tm.Event
 	id := it.tm.OrchestrationInstance.InstanceID
 	fn, _ := w.reg.Activity(ev.Name)
-	result := durable.ActivityResult(w.ctx, fn, ev, id, w.log)
+	ctx, endSpan := w.opts.Tracer.StartActivity(w.ctx, id, &ev)
+	result := durable.ActivityResult(ctx, fn, ev, id, w.log)
+	endSpan(&result)
 	result.Timestamp = time.Now().UTC()
 	result.TargetExecutionID = it.tm.OrchestrationInstance.ExecutionID
 	w.log.Debug("activity done", "instanceId", id, "taskId", ev.EventID, "name", ev.Name, "queued", it.msg != nil, "result", result.Type.String())

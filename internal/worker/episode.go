@@ -226,6 +226,12 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		return err
 	}
 
+	if len(snap.events) == 0 {
+		// Only a start without history may begin a trace: a redelivered
+		// start is dropped as a duplicate anyway.
+		w.opts.Tracer.Starting(events)
+	}
+
 	committed := false
 	// The batch's messages are deleted as soon as a checkpoint holds their
 	// events: before the next execution of a continue-as-new chain
@@ -270,6 +276,9 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			return deleteHeld()
 		}
 		kick = false
+		// What the episode schedules carries the orchestration's trace
+		// context, in history and in its messages.
+		w.opts.Tracer.Stamp(snap.events, res)
 		if snap.executionID == "" {
 			snap.executionID = res.ExecutionID
 		}
@@ -364,6 +373,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		next := strings.ReplaceAll(uuid.NewString(), "-", "") // .NET's Guid "N" form, as the client writes
 		res.ContinueAsNew.Applied = appliedToCarry(res.ContinueAsNew, snap.deleted, now)
 		events = durable.NewExecutionEvents(res, inst.id, next, now)
+		w.opts.Tracer.Continue(snap.events, events)
 		var spill []history.Event
 		events, spill = splitCarry(inst.id, snap.executionID, events)
 		for _, e := range spill {
@@ -490,6 +500,9 @@ func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more
 		return err
 	}
 	snap.etag, snap.assumedNew = etag, false
+	// The spans these events end are emitted now that they are durable:
+	// once per event, whichever episode or worker wrote it.
+	w.opts.Tracer.Committed(snap.events[:snap.durable], events)
 	for _, e := range events {
 		if e.Type == history.ExecutionStarted {
 			w.starts.note(id, time.Now())

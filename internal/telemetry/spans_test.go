@@ -1,0 +1,108 @@
+package telemetry
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/history"
+)
+
+func newTestTracer() (*Tracer, *tracetest.InMemoryExporter) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithIDGenerator(idGenerator{}))
+	return &Tracer{tr: tp.Tracer(ScopeName)}, exp
+}
+
+// TestOneOrchestrationSpanAcrossEpisodes plays an execution's history in
+// three checkpoints, as three episodes would write it: the orchestration
+// span comes once, at the end, from the start history recorded, and the
+// activity's spans hang under it with the IDs the episode stamped.
+func TestOneOrchestrationSpanAcrossEpisodes(t *testing.T) {
+	tr, exp := newTestTracer()
+	caller := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled})
+	tc, end := tr.CreateOrchestration(trace.ContextWithRemoteSpanContext(context.Background(), caller), "Hello", "", "i1", "e1")
+	end(nil)
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	start := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: t0, Name: "Hello",
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "i1", ExecutionID: "e1"}, ParentTraceContext: tc}
+	sched := history.Event{Type: history.TaskScheduled, EventID: 0, Timestamp: t0.Add(time.Millisecond), Name: "SayHello"}
+	res := &durable.Result{Appended: []history.Event{start, sched}, Outbound: []durable.Outbound{{Kind: durable.ToActivity,
+		Message: history.TaskMessage{Event: sched}}}}
+	tr.Stamp(nil, res)
+	if res.Appended[1].ParentTraceContext == nil || res.Outbound[0].Message.Event.ParentTraceContext == nil ||
+		*res.Appended[1].ParentTraceContext != *res.Outbound[0].Message.Event.ParentTraceContext {
+		t.Fatalf("TaskScheduled not stamped alike: %+v / %+v", res.Appended[1].ParentTraceContext, res.Outbound[0].Message.Event.ParentTraceContext)
+	}
+	past := res.Appended
+	tr.Committed(nil, past)
+
+	// The activity runs (its span is the server span under the client span).
+	_, endAct := tr.StartActivity(context.Background(), "i1", &past[1])
+	endAct(&history.Event{Type: history.TaskCompleted})
+
+	done := []history.Event{{Type: history.TaskCompleted, EventID: -1, TaskScheduledID: 0, Timestamp: t0.Add(5 * time.Millisecond)}}
+	tr.Committed(past, done)
+	past = append(past, done...)
+	fin := []history.Event{{Type: history.ExecutionCompleted, EventID: -1, Timestamp: t0.Add(6 * time.Millisecond),
+		OrchestrationStatus: history.StatusCompleted}}
+	tr.Committed(past, fin)
+
+	spans := exp.GetSpans()
+	byName := map[string][]tracetest.SpanStub{}
+	for _, s := range spans {
+		byName[s.Name] = append(byName[s.Name], s)
+	}
+	if len(spans) != 4 || len(byName["orchestration:Hello"]) != 1 || len(byName["activity:SayHello"]) != 2 || len(byName["create_orchestration:Hello"]) != 1 {
+		t.Fatalf("spans: %v", names(spans))
+	}
+	create, orch := byName["create_orchestration:Hello"][0], byName["orchestration:Hello"][0]
+	if create.Parent.SpanID() != caller.SpanID() || create.SpanContext.TraceID() != caller.TraceID() {
+		t.Errorf("create_orchestration parent %v, want the caller", create.Parent.SpanID())
+	}
+	if orch.Parent.SpanID() != create.SpanContext.SpanID() || !orch.StartTime.Equal(t0) || orch.SpanKind != trace.SpanKindServer {
+		t.Errorf("orchestration span: parent %v start %v kind %v", orch.Parent.SpanID(), orch.StartTime, orch.SpanKind)
+	}
+	var client, server tracetest.SpanStub
+	for _, s := range byName["activity:SayHello"] {
+		if s.SpanKind == trace.SpanKindClient {
+			client = s
+		} else {
+			server = s
+		}
+	}
+	if client.Parent.SpanID() != orch.SpanContext.SpanID() || server.Parent.SpanID() != client.SpanContext.SpanID() {
+		t.Errorf("activity spans: client under %v (orchestration %v), server under %v (client %v)",
+			client.Parent.SpanID(), orch.SpanContext.SpanID(), server.Parent.SpanID(), client.SpanContext.SpanID())
+	}
+}
+
+func names(spans tracetest.SpanStubs) []string {
+	var out []string
+	for _, s := range spans {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func TestOffIsNil(t *testing.T) {
+	var tr *Tracer
+	tc, end := tr.CreateOrchestration(context.Background(), "x", "", "i", "e")
+	end(nil)
+	if tc != nil || tr.Enabled() {
+		t.Fatal("a nil tracer traced")
+	}
+	tr.Stamp(nil, &durable.Result{})
+	tr.Committed(nil, []history.Event{{Type: history.ExecutionCompleted}})
+	if allocs := testing.AllocsPerRun(100, func() {
+		_, end := tr.StartActivity(context.Background(), "i", &history.Event{})
+		end(nil)
+	}); allocs != 0 {
+		t.Errorf("tracing off allocates %v per activity", allocs)
+	}
+}
