@@ -23,7 +23,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
+	"github.com/durable-go/durable/client"
 	"github.com/durable-go/durable/internal/devhost"
 	"github.com/durable-go/durable/internal/testutil"
 )
@@ -125,6 +129,7 @@ func randomHex(t *testing.T, n int) string {
 type app struct {
 	t    *testing.T
 	base string
+	hub  string
 	stop func()
 }
 
@@ -154,7 +159,7 @@ func startApp(t *testing.T, otelEnv map[string]string) *app {
 			QueuePollMin: 20 * time.Millisecond, QueuePollMax: 200 * time.Millisecond,
 			Ready: func(addr string) { ready <- addr }})
 	}()
-	a := &app{t: t}
+	a := &app{t: t, hub: hub}
 	stopped := false
 	a.stop = func() {
 		if stopped {
@@ -312,7 +317,7 @@ func TestTracesReachAnOTLPReceiver(t *testing.T) {
 			if proto == "grpc" {
 				runAll(t, a, sink)
 			} else {
-				runHello(t, a, sink)
+				runHello(t, a, sink, endpoint)
 			}
 		})
 	}
@@ -324,17 +329,47 @@ func caller(t *testing.T) (traceparent, traceID, spanID string) {
 	return "00-" + traceID + "-" + spanID + "-01", traceID, spanID
 }
 
-// runHello starts one HelloCities5 and checks its tree: the short proof
-// that a protocol works.
-func runHello(t *testing.T, a *app, sink *consumertest.TracesSink) {
-	tp, traceID, callerID := caller(t)
-	id := "hello-" + randomHex(t, 4)
-	a.do(http.MethodPost, "/orchestrators/HelloCities5/"+id, "", tp, http.StatusAccepted)
+// runHello starts one HelloCities5 with the Go client, under a span of
+// the caller's in its ctx, and checks its tree and that its status names
+// the trace: the short proof that a protocol works.
+func runHello(t *testing.T, a *app, sink *consumertest.TracesSink, endpoint string) {
+	_, traceID, callerID := caller(t)
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(endpoint+"/v1/traces"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	c, err := client.Open(context.Background(), client.Config{ConnectionString: testutil.Storage(t), HubName: a.hub, TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid, _ := oteltrace.TraceIDFromHex(traceID)
+	sid, _ := oteltrace.SpanIDFromHex(callerID)
+	ctx := oteltrace.ContextWithRemoteSpanContext(context.Background(), oteltrace.NewSpanContext(oteltrace.SpanContextConfig{
+		TraceID: tid, SpanID: sid, TraceFlags: oteltrace.FlagsSampled}))
+	id, err := c.StartNew(ctx, "HelloCities5", nil, client.StartOptions{InstanceID: "hello-" + randomHex(t, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.waitStatus(id, "Completed", 30*time.Second)
 	tr := collect(t, sink, traceID, 1+1+5*2)
 	orch := tr.checkStart(t, "HelloCities5", id, callerID)
 	tr.checkActivities(t, orch, "SayHello", 5, false)
 	tr.checkAllParented(t, callerID)
+
+	// The status names the trace: the Go client on request, the HTTP API
+	// with the history (as the dashboard asks for it).
+	st, err := c.GetStatus(context.Background(), id, client.StatusOptions{ShowTraceID: true})
+	if err != nil || st.TraceID != traceID {
+		t.Errorf("client status: trace ID %q (%v), want %s", st.TraceID, err, traceID)
+	}
+	var body struct {
+		TraceID string `json:"traceId"`
+	}
+	if err := json.Unmarshal(a.do(http.MethodGet, "/durabletask/instances/"+id+"?showHistory=true", "", "", http.StatusOK), &body); err != nil || body.TraceID != traceID {
+		t.Errorf("HTTP status: traceId %q (%v), want %s", body.TraceID, err, traceID)
+	}
 }
 
 // runAll starts every scenario of the issue in one trace.

@@ -54,12 +54,14 @@ func newRouter(a *App, own map[string]http.Handler, ownHTTP http.Handler) (http.
 	if err != nil {
 		return nil, fmt.Errorf("build functions: %w", err)
 	}
+	traceURL, _ := a.Settings.Get(dashboard.TraceURLSetting)
 	dash, err := dashboard.New(dashboard.Config{
 		API:            api,
 		ManagementBase: api.ManagementBase(),
 		Statuses:       a.Client,
 		HubName:        a.Hub.Name(),
 		Logger:         a.Logger,
+		TraceURL:       traceURL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build dashboard: %w", err)
