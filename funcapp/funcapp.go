@@ -144,7 +144,7 @@ func Main(opts Options) {
 	if err := Run(opts); err != nil {
 		logger := opts.Logger
 		if logger == nil {
-			logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+			logger = handler.DefaultLogger()
 		}
 		logger.Error("handler stopped", "error", err)
 		os.Exit(1)

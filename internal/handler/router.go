@@ -90,11 +90,15 @@ func newRouter(a *App, own map[string]http.Handler, ownHTTP http.Handler) (http.
 		}
 		invocations[strings.ToLower(name)] = h
 	}
+	tracing := a.Host.Durable.Tracing.DistributedTracingEnabled
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// A caller's W3C trace context (forwarded requests keep their
-		// headers) becomes the parent of what the request starts: the start
-		// routes' create_orchestration spans, and so the orchestration.
-		r = r.WithContext(telemetry.Extract(r.Context(), r.Header))
+		if tracing {
+			// A caller's W3C trace context (forwarded requests keep their
+			// headers) becomes the parent of what the request starts: the
+			// start routes' create_orchestration spans, and so the
+			// orchestration. With tracing off nothing reads it.
+			r = r.WithContext(telemetry.Extract(r.Context(), r.Header))
+		}
 		// Forwarded requests keep their original path, so the API's
 		// prefixes tell them from invocations.
 		if api.Handles(r.URL.Path) && !dash.Handles(r.URL.Path) {

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -343,3 +344,31 @@ func (t *Tracer) StartActivity(ctx context.Context, instanceID string, scheduled
 }
 
 func noResult(*history.Event) {}
+
+// ActivityLogger is logger with the trace and span IDs of the activity
+// span in ctx (see StartActivity), so that an activity's log lines can be
+// found from its trace and the other way round; logger itself when ctx
+// holds no span.
+func ActivityLogger(ctx context.Context, logger *slog.Logger) *slog.Logger {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() || logger == nil {
+		return logger
+	}
+	return logger.With("traceId", sc.TraceID().String(), "spanId", sc.SpanID().String())
+}
+
+// OrchestrationLogger is logger with the execution, orchestrator name, and
+// trace and span IDs of the orchestration span of the execution whose
+// history is past followed by more: what an orchestrator's replay-safe
+// logger writes with. Logger itself with tracing off or no traced start.
+func (t *Tracer) OrchestrationLogger(logger *slog.Logger, past, more []history.Event) *slog.Logger {
+	if t == nil || logger == nil {
+		return logger
+	}
+	x, ok := executionOf(StartOf(past, more))
+	if !ok {
+		return logger
+	}
+	return logger.With("executionId", x.executionID, "orchestrator", x.name,
+		"traceId", x.self.TraceID().String(), "spanId", x.self.SpanID().String())
+}

@@ -1,7 +1,11 @@
 package telemetry
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +108,41 @@ func TestOffIsNil(t *testing.T) {
 		end(nil)
 	}); allocs != 0 {
 		t.Errorf("tracing off allocates %v per activity", allocs)
+	}
+}
+
+// TestLoggersCarryTheTrace: an orchestrator's and an activity's log lines
+// name the trace and the span they belong to, so a line leads to its trace.
+func TestLoggersCarryTheTrace(t *testing.T) {
+	tr, _ := newTestTracer()
+	var buf bytes.Buffer
+	base := slog.New(slog.NewJSONHandler(&buf, nil))
+	tc, end := tr.CreateOrchestration(context.Background(), "Hello", "", "i1", "e1")
+	end(nil)
+	start := history.Event{Type: history.ExecutionStarted, Name: "Hello",
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "i1", ExecutionID: "e1"}, ParentTraceContext: tc}
+	x, _ := executionOf(&start)
+	tr.OrchestrationLogger(base, nil, []history.Event{start}).Info("orchestrator line")
+	sched := history.Event{Type: history.TaskScheduled, EventID: 3, Name: "SayHello", ParentTraceContext: traceContextOf(x.child(idActivity, 3))}
+	ctx, endAct := tr.StartActivity(context.Background(), "i1", &sched)
+	ActivityLogger(ctx, base).Info("activity line")
+	endAct(&history.Event{Type: history.TaskCompleted})
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("log: %q", buf.String())
+	}
+	var orch, act map[string]string
+	_ = json.Unmarshal([]byte(lines[0]), &orch)
+	_ = json.Unmarshal([]byte(lines[1]), &act)
+	if orch["traceId"] != x.self.TraceID().String() || orch["spanId"] != x.self.SpanID().String() ||
+		orch["executionId"] != "e1" || orch["orchestrator"] != "Hello" {
+		t.Errorf("orchestrator line %v, want trace %s span %s", orch, x.self.TraceID(), x.self.SpanID())
+	}
+	if sc := trace.SpanContextFromContext(ctx); act["traceId"] != x.self.TraceID().String() || act["spanId"] != sc.SpanID().String() {
+		t.Errorf("activity line %v, want the activity span %s", act, sc.SpanID())
+	}
+	var off *Tracer
+	if off.OrchestrationLogger(base, nil, []history.Event{start}) != base || ActivityLogger(context.Background(), base) != base {
+		t.Error("a logger changed without tracing")
 	}
 }

@@ -98,11 +98,11 @@ func (t *Tracer) Enabled() bool { return t != nil }
 var propagator = propagation.TraceContext{}
 
 // Extract returns ctx with the W3C trace context of h (traceparent and
-// tracestate headers) as its remote parent, when h has a valid one and ctx
-// has no span of its own. The start routes call it so that a caller's trace
+// tracestate headers) as its remote parent, when h has a valid one; ctx
+// unchanged otherwise. The start routes call it so that a caller's trace
 // goes on into the orchestration.
 func Extract(ctx context.Context, h http.Header) context.Context {
-	if h.Get(traceParentHeader) == "" || trace.SpanContextFromContext(ctx).IsValid() {
+	if h.Get(traceParentHeader) == "" {
 		return ctx
 	}
 	return propagator.Extract(ctx, propagation.HeaderCarrier(h))

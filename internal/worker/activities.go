@@ -10,6 +10,7 @@ import (
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/telemetry"
 )
 
 // aloneBacklog is the room in the local backlog's channel of a worker that serves the hub alone,
@@ -250,7 +251,7 @@ func (a *activities) run(it activityItem) {
 	id := it.tm.OrchestrationInstance.InstanceID
 	fn, _ := w.reg.Activity(ev.Name)
 	ctx, endSpan := w.opts.Tracer.StartActivity(w.ctx, id, &ev)
-	result := durable.ActivityResult(ctx, fn, ev, id, w.log)
+	result := durable.ActivityResult(ctx, fn, ev, id, telemetry.ActivityLogger(ctx, w.log))
 	endSpan(&result)
 	result.Timestamp = time.Now().UTC()
 	result.TargetExecutionID = it.tm.OrchestrationInstance.ExecutionID

@@ -412,10 +412,13 @@ func (w *Worker) execute(snap *snapshot, ep durable.Episode) *durable.Result {
 			return res
 		}
 	}
+	// An orchestrator's log lines carry its trace (a parked session keeps
+	// the logger it began with: one execution, one trace).
+	log := w.opts.Tracer.OrchestrationLogger(w.log, ep.Past, ep.New)
 	if w.parked.Load() >= maxParked {
-		return durable.Execute(w.reg, ep, w.log)
+		return durable.Execute(w.reg, ep, log)
 	}
-	res, sess := durable.Begin(w.reg, ep, w.log)
+	res, sess := durable.Begin(w.reg, ep, log)
 	if sess != nil {
 		w.parked.Add(1)
 		snap.sess = sess
