@@ -190,6 +190,9 @@ func startApp(t *testing.T, otelEnv map[string]string) *app {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("dev host not ready within 60 s\n%s", logs.String())
 	}
+	// The management API answers once the engine has started, and so
+	// created the hub: a client that writes to its queues needs them.
+	a.do(http.MethodGet, "/durabletask/instances?top=1", "", "", http.StatusOK)
 	return a
 }
 
