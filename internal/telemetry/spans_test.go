@@ -146,3 +146,63 @@ func TestLoggersCarryTheTrace(t *testing.T) {
 		t.Error("a logger changed without tracing")
 	}
 }
+
+// TestSubOrchestrationsEventsAndContinueAsNew: a child's start carries the
+// parent's client span, whose ID the parent's SubOrchestrationInstanceCreated
+// records; an event sent carries its span's context; a start without a
+// trace context begins a trace of its own; and the next execution of a
+// continue-as-new keeps the trace.
+func TestSubOrchestrationsEventsAndContinueAsNew(t *testing.T) {
+	tr, exp := newTestTracer()
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	start := []history.Event{{Type: history.ExecutionStarted, EventID: -1, Timestamp: t0, Name: "Parent",
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "p", ExecutionID: "pe"}}}
+	tr.Starting(start)
+	if start[0].ParentTraceContext == nil || len(exp.GetSpans()) != 1 || exp.GetSpans()[0].Name != "create_orchestration:Parent" {
+		t.Fatalf("a start without a trace context: %+v, spans %v", start[0].ParentTraceContext, names(exp.GetSpans()))
+	}
+	created := history.Event{Type: history.SubOrchestrationInstanceCreated, EventID: 0, Timestamp: t0, Name: "Child", InstanceID: "c"}
+	sent := history.Event{Type: history.EventSent, EventID: 1, Timestamp: t0, Name: "Go", InstanceID: "other"}
+	childStart := history.Event{Type: history.ExecutionStarted, EventID: -1, Name: "Child",
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "c", ExecutionID: "ce"},
+		ParentInstance:        &history.ParentInstance{Name: "Parent", TaskScheduleID: 0}}
+	res := &durable.Result{Appended: append(append([]history.Event(nil), start...), created, sent), Outbound: []durable.Outbound{
+		{Kind: durable.ToOrchestration, Message: history.TaskMessage{Event: childStart}},
+		{Kind: durable.ToOrchestration, Message: history.TaskMessage{Event: history.Event{Type: history.EventRaised, Name: "Go"}}},
+	}}
+	tr.Stamp(nil, res)
+	child := spanContextOf(res.Outbound[0].Message.Event.ParentTraceContext)
+	if !child.IsValid() || child.SpanID().String() != res.Appended[1].ClientSpanID {
+		t.Fatalf("child's parent %v, ClientSpanId %q", child.SpanID(), res.Appended[1].ClientSpanID)
+	}
+	if ev := res.Outbound[1].Message.Event.ParentTraceContext; ev == nil || *ev != *res.Appended[2].ParentTraceContext {
+		t.Fatalf("EventRaised message %+v, EventSent %+v", ev, res.Appended[2].ParentTraceContext)
+	}
+	exp.Reset()
+	past := res.Appended
+	done := []history.Event{
+		{Type: history.SubOrchestrationInstanceFailed, TaskScheduledID: 0, Timestamp: t0.Add(time.Second),
+			FailureDetails: &history.FailureDetails{ErrorType: "Boom", ErrorMessage: "child failed"}, Reason: "child failed"},
+		{Type: history.ContinueAsNew, Timestamp: t0.Add(2 * time.Second), OrchestrationStatus: history.StatusContinuedAsNew},
+	}
+	tr.Committed(nil, past) // the EventSent
+	tr.Committed(past, done)
+	spans := exp.GetSpans()
+	if got := names(spans); len(got) != 3 || got[0] != "orchestration_event:Go" || got[1] != "orchestration:Child" || got[2] != "orchestration:Parent" {
+		t.Fatalf("spans %v", got)
+	}
+	if spans[1].SpanContext.SpanID() != child.SpanID() || spans[1].Status.Code.String() != "Error" || spans[1].SpanKind != trace.SpanKindClient {
+		t.Errorf("the child's client span: %v %v %v, want %v, Error, Client", spans[1].SpanContext.SpanID(), spans[1].Status, spans[1].SpanKind, child.SpanID())
+	}
+	next := []history.Event{{Type: history.ExecutionStarted, Name: "Parent",
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "p", ExecutionID: "pe2"}}}
+	tr.Continue(append(past, done...), next)
+	if next[0].ParentTraceContext == nil || *next[0].ParentTraceContext != *start[0].ParentTraceContext {
+		t.Errorf("the next execution's trace context %+v, want %+v", next[0].ParentTraceContext, start[0].ParentTraceContext)
+	}
+	a, _ := executionOf(&start[0])
+	b, _ := executionOf(&next[0])
+	if a.self.SpanID() == b.self.SpanID() || a.self.TraceID() != b.self.TraceID() {
+		t.Errorf("executions' spans %v and %v: want one trace, two spans", a.self, b.self)
+	}
+}
