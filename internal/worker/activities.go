@@ -251,11 +251,12 @@ func (a *activities) run(it activityItem) {
 	id := it.tm.OrchestrationInstance.InstanceID
 	fn, _ := w.reg.Activity(ev.Name)
 	ctx, endSpan := w.opts.Tracer.StartActivity(w.ctx, id, &ev)
-	result := durable.ActivityResult(ctx, fn, ev, id, telemetry.ActivityLogger(ctx, w.log))
+	log := telemetry.ActivityLogger(ctx, w.log)
+	result := durable.ActivityResult(ctx, fn, ev, id, log)
 	endSpan(&result)
 	result.Timestamp = time.Now().UTC()
 	result.TargetExecutionID = it.tm.OrchestrationInstance.ExecutionID
-	w.log.Debug("activity done", "instanceId", id, "taskId", ev.EventID, "name", ev.Name, "queued", it.msg != nil, "result", result.Type.String())
+	log.Debug("activity done", "instanceId", id, "taskId", ev.EventID, "name", ev.Name, "queued", it.msg != nil, "result", result.Type.String())
 	if it.msg != nil {
 		a.queueRuns.Add(1)
 	} else {
@@ -264,7 +265,7 @@ func (a *activities) run(it activityItem) {
 	w.deliverResult(it.tm.OrchestrationInstance, result)
 	if it.msg != nil {
 		if err := w.hub.DeleteMessage(context.WithoutCancel(w.ctx), it.msg); err != nil && !errors.Is(err, azstore.ErrConflict) {
-			w.log.Warn("deleting a finished work item failed; it may run again", "instanceId", id, "error", err)
+			log.Warn("deleting a finished work item failed; it may run again", "instanceId", id, "error", err)
 		}
 	}
 }
