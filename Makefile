@@ -27,7 +27,7 @@ DEVHOST_PORT ?= 7071
 # More flags for durable dev under make run, e.g. DEV_FLAGS=--free-ports (durable dev --help).
 DEV_FLAGS ?=
 
-.PHONY: all build run test soak scale bench bench-latency bench-compare fmt vet tidy clean deps screenshots dashboard-large
+.PHONY: all build run test test-otel soak scale bench bench-latency bench-compare fmt vet tidy clean deps screenshots dashboard-large
 
 all: build
 
@@ -47,9 +47,11 @@ vet:
 # go.mod and go.sum are exactly what `go mod tidy` makes; CI fails otherwise.
 tidy:
 	$(GO) mod tidy -diff
+	cd e2e/otel && $(GO) mod tidy -diff
 
 fmt:
 	$(GO) fmt ./...
+	cd e2e/otel && $(GO) fmt ./...
 
 # With Core Tools: Azurite on the default ports, then `func start`; the trap stops Azurite however
 # the host ends (Ctrl-C included). Without: `durable dev`, which starts Azurite and the dev host
@@ -73,7 +75,14 @@ test: deps
 	$(AZURITE) start "$$dir" || exit 1; \
 	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
 	export DURABLE_REQUIRE_BROWSER=1; \
-	$(GO) mod tidy -diff && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) mod tidy -diff && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 15m ./... && \
+	$(MAKE) --no-print-directory test-otel
+
+# The traces' end-to-end test against the OpenTelemetry Collector's OTLP receiver: a module of
+# its own (e2e/otel), so that the Collector's dependencies stay out of the app's go.mod. Run by
+# make test with its Azurite (DURABLE_TEST_STORAGE); alone, it starts one from node_modules.
+test-otel:
+	cd e2e/otel && $(GO) mod tidy -diff && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 5m ./...
 
 # The browser tests write docs/dashboard-*.png when DASHBOARD_SCREENSHOTS is set; -run names
 # every test that writes one.

@@ -15,11 +15,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/durable-go/durable/internal/apijson"
 	"github.com/durable-go/durable/internal/app"
 	iclient "github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/telemetry"
 )
 
 // MaxPayloadBytes is the largest input or event data accepted (16 MiB).
@@ -113,6 +116,14 @@ type Config struct {
 	// name none, as host.json's extensions.durableTask.defaultVersion does
 	// for the app; funcapp.App.Client sets it from host.json.
 	DefaultVersion string
+	// TracerProvider, when set, traces starts and raised events:
+	// StartNew emits a create_orchestration span (RaiseEvent an
+	// orchestration_event span) under the span of its ctx, and the
+	// orchestration's spans continue that trace, as in Durable Functions'
+	// distributed tracing. Pass otel.GetTracerProvider() to use the global
+	// one. Nil traces nothing; funcapp.App.Client sets it when host.json
+	// turns tracing on.
+	TracerProvider trace.TracerProvider
 }
 
 // Open connects to a task hub's storage. It does not create the hub: a
@@ -150,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		}
 	}
 	return &Client{c: iclient.New(hub, iclient.Options{Logger: cfg.Logger, IsOrchestrator: cfg.IsOrchestrator,
-		DefaultVersion: strings.TrimSpace(cfg.DefaultVersion)}), hub: hub.Name(),
+		DefaultVersion: strings.TrimSpace(cfg.DefaultVersion), Tracer: telemetry.New(cfg.TracerProvider)}), hub: hub.Name(),
 		connection: d.ConnectionName, baseURL: cfg.BaseURL}, nil
 }
 

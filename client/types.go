@@ -36,6 +36,9 @@ type StatusOptions struct {
 	ShowHistoryOutput bool
 	// HideInput leaves Input out (the HTTP API's showInput=false).
 	HideInput bool
+	// ShowTraceID reads the history for Status.TraceID even when
+	// ShowHistory is off: one more query.
+	ShowTraceID bool
 }
 
 // FailureDetails describe why an instance failed, in the Durable Task
@@ -71,6 +74,10 @@ type Status struct {
 	FailureDetails *FailureDetails
 	// History is set only when StatusOptions.ShowHistory asks for it.
 	History []HistoryEvent
+	// TraceID is the current execution's trace ID (32 hex digits) when it
+	// was traced (host.json tracing), set when GetStatus read the history
+	// (ShowHistory, ShowTraceID, or a Failed instance).
+	TraceID string
 }
 
 func publicStatus(st *iclient.Status) *Status {
@@ -80,7 +87,7 @@ func publicStatus(st *iclient.Status) *Status {
 	return &Status{Name: st.Name, InstanceID: st.InstanceID, RuntimeStatus: st.RuntimeStatus, Input: st.Input,
 		CustomStatus: st.CustomStatus, Output: st.Output, CreatedTime: st.CreatedTime, LastUpdatedTime: st.LastUpdatedTime,
 		CompletedTime: st.CompletedTime, ExecutionID: st.ExecutionID, Version: st.Version, FailureDetails: publicFailure(st.FailureDetails),
-		History: st.History}
+		History: st.History, TraceID: st.TraceID}
 }
 
 func publicFailure(f *history.FailureDetails) *FailureDetails {

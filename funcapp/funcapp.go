@@ -20,6 +20,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/durable-go/durable/client"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/handler"
@@ -86,9 +89,20 @@ func (a *App) Client() (*client.Client, error) {
 		a.client, a.openErr = client.Open(context.Background(), client.Config{
 			Settings: a.h.Settings.All(), ConnectionName: a.h.Host.Durable.ConnectionName, HubName: a.h.Hub.Name(),
 			PartitionCount: a.h.Hub.PartitionCount(), BaseURL: a.BaseURL(), Logger: a.h.Logger,
-			IsOrchestrator: a.isOrchestrator, DefaultVersion: a.h.Host.Durable.DefaultVersion})
+			IsOrchestrator: a.isOrchestrator, DefaultVersion: a.h.Host.Durable.DefaultVersion,
+			TracerProvider: a.tracerProvider()})
 	})
 	return a.client, a.openErr
+}
+
+// tracerProvider is the provider the app's tracing installed as
+// OpenTelemetry's global (see internal/telemetry.Setup), nil when host.json
+// leaves tracing off.
+func (a *App) tracerProvider() trace.TracerProvider {
+	if !a.h.Host.Durable.Tracing.DistributedTracingEnabled {
+		return nil
+	}
+	return otel.GetTracerProvider()
 }
 
 // BaseURL is the app's public address: the app setting DURABLE_BASE_URL,
@@ -130,7 +144,7 @@ func Main(opts Options) {
 	if err := Run(opts); err != nil {
 		logger := opts.Logger
 		if logger == nil {
-			logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+			logger = handler.DefaultLogger()
 		}
 		logger.Error("handler stopped", "error", err)
 		os.Exit(1)

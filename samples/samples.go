@@ -24,6 +24,7 @@ func Register(reg *task.Registry, settings Lookup) error {
 	acts := map[string]task.ActivityFunc{
 		"SayHello":       SayHello,
 		"SaveToDatabase": saveToDatabase(settings),
+		"AlwaysFails":    AlwaysFails,
 	}
 	orchs := map[string]task.OrchestratorFunc{
 		"HelloWorld":           HelloWorld,
@@ -35,6 +36,7 @@ func Register(reg *task.Registry, settings Lookup) error {
 		"TimerDemo":            TimerDemo,
 		"SubOrchestrationDemo": SubOrchestrationDemo,
 		"ApprovalTree":         ApprovalTree,
+		"RetryDemo":            RetryDemo,
 	}
 	var errs []error
 	for name, fn := range acts {
@@ -146,6 +148,21 @@ func saveToDatabase(settings Lookup) task.ActivityFunc {
 		}
 		return true, nil
 	}
+}
+
+// ErrAlwaysFails is AlwaysFails' error.
+var ErrAlwaysFails = errors.New("AlwaysFails failed, as it always does")
+
+// AlwaysFails fails every time: RetryDemo's activity, to show what retries
+// and a failure look like in history, the dashboard and traces.
+func AlwaysFails(*task.ActivityContext) (any, error) { return nil, ErrAlwaysFails }
+
+// RetryDemo calls AlwaysFails with a retry policy of 3 attempts, 200 ms
+// apart and then 400 ms, and so fails with its error after the third.
+func RetryDemo(ctx *task.OrchestrationContext) (any, error) {
+	err := ctx.CallActivity("AlwaysFails", nil, task.WithRetry(task.RetryPolicy{
+		MaxAttempts: 3, FirstRetryInterval: 200 * time.Millisecond, BackoffCoefficient: 2})).Await(nil)
+	return nil, err
 }
 
 // Counter keeps a running total, shown as its custom status: each Add

@@ -153,7 +153,7 @@ func (c *statusCmd) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	st, err := t.client.GetStatus(ctx, id, client.StatusOptions{HideInput: !c.showInput})
+	st, err := t.client.GetStatus(ctx, id, client.StatusOptions{HideInput: !c.showInput, ShowTraceID: true})
 	if err != nil {
 		return t.explainNotFound(err)
 	}
@@ -175,6 +175,9 @@ func (c *statusCmd) run(ctx context.Context, e *env) error {
 	}
 	tw.row("Created time:", formatTime(st.CreatedTime))
 	tw.row("Last updated time:", formatTime(st.LastUpdatedTime))
+	if st.TraceID != "" {
+		tw.row("Trace ID:", st.TraceID)
+	}
 	if st.CustomStatus != nil {
 		tw.row("Custom status:", string(st.CustomStatus))
 	}

@@ -55,6 +55,7 @@ func (c *dashboardCmd) run(ctx context.Context, e *env) error {
 		HubName:        t.hub.Name(),
 		AllowedHosts:   []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("localhost:%d", port)},
 		Logger:         e.logger,
+		TraceURL:       t.setting(dashboard.TraceURLSetting),
 	})
 	if err != nil {
 		_ = ln.Close()

@@ -82,6 +82,14 @@ type target struct {
 	// connection is the name of the app setting holding the storage
 	// connection, as the HTTP API's URLs name it.
 	connection string
+	// settings are the app's settings (environment over local.settings.json).
+	settings *config.Settings
+}
+
+// setting is an app setting, "" when unset.
+func (t *target) setting(name string) string {
+	v, _ := t.settings.Get(name)
+	return v
 }
 
 // open resolves the hub and opens it. It reads the hub's recorded partition
@@ -105,7 +113,7 @@ func (h *hubFlags) open(ctx context.Context, logger *slog.Logger) (*target, erro
 	if err != nil {
 		return nil, err
 	}
-	return &target{hub: hub, client: client.New(hub, client.Options{Logger: logger, DefaultVersion: opts.DefaultVersion}), known: known, connection: opts.ConnectionName}, nil
+	return &target{hub: hub, client: client.New(hub, client.Options{Logger: logger, DefaultVersion: opts.DefaultVersion}), known: known, connection: opts.ConnectionName, settings: settings}, nil
 }
 
 // probeStorage fails at once, saying what to do, when nothing answers at

@@ -56,7 +56,12 @@ type statusBody struct {
 	LastUpdatedTime string          `json:"lastUpdatedTime"`
 	// Version is left out for an instance without one, so that such a
 	// body is the one Durable Functions answers.
-	Version       string          `json:"version,omitempty"`
+	Version string `json:"version,omitempty"`
+	// TraceID, an addition of ours, is the execution's trace when it was
+	// traced and the status read its history (showHistory, or a Failed
+	// instance); left out otherwise, so that the body stays the one
+	// Durable Functions answers.
+	TraceID       string          `json:"traceId,omitempty"`
 	HistoryEvents json.RawMessage `json:"historyEvents,omitempty"`
 }
 
@@ -79,6 +84,7 @@ func Status(st *client.Status, o StatusOptions) (json.RawMessage, error) {
 		CreatedTime:     FormatStatusTime(st.CreatedTime),
 		LastUpdatedTime: FormatStatusTime(st.LastUpdatedTime),
 		Version:         st.Version,
+		TraceID:         st.TraceID,
 	}
 	if o.ShowHistory {
 		h, err := HistoryEvents(st.History, o.ShowHistoryOutput)

@@ -21,6 +21,7 @@ import (
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/retention"
+	"github.com/durable-go/durable/internal/telemetry"
 	"github.com/durable-go/durable/internal/worker"
 )
 
@@ -56,6 +57,9 @@ type App struct {
 	stopRetention context.CancelFunc
 	sweeperDone   chan struct{}
 	stopped       bool
+	// stopTracing flushes the spans not exported yet and stops the
+	// exporter; a no-op with tracing off.
+	stopTracing func(context.Context) error
 }
 
 // WakeQueueSetting names the app setting that holds the wake-up queue
@@ -111,6 +115,15 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	d := cfg.Durable
+	var tracer *telemetry.Tracer
+	stopTracing := func(context.Context) error { return nil }
+	if d.Tracing.DistributedTracingEnabled {
+		// Setup only builds the SDK: exporters connect when they first send.
+		if tracer, stopTracing, err = telemetry.Setup(context.Background()); err != nil {
+			return nil, fmt.Errorf("set up tracing: %w", err)
+		}
+		cfg.Logger.Info("distributed tracing is on (OpenTelemetry, Durable Functions' span model V2)")
+	}
 	w, err := worker.New(worker.Options{
 		Hub: hub, Registry: cfg.Registry, Logger: cfg.Logger, WorkerID: cfg.WorkerID,
 		MaxQueuePollingInterval:        d.MaxQueuePollingInterval,
@@ -124,11 +137,12 @@ func New(cfg Config) (*App, error) {
 		LeaseRenewInterval:             d.PartitionLeaseRenewInterval,
 		ShutdownGrace:                  cfg.ShutdownGrace,
 		Versions:                       versionPolicy(d),
+		Tracer:                         tracer,
 	})
 	if err != nil {
 		return nil, err
 	}
-	c := client.New(hub, client.Options{Notifier: w, Logger: cfg.Logger, DefaultVersion: d.DefaultVersion, IsOrchestrator: func(name string) bool {
+	c := client.New(hub, client.Options{Notifier: w, Logger: cfg.Logger, DefaultVersion: d.DefaultVersion, Tracer: tracer, IsOrchestrator: func(name string) bool {
 		_, ok := cfg.Registry.Orchestrator(name)
 		return ok
 	}})
@@ -137,7 +151,7 @@ func New(cfg Config) (*App, error) {
 	if err := batch.Register(cfg.Registry, c); err != nil {
 		return nil, fmt.Errorf("register bulk operations: %w", err)
 	}
-	a := &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger}
+	a := &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger, stopTracing: stopTracing}
 	if d.Retention.Enabled() {
 		// The worker that owns partition 0 sweeps: one app instance at a
 		// time, and another takes over when it goes, with no lease of its own.
@@ -181,7 +195,12 @@ func (a *App) Stop(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	return a.Worker.Stop(ctx)
+	err := a.Worker.Stop(ctx)
+	// After the worker: its last episodes' spans are in the batch too.
+	if terr := a.stopTracing(ctx); terr != nil {
+		a.log.Warn("flushing the last spans failed", "error", terr)
+	}
+	return err
 }
 
 // newTransport keeps enough idle connections for the worker's concurrent

@@ -20,6 +20,7 @@ import (
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
+	"github.com/durable-go/durable/internal/telemetry"
 )
 
 // Outcomes a caller can tell apart with errors.Is. Anything else is a
@@ -63,6 +64,10 @@ type Options struct {
 	// DefaultVersion is the version StartNew records when its options
 	// name none: host.json's extensions.durableTask.defaultVersion.
 	DefaultVersion string
+	// Tracer emits the create_orchestration and orchestration_event spans
+	// of starts and raised events, under the span of the caller's context,
+	// and puts their trace context in the messages; nil is tracing off.
+	Tracer *telemetry.Tracer
 }
 
 // Client manages instances of one task hub. It is safe for concurrent use.
@@ -164,7 +169,7 @@ func (c *Client) StartNew(ctx context.Context, name string, input any, o StartOp
 
 // startNew can skip the registry check: a restart runs whatever the
 // instance ran, even from a client that does not know the app's code.
-func (c *Client) startNew(ctx context.Context, name string, input any, o StartOptions, checkName bool) (string, error) {
+func (c *Client) startNew(ctx context.Context, name string, input any, o StartOptions, checkName bool) (_ string, err error) {
 	if strings.TrimSpace(name) == "" {
 		return "", fmt.Errorf("%w: orchestrator name is required", ErrBadArgument)
 	}
@@ -186,6 +191,8 @@ func (c *Client) startNew(ctx context.Context, name string, input any, o StartOp
 	if exec == "" {
 		exec = strings.ReplaceAll(uuid.NewString(), "-", "")
 	}
+	traceContext, endSpan := c.opts.Tracer.CreateOrchestration(ctx, name, o.Version, id, exec)
+	defer func() { endSpan(err) }()
 	row := &layout.InstanceRow{InstanceID: id, Name: name, Version: o.Version, ExecutionID: exec,
 		RuntimeStatus: history.StatusPending, CreatedTime: now, LastUpdatedTime: now, Input: in, TaskHubName: c.hub.Name()}
 	if !o.StartAt.IsZero() {
@@ -224,7 +231,7 @@ func (c *Client) startNew(ctx context.Context, name string, input any, o StartOp
 				// message): send the start again. If the first message exists
 				// after all, the instance drops this copy, which has the same
 				// message ID.
-				if err := c.sendStart(ctx, existing); err != nil {
+				if err := c.sendStart(ctx, existing, traceContext); err != nil {
 					return "", fmt.Errorf("start %q: %w", id, err)
 				}
 				return id, nil
@@ -240,7 +247,7 @@ func (c *Client) startNew(ctx context.Context, name string, input any, o StartOp
 		}
 	}
 	rowWritten = true
-	if err := c.sendStart(ctx, row); err != nil {
+	if err := c.sendStart(ctx, row, traceContext); err != nil {
 		if inserted {
 			// The start is not acknowledged, so leave nothing behind: a row
 			// without its message would block a retry. Should this delete
@@ -265,12 +272,13 @@ func sameStart(existing, req *layout.InstanceRow) bool {
 
 // sendStart sends the start message of an instance row and wakes the app.
 // A start that an in-process worker will run itself skips the queue.
-func (c *Client) sendStart(ctx context.Context, row *layout.InstanceRow) error {
+func (c *Client) sendStart(ctx context.Context, row *layout.InstanceRow, tc *history.TraceContext) error {
 	var at time.Time
 	if row.ScheduledStartTime != nil {
 		at = *row.ScheduledStartTime
 	}
 	tm := layout.StartMessage(row)
+	tm.Event.ParentTraceContext = tc
 	if at.IsZero() && c.opts.Notifier != nil && c.opts.Notifier.StartLocal(tm) {
 		return nil
 	}
@@ -313,8 +321,11 @@ func (c *Client) RaiseEvent(ctx context.Context, id, eventName string, data any)
 	if row.RuntimeStatus.IsTerminal() {
 		return fmt.Errorf("%w: instance %q is %s and cannot receive events", ErrWrongState, id, row.RuntimeStatus)
 	}
-	return c.signal(ctx, id, history.Event{Type: history.EventRaised, EventID: -1, Timestamp: time.Now().UTC(),
-		Name: eventName, Input: in}, "event")
+	tc, endSpan := c.opts.Tracer.RaiseEvent(ctx, eventName, id)
+	err = c.signal(ctx, id, history.Event{Type: history.EventRaised, EventID: -1, Timestamp: time.Now().UTC(),
+		Name: eventName, Input: in, ParentTraceContext: tc}, "event")
+	endSpan(err)
+	return err
 }
 
 // Terminate asks a running, pending or suspended instance to end as

@@ -8,6 +8,7 @@ import (
 
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
+	"github.com/durable-go/durable/internal/telemetry"
 )
 
 // Status is an instance's state as Durable Functions reports it.
@@ -32,6 +33,11 @@ type Status struct {
 	FailureDetails *history.FailureDetails
 	// History is set only when asked for.
 	History []history.Event
+	// TraceID is the trace (32 hex digits) of the current execution, as
+	// its ExecutionStarted event carries it; set when GetStatus read the
+	// history (ShowHistory, ShowTraceID, or a Failed instance) and the
+	// execution was traced.
+	TraceID string
 
 	// etag is the instance row's ETag when it was read, so that a purge
 	// deletes the row only if nobody changed it since; "" when unknown.
@@ -44,6 +50,9 @@ type StatusOptions struct {
 	ShowHistoryOutput bool
 	// HideInput leaves Input out (the API's showInput=false).
 	HideInput bool
+	// ShowTraceID reads the history for the execution's trace ID even
+	// when ShowHistory is off: one more query.
+	ShowTraceID bool
 }
 
 func rawJSON(s string) json.RawMessage {
@@ -78,12 +87,13 @@ func (c *Client) GetStatus(ctx context.Context, id string, o StatusOptions) (*St
 		return nil, err
 	}
 	st := statusFromRow(row, !o.HideInput)
-	if o.ShowHistory || row.RuntimeStatus == history.StatusFailed {
+	if o.ShowHistory || o.ShowTraceID || row.RuntimeStatus == history.StatusFailed {
 		hs, err := c.hub.LoadHistory(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("status of %q: %w", id, err)
 		}
 		st.FailureDetails = failureOf(hs.Events)
+		st.TraceID = telemetry.TraceIDOf(telemetry.StartOf(hs.Events, nil))
 		if !o.ShowHistory {
 			return st, nil
 		}

@@ -160,6 +160,21 @@ type DurableOptions struct {
 	// does with an instance of a version it does not run: "Reject" (the
 	// default: leave it for a worker that runs it) or "Fail".
 	VersionFailureStrategy string
+
+	// Tracing is tracing: Durable Functions' distributed tracing switch.
+	Tracing Tracing
+}
+
+// Tracing is host.json's extensions.durableTask.tracing, named as Durable
+// Functions names it. Off by default, as there.
+type Tracing struct {
+	// DistributedTracingEnabled turns OpenTelemetry traces on; the
+	// exporter, sampler and service name come from the standard OTEL_*
+	// environment variables.
+	DistributedTracingEnabled bool
+	// Version is the span model: only "V2" (Distributed Tracing V2, the
+	// default), whose span names and attributes this app emits.
+	Version string
 }
 
 // DefaultDurableOptions returns the options used for keys host.json leaves
@@ -434,6 +449,21 @@ func (r *hostReader) readDurable(dt map[string]any, settings *Settings, o *Durab
 	}
 	if rt := r.obj(dt, keyDurable, "retention"); rt != nil {
 		r.readRetention(rt, &o.Retention)
+	}
+	if tr := r.obj(dt, keyDurable, "tracing"); tr != nil {
+		const key = keyDurable + ".tracing"
+		if v, ok := r.boolean(tr, key, "DistributedTracingEnabled"); ok {
+			o.Tracing.DistributedTracingEnabled = v
+		}
+		if v, ok := r.str(tr, key, "Version"); ok {
+			// V1 was Durable Functions' Application Insights-only model; this
+			// app emits V2's spans only, so it refuses to pretend otherwise.
+			if c, known := oneOf(v, "V2"); known {
+				o.Tracing.Version = c
+			} else {
+				r.fail(key+".Version", "%q is not supported; only V2 is", v)
+			}
+		}
 	}
 
 	sp := r.obj(dt, keyDurable, "storageProvider")

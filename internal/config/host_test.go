@@ -389,3 +389,23 @@ func TestParseHostDefaultVersion(t *testing.T) {
 		t.Fatalf("bad strategies: %v", err)
 	}
 }
+
+// TestParseHostTracing reads Durable Functions' tracing switch, keys in any
+// case, and refuses a span model this app does not emit.
+func TestParseHostTracing(t *testing.T) {
+	h, err := ParseHost([]byte(`{"extensions":{"durableTask":{"tracing":{"distributedTracingEnabled":true,"version":"v2"}}}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Durable.Tracing.DistributedTracingEnabled || h.Durable.Tracing.Version != "V2" {
+		t.Errorf("tracing = %+v", h.Durable.Tracing)
+	}
+	h, err = ParseHost([]byte(`{"extensions":{"durableTask":{}}}`), nil)
+	if err != nil || h.Durable.Tracing.DistributedTracingEnabled {
+		t.Errorf("tracing is on by default (%+v, %v)", h.Durable.Tracing, err)
+	}
+	_, err = ParseHost([]byte(`{"extensions":{"durableTask":{"tracing":{"DistributedTracingEnabled":true,"Version":"V1"}}}}`), nil)
+	if err == nil || !strings.Contains(err.Error(), "tracing.Version") {
+		t.Errorf("V1: error %v, want one naming tracing.Version", err)
+	}
+}

@@ -79,7 +79,15 @@ type Config struct {
 	// domain is rebound to 127.0.0.1 cannot read the hub through it.
 	AllowedHosts []string
 	Logger       *slog.Logger
+	// TraceURL, when set, links the trace ID the instance view shows to a
+	// tracing UI: an http(s) URL in which {traceId} stands for the ID, e.g.
+	// "http://localhost:16686/trace/{traceId}" (Jaeger). The app setting
+	// DURABLE_TRACE_URL sets it.
+	TraceURL string
 }
+
+// TraceURLSetting is the app setting of Config.TraceURL.
+const TraceURLSetting = "DURABLE_TRACE_URL"
 
 // Handler serves the dashboard. It is safe for concurrent use.
 type Handler struct {
@@ -105,6 +113,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if err := ValidateTraceURL(cfg.TraceURL); err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	static, err := fs.Sub(assets, "static")
 	if err != nil {
@@ -206,7 +217,20 @@ func readOnly(w http.ResponseWriter, r *http.Request) bool {
 
 // pageData fills index.html. FirstPage is the JSON of a firstPage.
 type pageData struct {
-	Token, Hub, Code, FirstPage string
+	Token, Hub, Code, FirstPage, TraceURL string
+}
+
+// ValidateTraceURL accepts "" (no link) or an http(s) URL template holding
+// {traceId}: the page puts it in a link, so no other scheme may pass.
+func ValidateTraceURL(tmpl string) error {
+	if tmpl == "" {
+		return nil
+	}
+	u, err := url.Parse(strings.ReplaceAll(tmpl, "{traceId}", "0"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.Contains(tmpl, "{traceId}") {
+		return fmt.Errorf("%s %q must be an http or https URL holding {traceId}", TraceURLSetting, tmpl)
+	}
+	return nil
 }
 
 // FirstPageSize is the page size of the list the page opens with; app.js
@@ -299,7 +323,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: token, Path: h.cfg.Base, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r)})
-	data := pageData{Token: token, Hub: h.cfg.HubName, Code: r.URL.Query().Get("code")}
+	data := pageData{Token: token, Hub: h.cfg.HubName, Code: r.URL.Query().Get("code"), TraceURL: h.cfg.TraceURL}
 	if r.Method == http.MethodGet {
 		data.FirstPage = h.fetchFirstPage(r)
 	}

@@ -182,3 +182,25 @@ func TestAllowedHosts(t *testing.T) {
 		t.Errorf("the loopback Host got %d", res.StatusCode)
 	}
 }
+
+// TestTraceURL: the tracing UI's URL template reaches the page, and only
+// an http(s) one holding {traceId} is accepted, since the page makes a link
+// of it.
+func TestTraceURL(t *testing.T) {
+	const tmpl = "http://localhost:16686/trace/{traceId}"
+	h, err := New(Config{API: echoAPI(), ManagementBase: "/durabletask", HubName: "TestHub", Statuses: fakeStatuses{}, TraceURL: tmpl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, body := do(h, httptest.NewRequest("GET", "/durabletask/dashboard/", nil)); !strings.Contains(body, `<meta name="trace-url" content="`+tmpl+`">`) {
+		t.Errorf("the page lacks the trace URL template: %s", body)
+	}
+	for _, bad := range []string{"javascript:alert(1)//{traceId}", "http://jaeger/trace/", "/trace/{traceId}", "ftp://x/{traceId}"} {
+		if err := ValidateTraceURL(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if err := ValidateTraceURL("https://portal.azure.com/#blade/AppInsightsExtension/DetailsV2Blade/DataModel/{\"eventId\":\"{traceId}\"}"); err != nil {
+		t.Errorf("an Application Insights link: %v", err)
+	}
+}

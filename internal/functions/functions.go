@@ -28,6 +28,7 @@ import (
 	"github.com/durable-go/durable/internal/apijson"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/telemetry"
 )
 
 // Function names: the function folders at the app root, which are also the
@@ -258,6 +259,15 @@ func (f *Functions) startNew(ctx context.Context, inv *invocation) error {
 	var input any
 	if len(m.Input) > 0 {
 		input = m.Input
+	}
+	if m.TraceParent != "" {
+		// A start command's trace context, as an HTTP start's header is.
+		h := http.Header{}
+		h.Set("traceparent", m.TraceParent)
+		if m.TraceState != "" {
+			h.Set("tracestate", m.TraceState)
+		}
+		ctx = telemetry.Extract(ctx, h)
 	}
 	id, err := f.cfg.Client.StartNew(ctx, m.Orchestrator, input, client.StartOptions{InstanceID: m.InstanceID})
 	if err != nil {

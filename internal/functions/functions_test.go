@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/history"
 )
@@ -34,9 +36,13 @@ func (f *fakeClient) record(format string, args ...any) error {
 	return f.err
 }
 
-func (f *fakeClient) StartNew(_ context.Context, name string, input any, o client.StartOptions) (string, error) {
+func (f *fakeClient) StartNew(ctx context.Context, name string, input any, o client.StartOptions) (string, error) {
 	in, _ := input.(json.RawMessage)
-	if err := f.record("start %s %s %s", name, o.InstanceID, in); err != nil {
+	call := fmt.Sprintf("start %s %s %s", name, o.InstanceID, in)
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		call += " under " + sc.TraceID().String() + "/" + sc.SpanID().String()
+	}
+	if err := f.record("%s", call); err != nil {
 		return "", err
 	}
 	if o.InstanceID == "" {
@@ -143,6 +149,8 @@ func TestStartNew(t *testing.T) {
 		{"object is HelloWorld's input", `{"city":"Tokyo"}`, `start HelloWorld  {"city":"Tokyo"}`},
 		{"start command", `{"functionName":"E1_HelloSequence","instanceId":"order-42","input":[1]}`, `start E1_HelloSequence order-42 [1]`},
 		{"start command without input", `{"functionName":"TimerDemo"}`, `start TimerDemo  `},
+		{"start command with a trace context", `{"functionName":"TimerDemo","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}`,
+			`start TimerDemo   under 0af7651916cd43dd8448eb211c80319c/b7ad6b7169203331`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

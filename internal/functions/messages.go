@@ -33,6 +33,9 @@ type StartMessage struct {
 	InstanceID string
 	// Input is the input as JSON text, "" for none.
 	Input json.RawMessage
+	// TraceParent and TraceState are the sender's W3C trace context, ""
+	// for none: the orchestration's trace then goes on from the sender's.
+	TraceParent, TraceState string
 }
 
 // ParseStartMessage reads a start-queue message. A JSON object with a
@@ -40,7 +43,8 @@ type StartMessage struct {
 //
 //	{"functionName": "E1_HelloSequence", "instanceId": "order-42", "input": {...}}
 //
-// (instanceId and input optional, no other members). Anything else is the
+// (instanceId, input, and the sender's W3C trace context as "traceparent"
+// and "tracestate", optional; no other members). Anything else is the
 // input of HelloWorld, as in the seed: a JSON object or array as it is, any
 // other text as a JSON string.
 func ParseStartMessage(text string) (*StartMessage, error) {
@@ -68,6 +72,8 @@ func parseStartCommand(t string) (*StartMessage, error) {
 		FunctionName *string        `json:"functionName"`
 		InstanceID   *string        `json:"instanceId"`
 		Input        jsonValueField `json:"input"`
+		TraceParent  string         `json:"traceparent"`
+		TraceState   string         `json:"tracestate"`
 	}
 	if err := strictUnmarshal(t, &cmd); err != nil {
 		return nil, fmt.Errorf("start command: %w (want {\"functionName\":\"...\",\"instanceId\":\"...\",\"input\":...})", err)
@@ -75,7 +81,7 @@ func parseStartCommand(t string) (*StartMessage, error) {
 	if cmd.FunctionName == nil || strings.TrimSpace(*cmd.FunctionName) == "" {
 		return nil, errors.New("start command: functionName must be a non-empty string")
 	}
-	m := &StartMessage{Orchestrator: *cmd.FunctionName}
+	m := &StartMessage{Orchestrator: *cmd.FunctionName, TraceParent: cmd.TraceParent, TraceState: cmd.TraceState}
 	if cmd.InstanceID != nil && *cmd.InstanceID != "" {
 		if err := layout.ValidateInstanceID(*cmd.InstanceID); err != nil {
 			return nil, fmt.Errorf("start command: %w", err)

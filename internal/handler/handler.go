@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,7 +58,7 @@ type App struct {
 func Run(opts Options) error {
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+		logger = DefaultLogger()
 	}
 	root := os.Getenv("DURABLE_APP_ROOT")
 	if root == "" {
@@ -129,6 +130,18 @@ func Run(opts Options) error {
 	defer cancel()
 	httpErr := srv.Shutdown(shutdownCtx)
 	return errors.Join(httpErr, a.Stop(shutdownCtx))
+}
+
+// DefaultLogger is the handler's logger when its options name none: on
+// stderr at DURABLE_LOG_LEVEL, as text, or as slog's JSON when
+// DURABLE_LOG_FORMAT is "json" (what log pipelines parse; with tracing on,
+// the lines about an orchestration or activity carry traceId and spanId).
+func DefaultLogger() *slog.Logger {
+	o := &slog.HandlerOptions{Level: logLevel()}
+	if strings.EqualFold(strings.TrimSpace(os.Getenv("DURABLE_LOG_FORMAT")), "json") {
+		return slog.New(slog.NewJSONHandler(os.Stderr, o))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, o))
 }
 
 func logLevel() slog.Level {

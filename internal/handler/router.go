@@ -8,6 +8,7 @@ import (
 	"github.com/durable-go/durable/internal/dashboard"
 	"github.com/durable-go/durable/internal/functions"
 	"github.com/durable-go/durable/internal/httpapi"
+	"github.com/durable-go/durable/internal/telemetry"
 )
 
 // builtInFunctions are the queue and timer functions of internal/functions.
@@ -53,12 +54,14 @@ func newRouter(a *App, own map[string]http.Handler, ownHTTP http.Handler) (http.
 	if err != nil {
 		return nil, fmt.Errorf("build functions: %w", err)
 	}
+	traceURL, _ := a.Settings.Get(dashboard.TraceURLSetting)
 	dash, err := dashboard.New(dashboard.Config{
 		API:            api,
 		ManagementBase: api.ManagementBase(),
 		Statuses:       a.Client,
 		HubName:        a.Hub.Name(),
 		Logger:         a.Logger,
+		TraceURL:       traceURL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build dashboard: %w", err)
@@ -87,7 +90,15 @@ func newRouter(a *App, own map[string]http.Handler, ownHTTP http.Handler) (http.
 		}
 		invocations[strings.ToLower(name)] = h
 	}
+	tracing := a.Host.Durable.Tracing.DistributedTracingEnabled
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tracing {
+			// A caller's W3C trace context (forwarded requests keep their
+			// headers) becomes the parent of what the request starts: the
+			// start routes' create_orchestration spans, and so the
+			// orchestration. With tracing off nothing reads it.
+			r = r.WithContext(telemetry.Extract(r.Context(), r.Header))
+		}
 		// Forwarded requests keep their original path, so the API's
 		// prefixes tell them from invocations.
 		if api.Handles(r.URL.Path) && !dash.Handles(r.URL.Path) {

@@ -168,6 +168,25 @@ type FailureDetails struct {
 	Properties map[string]any `json:"Properties,omitempty"`
 }
 
+// TraceContext is a W3C trace context as history and queue messages carry
+// it: the Durable Task Framework's DistributedTraceContext, whose JSON
+// property names it keeps.
+type TraceContext struct {
+	// TraceParent is the W3C traceparent value
+	// ("00-{trace-id}-{parent-id}-{flags}").
+	TraceParent string `json:"TraceParent"`
+	// TraceState is the W3C tracestate value, if any.
+	TraceState string `json:"TraceState,omitempty"`
+	// ID, SpanID and ActivityStartTime, on ExecutionStarted, describe the
+	// orchestration's own span when the writer recorded them (the Durable
+	// Task Framework does, to restore its span on replay). This project
+	// derives that span's ID from the execution instead, so it only keeps
+	// them.
+	ID                string     `json:"Id,omitempty"`
+	SpanID            string     `json:"SpanId,omitempty"`
+	ActivityStartTime *time.Time `json:"ActivityStartTime,omitempty"`
+}
+
 // String is the text form the Durable Task Framework stores as a Failed
 // instance's output: "ErrorType: ErrorMessage".
 func (f *FailureDetails) String() string {
@@ -247,6 +266,19 @@ type Event struct {
 
 	// GenericEvent.
 	Data string `json:"Data,omitempty"`
+
+	// ParentTraceContext, on ExecutionStarted, TaskScheduled and EventSent,
+	// is the W3C trace context of the span the event's work belongs under:
+	// the starter's create_orchestration span (or the parent's client span
+	// of a sub-orchestration), the orchestration's activity client span, the
+	// orchestration's event span. The Durable Task Framework carries it in
+	// the same property of those events, so a .NET reader sees the same
+	// trace. Nil when tracing was off where the event was made.
+	ParentTraceContext *TraceContext `json:"ParentTraceContext,omitempty"`
+	// ClientSpanID, on SubOrchestrationInstanceCreated, is the span ID of
+	// the parent's client span for the child, as the Durable Task
+	// Framework's ClientSpanId.
+	ClientSpanID string `json:"ClientSpanId,omitempty"`
 
 	// Recursive, on ExecutionTerminated, asks the engine to terminate the
 	// execution's unfinished sub-orchestrations too, each of them

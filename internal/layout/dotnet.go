@@ -23,6 +23,7 @@ const (
 	dotNetInstance       = "DurableTask.Core.OrchestrationInstance"
 	dotNetParentInstance = "DurableTask.Core.ParentInstance"
 	dotNetFailure        = "DurableTask.Core.FailureDetails"
+	dotNetTraceContext   = "DurableTask.Core.Tracing.DistributedTraceContext"
 )
 
 // DotNetEventType is the Durable Task Framework's class for events of type
@@ -62,6 +63,7 @@ func annotateDotNetTypes(data []byte, ev history.EventType) ([]byte, error) {
 				p.typed(dotNetParentInstance)
 				p.object("OrchestrationInstance").typed(dotNetInstance)
 			}
+			e.object("ParentTraceContext").typed(dotNetTraceContext)
 			for f := e.object("FailureDetails"); f != nil; f = f.object("InnerFailure") {
 				f.typed(dotNetFailure)
 			}

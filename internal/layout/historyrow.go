@@ -35,6 +35,11 @@ const (
 	colFireAt                = "FireAt"
 	colTimerID               = "TimerId"
 	colData                  = "Data"
+	// colParentTraceContext holds history.TraceContext as JSON, and
+	// colClientSpanID the parent's span of a sub-orchestration: the
+	// Durable Task Framework's properties of those names.
+	colParentTraceContext = "ParentTraceContext"
+	colClientSpanID       = "ClientSpanId"
 	// Columns of this project's, not the .NET provider's: the ID of the
 	// message that delivered an event, and the IDs a continue-as-new
 	// carries, which the engine de-duplicates redelivered messages with.
@@ -158,6 +163,9 @@ func putEventColumns(e Entity, ev *history.Event) error {
 			e[colScheduledStartTime] = *ev.ScheduledStartTime
 		}
 		e[colGeneration] = ev.Generation
+		if err := putTraceContext(e, ev.ParentTraceContext); err != nil {
+			return err
+		}
 	case history.ExecutionCompleted, history.ExecutionFailed, history.ContinueAsNew:
 		putString(e, colOrchestrationStatus, string(ev.OrchestrationStatus))
 		putString(e, colResult, ev.Result)
@@ -171,6 +179,9 @@ func putEventColumns(e Entity, ev *history.Event) error {
 		putString(e, colName, ev.Name)
 		putString(e, colVersion, ev.Version)
 		putString(e, colInput, ev.Input)
+		if err := putTraceContext(e, ev.ParentTraceContext); err != nil {
+			return err
+		}
 	case history.TaskCompleted, history.SubOrchestrationInstanceCompleted:
 		e[colTaskScheduledID] = ev.TaskScheduledID
 		putString(e, colResult, ev.Result)
@@ -184,6 +195,7 @@ func putEventColumns(e Entity, ev *history.Event) error {
 		putString(e, colVersion, ev.Version)
 		putString(e, colInstanceID, ev.InstanceID)
 		putString(e, colInput, ev.Input)
+		putString(e, colClientSpanID, ev.ClientSpanID)
 	case history.TimerCreated:
 		e[colFireAt] = ev.FireAt
 	case history.TimerFired:
@@ -193,6 +205,9 @@ func putEventColumns(e Entity, ev *history.Event) error {
 		putString(e, colInstanceID, ev.InstanceID)
 		putString(e, colName, ev.Name)
 		putString(e, colInput, ev.Input)
+		if err := putTraceContext(e, ev.ParentTraceContext); err != nil {
+			return err
+		}
 	case history.EventRaised:
 		putString(e, colName, ev.Name)
 		putString(e, colInput, ev.Input)
@@ -204,6 +219,14 @@ func putEventColumns(e Entity, ev *history.Event) error {
 		// Base columns only.
 	}
 	return nil
+}
+
+// putTraceContext writes a trace context's column, nothing when it is nil.
+func putTraceContext(e Entity, tc *history.TraceContext) error {
+	if tc == nil || tc.TraceParent == "" {
+		return nil
+	}
+	return putJSON(e, colParentTraceContext, tc)
 }
 
 func putString(e Entity, col, v string) {
@@ -268,6 +291,8 @@ func DecodeHistoryRow(ctx context.Context, blobs BlobStore, e Entity) (seq int, 
 	ev.FireAt = d.time(colFireAt)
 	ev.TimerID = d.int(colTimerID)
 	ev.Data = d.str(colData)
+	ev.ParentTraceContext = decodeJSONPtr[history.TraceContext](&d, colParentTraceContext)
+	ev.ClientSpanID = d.str(colClientSpanID)
 	ev.Recursive = d.bool(colRecursive)
 	ev.MessageID = d.str(colMessageID)
 	if r.Has(colEpisodeCustomStatus) {

@@ -419,3 +419,33 @@ func TestSentinelRow(t *testing.T) {
 		t.Errorf("bad sentinel: %v", err)
 	}
 }
+
+// TestHistoryRowTraceContext: the trace context travels in the columns the
+// Durable Task Framework names ParentTraceContext (JSON) and ClientSpanId,
+// on the events that carry it, and comes back whole.
+func TestHistoryRowTraceContext(t *testing.T) {
+	tc := &history.TraceContext{TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "congo=t61rcWkgMzE"}
+	events := []history.Event{
+		{Type: history.ExecutionStarted, EventID: -1, Timestamp: t0, Name: "Hello",
+			OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "abc", ExecutionID: "e1"}, ParentTraceContext: tc},
+		{Type: history.TaskScheduled, EventID: 0, Timestamp: t0, Name: "SayHello", ParentTraceContext: tc},
+		{Type: history.EventSent, EventID: 1, Timestamp: t0, Name: "Go", InstanceID: "other", ParentTraceContext: tc},
+		{Type: history.SubOrchestrationInstanceCreated, EventID: 2, Timestamp: t0, Name: "Child", InstanceID: "c", ClientSpanID: "b7ad6b7169203331"},
+	}
+	for i, ev := range events {
+		e, err := EncodeHistoryRow(context.Background(), nil, "abc", "e1", i, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.ParentTraceContext != nil && e["ParentTraceContext"] != `{"TraceParent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","TraceState":"congo=t61rcWkgMzE"}` {
+			t.Errorf("%s: ParentTraceContext column %v", ev.Type, e["ParentTraceContext"])
+		}
+		_, _, got, err := DecodeHistoryRow(context.Background(), nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, ev) {
+			t.Errorf("%s: got %+v, want %+v", ev.Type, got, ev)
+		}
+	}
+}

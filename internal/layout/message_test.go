@@ -232,7 +232,9 @@ func TestDecodeDotNetMessage(t *testing.T) {
 		ActivityID: "0c2e9d3c-6c2b-4e55-a6f1-0f1d3c3b6e21",
 		TaskMessage: history.TaskMessage{
 			Event: history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: t0, Name: "HelloCities",
-				Input: `"Tokyo"`, OrchestrationInstance: &oi, Tags: map[string]string{"owner": "ops"}},
+				Input: `"Tokyo"`, OrchestrationInstance: &oi, Tags: map[string]string{"owner": "ops"},
+				// The trace context a .NET client put on the start is read, so the trace goes on.
+				ParentTraceContext: &history.TraceContext{TraceParent: "00-abc-def-01"}},
 			OrchestrationInstance: oi,
 		},
 		SequenceNumber: 1,

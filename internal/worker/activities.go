@@ -10,6 +10,7 @@ import (
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/telemetry"
 )
 
 // aloneBacklog is the room in the local backlog's channel of a worker that serves the hub alone,
@@ -249,10 +250,13 @@ func (a *activities) run(it activityItem) {
 	ev := it.tm.Event
 	id := it.tm.OrchestrationInstance.InstanceID
 	fn, _ := w.reg.Activity(ev.Name)
-	result := durable.ActivityResult(w.ctx, fn, ev, id, w.log)
+	ctx, endSpan := w.opts.Tracer.StartActivity(w.ctx, id, &ev)
+	log := telemetry.ActivityLogger(ctx, w.log)
+	result := durable.ActivityResult(ctx, fn, ev, id, log)
+	endSpan(&result)
 	result.Timestamp = time.Now().UTC()
 	result.TargetExecutionID = it.tm.OrchestrationInstance.ExecutionID
-	w.log.Debug("activity done", "instanceId", id, "taskId", ev.EventID, "name", ev.Name, "queued", it.msg != nil, "result", result.Type.String())
+	log.Debug("activity done", "instanceId", id, "taskId", ev.EventID, "name", ev.Name, "queued", it.msg != nil, "result", result.Type.String())
 	if it.msg != nil {
 		a.queueRuns.Add(1)
 	} else {
@@ -261,7 +265,7 @@ func (a *activities) run(it activityItem) {
 	w.deliverResult(it.tm.OrchestrationInstance, result)
 	if it.msg != nil {
 		if err := w.hub.DeleteMessage(context.WithoutCancel(w.ctx), it.msg); err != nil && !errors.Is(err, azstore.ErrConflict) {
-			w.log.Warn("deleting a finished work item failed; it may run again", "instanceId", id, "error", err)
+			log.Warn("deleting a finished work item failed; it may run again", "instanceId", id, "error", err)
 		}
 	}
 }

@@ -226,6 +226,12 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		return err
 	}
 
+	if len(snap.events) == 0 {
+		// Only a start without history may begin a trace: a redelivered
+		// start is dropped as a duplicate anyway.
+		w.opts.Tracer.Starting(events)
+	}
+
 	committed := false
 	// The batch's messages are deleted as soon as a checkpoint holds their
 	// events: before the next execution of a continue-as-new chain
@@ -271,6 +277,9 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			return deleteHeld()
 		}
 		kick = false
+		// What the episode schedules carries the orchestration's trace
+		// context, in history and in its messages.
+		w.opts.Tracer.Stamp(snap.events, res)
 		if snap.executionID == "" {
 			snap.executionID = res.ExecutionID
 		}
@@ -385,6 +394,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		next := strings.ReplaceAll(uuid.NewString(), "-", "") // .NET's Guid "N" form, as the client writes
 		res.ContinueAsNew.Applied = appliedToCarry(res.ContinueAsNew, snap.deleted, now)
 		events = durable.NewExecutionEvents(res, inst.id, next, now)
+		w.opts.Tracer.Continue(snap.events, events)
 		var spill []history.Event
 		events, spill = splitCarry(inst.id, snap.executionID, events)
 		for _, e := range spill {
@@ -429,10 +439,13 @@ func (w *Worker) execute(snap *snapshot, ep durable.Episode) *durable.Result {
 			return res
 		}
 	}
+	// An orchestrator's log lines carry its trace (a parked session keeps
+	// the logger it began with: one execution, one trace).
+	log := w.opts.Tracer.OrchestrationLogger(w.log, ep.Past, ep.New)
 	if w.parked.Load() >= maxParked {
-		return durable.Execute(w.reg, ep, w.log)
+		return durable.Execute(w.reg, ep, log)
 	}
-	res, sess := durable.Begin(w.reg, ep, w.log)
+	res, sess := durable.Begin(w.reg, ep, log)
 	if sess != nil {
 		w.parked.Add(1)
 		snap.sess = sess
@@ -525,6 +538,9 @@ func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more
 		return err
 	}
 	snap.etag, snap.assumedNew = etag, false
+	// The spans these events end are emitted now that they are durable:
+	// once per event, whichever episode or worker wrote it.
+	w.opts.Tracer.Committed(snap.events[:snap.durable], events)
 	for _, e := range events {
 		if e.Type == history.ExecutionStarted {
 			w.starts.note(id, time.Now())

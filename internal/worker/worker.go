@@ -33,6 +33,7 @@ import (
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
+	"github.com/durable-go/durable/internal/telemetry"
 )
 
 // Options configure a Worker. Zero values take the Durable Functions
@@ -73,6 +74,9 @@ type Options struct {
 	// instance whose version it does not run fails, or is rejected (see
 	// reject). Nil runs every version.
 	Versions *durable.VersionPolicy
+	// Tracer emits the orchestrations' and activities' spans; nil is
+	// tracing off.
+	Tracer *telemetry.Tracer
 }
 
 func (o *Options) defaults() error {

@@ -11,6 +11,9 @@
   const UNFINISHED = STATUSES.filter((s) => !FINISHED.has(s));
   const REFRESH_MS = 5000;
   const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  // The tracing UI's URL template ("" for none), {traceId} standing for the ID; the server
+  // accepts only http(s) templates.
+  const TRACE_URL = (document.querySelector('meta[name="trace-url"]') || {}).content || "";
   // On Azure the page's URL carries the function key; every call and link
   // carries it too.
   const CODE = new URLSearchParams(location.search).get("code");
@@ -809,6 +812,9 @@
     parts.push(el("div", { class: "panel summary" },
       kv("Orchestrator", s.name),
       kv("Version", s.version || "none", { id: "instance-version" }),
+      kv("Trace", !s.traceId ? "none (tracing was off)" : TRACE_URL
+        ? el("a", { id: "instance-trace", class: "mono", href: TRACE_URL.split("{traceId}").join(encodeURIComponent(s.traceId)), target: "_blank", rel: "noopener", text: s.traceId })
+        : el("span", { id: "instance-trace", class: "mono", text: s.traceId })),
       kv("Created", fmtTime(s.createdTime)),
       kv("Last updated", fmtTime(s.lastUpdatedTime)),
       kv(FINISHED.has(s.runtimeStatus) ? "Duration" : "Running for", fmtDur(end - start)),
