@@ -217,7 +217,20 @@ func startLost(row *layout.InstanceRow, hs *azstore.HistorySnapshot) bool {
 	if len(hs.Events) == 0 {
 		return true
 	}
-	return row.RuntimeStatus == history.StatusPending && hs.ExecutionID != row.ExecutionID
+	if row.RuntimeStatus != history.StatusPending || hs.ExecutionID == row.ExecutionID {
+		return false
+	}
+	// The row names another execution than history does: one that a
+	// client's restart wrote after history's (its start is lost), or one
+	// that history has continued past since a crash kept the row from
+	// being written (the row is behind; an episode rewrites it). Sending
+	// that old start again would restart the instance once it finishes.
+	for _, e := range hs.Events {
+		if e.Type == history.ExecutionStarted {
+			return row.CreatedTime.After(e.Timestamp)
+		}
+	}
+	return true
 }
 
 // grants decides which of this worker's leases that other workers asked

@@ -77,15 +77,21 @@ func TestTakeoverWaitsForTheDeadOwnersMessages(t *testing.T) {
 }
 
 func TestStartLost(t *testing.T) {
-	row := &layout.InstanceRow{InstanceID: "i", ExecutionID: "e2", RuntimeStatus: history.StatusPending}
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	row := &layout.InstanceRow{InstanceID: "i", ExecutionID: "e2", RuntimeStatus: history.StatusPending, CreatedTime: t0}
+	started := func(at time.Time) []history.Event {
+		return []history.Event{{Type: history.OrchestratorStarted}, {Type: history.ExecutionStarted, Timestamp: at}}
+	}
 	for _, c := range []struct {
 		name string
 		hs   azstore.HistorySnapshot
 		want bool
 	}{
 		{"no history", azstore.HistorySnapshot{}, true},
-		{"history of a replaced execution", azstore.HistorySnapshot{ExecutionID: "e1", Events: []history.Event{{}}}, true},
-		{"started, row lags", azstore.HistorySnapshot{ExecutionID: "e2", Events: []history.Event{{}}}, false},
+		{"history of a replaced execution", azstore.HistorySnapshot{ExecutionID: "e1", Events: started(t0.Add(-time.Hour))}, true},
+		{"started, row lags", azstore.HistorySnapshot{ExecutionID: "e2", Events: started(t0)}, false},
+		// A crash kept the row at the first execution; history continued as new since.
+		{"continued past the row", azstore.HistorySnapshot{ExecutionID: "e3", Events: started(t0.Add(time.Minute))}, false},
 	} {
 		if got := startLost(row, &c.hs); got != c.want {
 			t.Errorf("%s: lost %v, want %v", c.name, got, c.want)

@@ -107,7 +107,7 @@ func (w *Worker) recoverInstance(ctx context.Context, partition int, epoch int64
 	}
 	if end != nil {
 		// History finished but the row was not updated before the crash.
-		if err := w.repairRow(ctx, row.InstanceID, end); err != nil {
+		if err := w.repairRow(ctx, row.InstanceID, hs.ExecutionID, end); err != nil {
 			return 0, 0, 0, 0, err
 		}
 		return 0, 0, 0, 1, nil
@@ -409,8 +409,10 @@ func completion(events []history.Event) *history.Event {
 	return nil
 }
 
-// repairRow writes a finished execution's outcome into its instance row.
-func (w *Worker) repairRow(ctx context.Context, id string, end *history.Event) error {
+// repairRow writes a finished execution's outcome into its instance row,
+// with the execution's ID: a crash may have left the row at an execution
+// that history continued past.
+func (w *Worker) repairRow(ctx context.Context, id, executionID string, end *history.Event) error {
 	status := end.OrchestrationStatus
 	output := end.Result
 	if status == history.StatusFailed && end.FailureDetails != nil {
@@ -422,7 +424,7 @@ func (w *Worker) repairRow(ctx context.Context, id string, end *history.Event) e
 		at = now
 	}
 	err := w.hub.PatchInstance(ctx, id, layout.InstancePatch{RuntimeStatus: &status, Output: &output,
-		CompletedTime: &at, LastUpdatedTime: &now}, nil)
+		CompletedTime: &at, LastUpdatedTime: &now, ExecutionID: &executionID}, nil)
 	if err != nil {
 		return err
 	}
