@@ -44,7 +44,13 @@ func storage(b *testing.B) string {
 // storage account.
 func newApp(b *testing.B, counter *azstore.RequestCounter) *app.App {
 	b.Helper()
-	a, err := benchapp.New(context.Background(), storage(b), testutil.UniqueHubName(b), counter)
+	return newAppOn(b, storage(b), counter)
+}
+
+// newAppOn runs the benchmark app on a new hub of the storage account conn.
+func newAppOn(b *testing.B, conn string, counter *azstore.RequestCounter) *app.App {
+	b.Helper()
+	a, err := benchapp.New(context.Background(), conn, testutil.UniqueHubName(b), counter)
 	if err != nil {
 		b.Fatal(err)
 	}

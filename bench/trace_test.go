@@ -1,13 +1,11 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/durable-go/durable/bench/benchapp"
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/testutil"
 )
@@ -25,16 +23,7 @@ func BenchmarkIdleTimeline(b *testing.B) {
 		d = 10 * time.Millisecond
 	}
 	proxy, conn := testutil.ProxiedStorage(b, d)
-	a, err := benchapp.New(context.Background(), conn, testutil.UniqueHubName(b), &azstore.RequestCounter{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = a.Stop(ctx)
-		_ = a.Hub.Delete(ctx)
-	})
+	a := newAppOn(b, conn, &azstore.RequestCounter{})
 	runBatch(b, a, 10)
 	var all []time.Duration
 	for i := 0; i < 5; i++ {

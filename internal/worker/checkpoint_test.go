@@ -236,6 +236,23 @@ func TestFailedRowWriteIsRetried(t *testing.T) {
 	}
 }
 
+// waitsAndSlow registers WaitsForGo, which waits for the event "go", and
+// SlowStep, whose activity runs in the process until release is closed.
+func waitsAndSlow(release <-chan struct{}) appOption {
+	return withRegistry(func(r *durable.Registry) {
+		_ = r.AddOrchestrator("WaitsForGo", func(ctx *durable.OrchestrationContext) (any, error) {
+			return nil, ctx.WaitForExternalEvent("go").Await(nil)
+		})
+		_ = r.AddOrchestrator("SlowStep", func(ctx *durable.OrchestrationContext) (any, error) {
+			return nil, ctx.CallActivity("Slow", nil).Await(nil)
+		})
+		_ = r.AddActivity("Slow", func(ctx *durable.ActivityContext) (any, error) {
+			<-release
+			return nil, nil
+		})
+	})
+}
+
 // inFlight lists every in-flight row of the hub.
 func inFlight(t *testing.T, h *azstore.Hub) []string {
 	t.Helper()
@@ -255,18 +272,7 @@ func inFlight(t *testing.T, h *azstore.Hub) []string {
 // of the hub, so it must not fill up with instances that only wait.
 func TestInFlightRowsFollowTheWork(t *testing.T) {
 	release := make(chan struct{})
-	a := startApp(t, withRegistry(func(r *durable.Registry) {
-		_ = r.AddOrchestrator("WaitsForGo", func(ctx *durable.OrchestrationContext) (any, error) {
-			return nil, ctx.WaitForExternalEvent("go").Await(nil)
-		})
-		_ = r.AddOrchestrator("SlowStep", func(ctx *durable.OrchestrationContext) (any, error) {
-			return nil, ctx.CallActivity("Slow", nil).Await(nil)
-		})
-		_ = r.AddActivity("Slow", func(ctx *durable.ActivityContext) (any, error) {
-			<-release
-			return nil, nil
-		})
-	}))
+	a := startApp(t, waitsAndSlow(release))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var waiting []string
@@ -372,18 +378,7 @@ func (p *inFlightWrites) named(id string) int {
 func TestRecentStartsNeedNoInFlightRow(t *testing.T) {
 	writes := &inFlightWrites{}
 	release := make(chan struct{})
-	a := startApp(t, withPolicy(writes), withRegistry(func(r *durable.Registry) {
-		_ = r.AddOrchestrator("WaitsForGo", func(ctx *durable.OrchestrationContext) (any, error) {
-			return nil, ctx.WaitForExternalEvent("go").Await(nil)
-		})
-		_ = r.AddOrchestrator("SlowStep", func(ctx *durable.OrchestrationContext) (any, error) {
-			return nil, ctx.CallActivity("Slow", nil).Await(nil)
-		})
-		_ = r.AddActivity("Slow", func(ctx *durable.ActivityContext) (any, error) {
-			<-release
-			return nil, nil
-		})
-	}))
+	a := startApp(t, withPolicy(writes), waitsAndSlow(release))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	expectCompleted(t, a.run(t, "HelloCities5", nil, client.StartOptions{InstanceID: "hello"}), cities5)
