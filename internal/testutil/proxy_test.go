@@ -54,11 +54,15 @@ func TestStorageProxy(t *testing.T) {
 	}
 	do(http.MethodGet, endpoints["TableEndpoint"]+"/HubInstances(PartitionKey='a',RowKey='')")
 	do(http.MethodGet, endpoints["TableEndpoint"]+"/HubInstances()?$filter=x")
+	do(http.MethodGet, endpoints["TableEndpoint"]+"/HubHistory()?$filter=PartitionKey%20eq%20'a'")
+	do(http.MethodGet, endpoints["TableEndpoint"]+"/HubInstanceIndex()?$filter=PartitionKey%20ge%20'a'")
 	do(http.MethodPost, endpoints["TableEndpoint"]+"/$batch")
 	do(http.MethodGet, endpoints["QueueEndpoint"]+"/hub-control-00/messages")
 	do(http.MethodGet, endpoints["BlobEndpoint"]+"/hub-leases/x")
 	want := RequestCounts{}
-	want[TablePointRead], want[TableQuery], want[TableBatch], want[QueueGetEmpty], want[Blob] = 1, 1, 1, 1, 1
+	// A query of the Instances table naming no partition is a scan; one within a partition, or
+	// of another table, is not.
+	want[TablePointRead], want[TableScan], want[TableQuery], want[TableBatch], want[QueueGetEmpty], want[Blob] = 1, 1, 2, 1, 1, 1
 	if got := p.Counts(); got != want {
 		t.Errorf("counts %v, want %v", got, want)
 	}
