@@ -298,9 +298,9 @@ func (w *Worker) lookForLostStarts(ctx context.Context, sw *lostStartSweep, now 
 
 // resendLostStartsIndexed looks at the instances the index lists as
 // created in [from, to) in this worker's partitions, those that want
-// accepts, and resends the start of each that is still Pending without
-// history. Instances whose start this worker processed are skipped
-// without a read.
+// accepts, and hands each that is still Pending to resendIfLost: its start
+// is sent again when it has no history, its row repaired when it has.
+// Instances whose start this worker processed are skipped without a read.
 func (w *Worker) resendLostStartsIndexed(ctx context.Context, from, to time.Time, want func(partition int, created time.Time) bool) (int, error) {
 	q := azstore.IndexQuery{From: from, To: to, Top: 1000}
 	resent := 0
@@ -344,7 +344,7 @@ func (w *Worker) resendLostStartsIndexed(ctx context.Context, from, to time.Time
 }
 
 // resendLostStarts scans the Instances table for Pending rows created
-// before createdBefore and resends the start of each that has no history.
+// before createdBefore and hands each to resendIfLost.
 func (w *Worker) resendLostStarts(ctx context.Context, createdBefore time.Time) (int, error) {
 	q := azstore.InstanceQuery{Statuses: []history.RuntimeStatus{history.StatusPending},
 		CreatedTo: layout.FormatTime(createdBefore), Top: 1000}
