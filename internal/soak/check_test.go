@@ -605,3 +605,18 @@ func longestUnowned(samples []leaseSample) (time.Duration, int) {
 	}
 	return longest, worst
 }
+
+// statusAndHistory reads an instance's status (its row) and its history, failing t if
+// either read fails: what the checks that compare the two start from.
+func (s *store) statusAndHistory(t *testing.T, id string) (*client.Status, *azstore.HistorySnapshot) {
+	t.Helper()
+	st, err := s.c.GetStatus(context.Background(), id, client.StatusOptions{})
+	if err != nil {
+		t.Fatalf("status of %s: %v", id, err)
+	}
+	snap, err := s.h.LoadHistory(context.Background(), id)
+	if err != nil {
+		t.Fatalf("load history of %s: %v", id, err)
+	}
+	return st, snap
+}

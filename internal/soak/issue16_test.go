@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/testutil"
 )
 
@@ -588,14 +587,7 @@ func rowsAgainstHistory(t *testing.T, s *store, ids []string, v *verdict) int {
 	for {
 		var found []problem
 		for _, id := range ids {
-			st, err := s.c.GetStatus(context.Background(), id, client.StatusOptions{})
-			if err != nil {
-				t.Fatalf("status of %s: %v", id, err)
-			}
-			snap, err := s.h.LoadHistory(context.Background(), id)
-			if err != nil {
-				t.Fatalf("load history of %s: %v", id, err)
-			}
+			st, snap := s.statusAndHistory(t, id)
 			if d := rowVsHistory(want{id: id, custom: counterCustom}, st, snap); len(d) > 0 {
 				found = append(found, problem{id: id, kind: "row contradicts history (before Stop)",
 					detail: strings.Join(d, "; "), history: shortHistory(snap.Events)})

@@ -199,14 +199,7 @@ func (s *store) waitFirstStep(t *testing.T, ids []string, steps int, within time
 func (s *store) untouched(t *testing.T, ids []string) {
 	t.Helper()
 	for _, id := range ids {
-		st, err := s.c.GetStatus(context.Background(), id, client.StatusOptions{})
-		if err != nil {
-			t.Fatalf("status of %s: %v", id, err)
-		}
-		snap, err := s.h.LoadHistory(context.Background(), id)
-		if err != nil {
-			t.Fatalf("history of %s: %v", id, err)
-		}
+		st, snap := s.statusAndHistory(t, id)
 		if st.RuntimeStatus != history.StatusPending || len(snap.Events) > 0 {
 			t.Errorf("%s ran where its version does not run: %s, history %s", id, st.RuntimeStatus, shortHistory(snap.Events))
 		}
