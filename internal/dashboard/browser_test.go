@@ -203,7 +203,10 @@ func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Actio
 func pageText(ctx context.Context) string {
 	c, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(c, chromedp.Evaluate[string](`document.body.innerText`))
+	// The filter fields' values are not in innerText; a failure needs them.
+	s, err := chromedp.Run(c, chromedp.Evaluate[string](`document.body.innerText + "\nfields: " +
+		JSON.stringify(Object.fromEntries([...document.querySelectorAll("input[id], select[id]")].map((e) => [e.id, e.type === "checkbox" ? e.checked : e.value]))) +
+		"\ndialog open: " + !!document.getElementById("dialog")?.open + ", view loaded " + document.getElementById("view")?.dataset.loaded`))
 	if err != nil {
 		return ""
 	}
@@ -629,6 +632,7 @@ func TestBrowserBulkProgress(t *testing.T) {
 	}
 	openList(t, ctx, h)
 	applyFilter(t, ctx, map[string]string{"filter-prefix": "stubbulk-"})
+	run(t, ctx, "the filtered list", until(`document.querySelectorAll("#instances-body tr").length === 2`))
 	run(t, ctx, "bulk terminate", chromedp.SetValue(chromedp.CSS("#bulk-op"), "terminate"), chromedp.Click(chromedp.CSS("#bulk-run")),
 		until(`document.getElementById("bulk-count")?.textContent.includes("all 2 instances")`),
 		chromedp.SendKeys(chromedp.CSS("#f-reason"), "bulk"), chromedp.Click(chromedp.CSS("#dialog-confirm")),
