@@ -127,13 +127,22 @@ func randomHex(t *testing.T, n int) string {
 // app is the repository's function app (the handler binary under the dev
 // host) with tracing on, exporting to the receiver.
 type app struct {
-	t    *testing.T
-	base string
-	hub  string
-	stop func()
+	t      *testing.T
+	base   string
+	hub    string
+	logs   *testutil.SyncBuffer // the dev host's and the handler's output
+	killed bool                 // the test killed the handler: the dev host's error is expected
+	stop   func()
 }
 
 func startApp(t *testing.T, otelEnv map[string]string) *app {
+	t.Helper()
+	return startAppOn(t, otelEnv, "Otel"+randomHex(t, 6), nil)
+}
+
+// startAppOn starts the app on the given hub, with storageProvider
+// settings of the test's (host.json names) over the repository's.
+func startAppOn(t *testing.T, otelEnv map[string]string, hub string, storage map[string]any) *app {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "handler")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -141,8 +150,8 @@ func startApp(t *testing.T, otelEnv map[string]string) *app {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the handler: %v\n%s", err, out)
 	}
-	dir, hub, suffix := t.TempDir(), "Otel"+randomHex(t, 6), randomHex(t, 4)
-	writeHostJSON(t, dir, bin, hub)
+	dir, suffix := t.TempDir(), randomHex(t, 4)
+	writeHostJSON(t, dir, bin, hub, storage)
 	copyFunctions(t, dir, suffix)
 	env := []string{"FUNCTIONS_WORKER_RUNTIME=custom", "AzureWebJobsStorage=" + testutil.Storage(t),
 		"DatabaseConnection=Server=localhost", "DurableWakeQueue=none", "DURABLE_LOG_LEVEL=info"}
@@ -159,7 +168,7 @@ func startApp(t *testing.T, otelEnv map[string]string) *app {
 			QueuePollMin: 20 * time.Millisecond, QueuePollMax: 200 * time.Millisecond,
 			Ready: func(addr string) { ready <- addr }})
 	}()
-	a := &app{t: t, hub: hub}
+	a := &app{t: t, hub: hub, logs: logs}
 	stopped := false
 	a.stop = func() {
 		if stopped {
@@ -169,7 +178,7 @@ func startApp(t *testing.T, otelEnv map[string]string) *app {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
+			if err != nil && !a.killed {
 				t.Errorf("dev host: %v", err)
 			}
 		case <-time.After(45 * time.Second):
@@ -196,7 +205,7 @@ func startApp(t *testing.T, otelEnv map[string]string) *app {
 	return a
 }
 
-func writeHostJSON(t *testing.T, dir, bin, hub string) {
+func writeHostJSON(t *testing.T, dir, bin, hub string, storage map[string]any) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot, "host.json"))
 	if err != nil {
@@ -212,6 +221,9 @@ func writeHostJSON(t *testing.T, dir, bin, hub string) {
 	dt["tracing"] = map[string]any{"DistributedTracingEnabled": true, "Version": "V2"}
 	sp := dt["storageProvider"].(map[string]any)
 	sp["maxQueuePollingInterval"] = "00:00:01"
+	for k, v := range storage {
+		sp[k] = v
+	}
 	b, _ := json.MarshalIndent(host, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "host.json"), b, 0o644); err != nil {
 		t.Fatal(err)

@@ -194,7 +194,8 @@ func (c *Client) startNew(ctx context.Context, name string, input any, o StartOp
 	traceContext, endSpan := c.opts.Tracer.CreateOrchestration(ctx, name, o.Version, id, exec)
 	defer func() { endSpan(err) }()
 	row := &layout.InstanceRow{InstanceID: id, Name: name, Version: o.Version, ExecutionID: exec,
-		RuntimeStatus: history.StatusPending, CreatedTime: now, LastUpdatedTime: now, Input: in, TaskHubName: c.hub.Name()}
+		RuntimeStatus: history.StatusPending, CreatedTime: now, LastUpdatedTime: now, Input: in, TaskHubName: c.hub.Name(),
+		ParentTraceContext: traceContext}
 	if !o.StartAt.IsZero() {
 		at := o.StartAt.UTC()
 		row.ScheduledStartTime = &at

@@ -57,6 +57,10 @@ type InstanceRow struct {
 	// before the child's first checkpoint): a start sent again from the row
 	// must still report to the parent.
 	ParentInstance *history.ParentInstance
+	// ParentTraceContext is the trace context the client's start carried
+	// (its create_orchestration span), in this project's column of that
+	// name: a start sent again from the row stays in the caller's trace.
+	ParentTraceContext *history.TraceContext
 
 	// ETag is the row's ETag as read from the service (DecodeInstanceRow
 	// sets it); it is not a column, but callers pass it to conditional
@@ -110,6 +114,9 @@ func EncodeInstanceRow(ctx context.Context, blobs BlobStore, row InstanceRow) (E
 		if err := putJSON(e, colParentInstance, row.ParentInstance); err != nil {
 			return nil, fail(err)
 		}
+	}
+	if err := putTraceContext(e, row.ParentTraceContext); err != nil {
+		return nil, fail(err)
 	}
 	if err := e.validate(); err != nil {
 		return nil, fail(err)
@@ -260,6 +267,7 @@ func DecodeInstanceRow(ctx context.Context, blobs BlobStore, e Entity) (Instance
 		Tags:               d.tags(colTags),
 		TaskHubName:        d.str(colTaskHubName),
 		ParentInstance:     decodeJSONPtr[history.ParentInstance](&d, colParentInstance),
+		ParentTraceContext: decodeJSONPtr[history.TraceContext](&d, colParentTraceContext),
 		ETag:               e.ETag(),
 	}
 	if d.err != nil {
@@ -283,7 +291,8 @@ func StartMessage(row *InstanceRow) history.TaskMessage {
 	inst := history.OrchestrationInstance{InstanceID: row.InstanceID, ExecutionID: row.ExecutionID}
 	ev := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: row.CreatedTime, Name: row.Name,
 		Version: row.Version, Input: row.Input, OrchestrationInstance: &inst, ScheduledStartTime: row.ScheduledStartTime,
-		Generation: row.Generation, MessageID: StartMessageID(row.InstanceID, row.ExecutionID), ParentInstance: row.ParentInstance}
+		Generation: row.Generation, MessageID: StartMessageID(row.InstanceID, row.ExecutionID), ParentInstance: row.ParentInstance,
+		ParentTraceContext: row.ParentTraceContext}
 	return history.TaskMessage{OrchestrationInstance: inst, Event: ev}
 }
 

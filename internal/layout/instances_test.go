@@ -68,6 +68,11 @@ func TestInstanceRowRoundTrip(t *testing.T) {
 			r.CustomStatus = `{"step":3}`
 			return r
 		}(),
+		func() InstanceRow {
+			r := sampleInstance()
+			r.ParentTraceContext = &history.TraceContext{TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "k=v"}
+			return r
+		}(),
 	}
 	for _, row := range rows {
 		blobs := newMemBlobs()
@@ -275,5 +280,16 @@ func TestInstanceRowErrors(t *testing.T) {
 	r, err = DecodeInstanceRow(ctx, nil, Entity{"PartitionKey": "a", "RuntimeStatus": int32(6)})
 	if err != nil || r.RuntimeStatus != history.StatusPending {
 		t.Errorf("numeric status: %v %v", r.RuntimeStatus, err)
+	}
+}
+
+// TestStartMessageFromRow: a start sent again from its row (a lost start)
+// keeps the caller's trace context, which the row records.
+func TestStartMessageFromRow(t *testing.T) {
+	row := sampleInstance()
+	row.ParentTraceContext = &history.TraceContext{TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	tm := StartMessage(&row)
+	if tm.Event.ParentTraceContext == nil || *tm.Event.ParentTraceContext != *row.ParentTraceContext {
+		t.Errorf("start message trace context %+v, want the row's %+v", tm.Event.ParentTraceContext, row.ParentTraceContext)
 	}
 }

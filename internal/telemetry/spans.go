@@ -372,3 +372,21 @@ func (t *Tracer) OrchestrationLogger(logger *slog.Logger, past, more []history.E
 	return logger.With("executionId", x.executionID, "orchestrator", x.name,
 		"traceId", x.self.TraceID().String(), "spanId", x.self.SpanID().String())
 }
+
+// InstanceLogger is logger with what names the execution that start (its
+// ExecutionStarted event) begins: the instance and execution IDs, the
+// orchestrator's name and, when the start carries a trace context, the
+// trace ID and the orchestration span's ID. The worker's own lines about
+// an instance use it, whether or not this process traces, so that a line
+// can be found from the instance's trace and the other way round.
+func InstanceLogger(logger *slog.Logger, start *history.Event) *slog.Logger {
+	if logger == nil || start == nil || start.OrchestrationInstance == nil {
+		return logger
+	}
+	args := []any{"instanceId", start.OrchestrationInstance.InstanceID,
+		"executionId", start.OrchestrationInstance.ExecutionID, "orchestrator", start.Name}
+	if x, ok := executionOf(start); ok {
+		args = append(args, "traceId", x.self.TraceID().String(), "spanId", x.self.SpanID().String())
+	}
+	return logger.With(args...)
+}

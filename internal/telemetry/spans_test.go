@@ -206,3 +206,34 @@ func TestSubOrchestrationsEventsAndContinueAsNew(t *testing.T) {
 		t.Errorf("executions' spans %v and %v: want one trace, two spans", a.self, b.self)
 	}
 }
+
+// TestInstanceLogger: the worker's lines about an instance name its
+// execution and orchestrator always, and its trace when the start has one
+// (whether or not this process traces).
+func TestInstanceLogger(t *testing.T) {
+	tr, _ := newTestTracer()
+	tc, end := tr.CreateOrchestration(context.Background(), "Hello", "", "i1", "e1")
+	end(nil)
+	inst := &history.OrchestrationInstance{InstanceID: "i1", ExecutionID: "e1"}
+	traced := history.Event{Type: history.ExecutionStarted, Name: "Hello", OrchestrationInstance: inst, ParentTraceContext: tc}
+	x, _ := executionOf(&traced)
+	for _, c := range []struct {
+		start     history.Event
+		wantTrace string
+	}{
+		{traced, x.self.TraceID().String()},
+		{history.Event{Type: history.ExecutionStarted, Name: "Hello", OrchestrationInstance: inst}, ""},
+	} {
+		var buf bytes.Buffer
+		InstanceLogger(slog.New(slog.NewJSONHandler(&buf, nil)), &c.start).Warn("line")
+		var got map[string]string
+		_ = json.Unmarshal(buf.Bytes(), &got)
+		if got["instanceId"] != "i1" || got["executionId"] != "e1" || got["orchestrator"] != "Hello" || got["traceId"] != c.wantTrace {
+			t.Errorf("line %v, want i1, e1, Hello and trace %q", got, c.wantTrace)
+		}
+	}
+	base := slog.New(slog.DiscardHandler)
+	if InstanceLogger(base, nil) != base {
+		t.Error("no start: the logger changed")
+	}
+}

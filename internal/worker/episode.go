@@ -56,7 +56,7 @@ func (w *Worker) runInstance(inst *instance) {
 		if failures <= maxEpisodeRetries {
 			// Keep the messages held and try again: giving them back with a
 			// delay would let younger messages of the instance overtake them.
-			w.log.Warn("episode failed; retrying", "instanceId", inst.id, "attempt", failures, "error", err)
+			w.logger(inst).Warn("episode failed; retrying", "attempt", failures, "error", err)
 			w.insts.requeue(inst, batch)
 			if kick {
 				w.insts.deliver(inst.id, inst.partition, epoch, nil, true)
@@ -67,7 +67,7 @@ func (w *Worker) runInstance(inst *instance) {
 			}
 			continue
 		}
-		w.log.Error("episode keeps failing; giving its messages back", "instanceId", inst.id, "error", err)
+		w.logger(inst).Error("episode keeps failing; giving its messages back", "error", err)
 		failures = 0
 		w.retryLater(inst, batch)
 	}
@@ -191,6 +191,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 	if err != nil {
 		return err
 	}
+	w.noteStart(inst, snap.events, events)
 	if snap.done() {
 		if parentAsksAgain(snap.events, events) {
 			// The parent's start came again: the parent may have dropped our
@@ -201,13 +202,12 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 					return err
 				}
 				w.Notify(tm.OrchestrationInstance.InstanceID)
-				w.log.Debug("sent a finished sub-orchestration's completion to its parent again", "instanceId", inst.id,
-					"parent", tm.OrchestrationInstance.InstanceID)
+				w.logger(inst).Debug("sent a finished sub-orchestration's completion to its parent again", "parent", tm.OrchestrationInstance.InstanceID)
 			}
 		}
 		events = restartEvents(snap, events)
 		if len(events) == 0 {
-			w.log.Debug("dropping messages for a finished instance", "instanceId", inst.id, "count", len(batch))
+			w.logger(inst).Debug("dropping messages for a finished instance", "count", len(batch))
 			_, err := w.deleteMessages(ctx, msgs)
 			return err
 		}
@@ -249,7 +249,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		if !committed {
 			return err
 		}
-		w.log.Warn("episode failed after its checkpoint; resuming from history", "instanceId", inst.id, "error", err)
+		w.logger(inst).Warn("episode failed after its checkpoint; resuming from history", "error", err)
 		w.dropSnapshot(inst)
 		if derr := deleteHeld(); derr != nil {
 			return errors.Join(err, derr)
@@ -263,6 +263,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 	versions := w.opts.Versions
 	var deleteErr error // deleting the messages beside the last row write
 	for {
+		w.noteStart(inst, snap.events, events)
 		res := w.execute(snap, durable.Episode{InstanceID: inst.id, Past: snap.events, New: events, Now: now,
 			Versions: versions})
 		versions = nil
@@ -270,7 +271,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			w.reject(inst, batch, res.Rejected)
 			return nil
 		}
-		w.log.Debug("episode", "instanceId", inst.id, "past", len(snap.events), "new", len(events), "dropped", res.Dropped,
+		w.logger(inst).Debug("episode", "past", len(snap.events), "new", len(events), "dropped", res.Dropped,
 			"status", res.Status, "outbound", len(res.Outbound), "messages", len(msgs))
 		if len(events) > 0 && res.Dropped == len(events) && !kick {
 			// Only duplicates: nothing to record.
@@ -365,7 +366,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		if err := w.updateInstanceRowWithRetry(ctx, inst.id, snap, res, now); err != nil {
 			// History is safe; the row catches up at the next episode or
 			// the retry, or at the partition's next recovery.
-			w.log.Warn("updating the instance row failed; retrying", "instanceId", inst.id, "error", err)
+			w.logger(inst).Warn("updating the instance row failed; retrying", "error", err)
 			w.retryRow(inst)
 		} else {
 			snap.rowDirty, snap.rowRetries = false, 0
@@ -388,7 +389,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			if err := deleteHeld(); err != nil {
 				// A message left behind comes back; the next execution still
 				// knows its ID and drops it.
-				w.log.Warn("deleting the messages of a continued execution failed", "instanceId", inst.id, "error", err)
+				w.logger(inst).Warn("deleting the messages of a continued execution failed", "error", err)
 			}
 		}
 		next := strings.ReplaceAll(uuid.NewString(), "-", "") // .NET's Guid "N" form, as the client writes
@@ -493,8 +494,7 @@ func (w *Worker) reject(inst *instance, batch []delivery, why *durable.VersionMi
 	}
 	delay := rejectDelay(time.Now())
 	w.rejected.Add(1)
-	w.log.Debug("rejected an instance of a version this worker does not run", "instanceId", inst.id,
-		"reason", why.Error(), "messages", len(batch), "backIn", delay)
+	w.logger(inst).Debug("rejected an instance of a version this worker does not run", "reason", why.Error(), "messages", len(batch), "backIn", delay)
 	w.giveBack(inst.id, batch, func(*azstore.Message) time.Duration { return delay })
 }
 
@@ -562,7 +562,7 @@ func (w *Worker) flush(ctx context.Context, inst *instance) {
 	}
 	if snap.uncommitted() > 0 {
 		if err := w.checkpoint(ctx, inst.id, snap, nil); err != nil {
-			w.log.Warn("checkpointing progress kept in memory failed; it will be redone", "instanceId", inst.id, "error", err)
+			w.logger(inst).Warn("checkpointing progress kept in memory failed; it will be redone", "error", err)
 			w.dropSnapshot(inst)
 			return
 		}
@@ -570,7 +570,7 @@ func (w *Worker) flush(ctx context.Context, inst *instance) {
 	}
 	if snap.rowDirty && snap.last != nil {
 		if err := w.updateInstanceRow(ctx, inst.id, snap, snap.last, time.Now().UTC()); err != nil {
-			w.log.Warn("updating the instance row failed; retrying", "instanceId", inst.id, "error", err)
+			w.logger(inst).Warn("updating the instance row failed; retrying", "error", err)
 			w.retryRow(inst)
 			return
 		}
@@ -730,7 +730,7 @@ func (w *Worker) writeChildRow(ctx context.Context, id string, snap *snapshot, s
 	exec := start.OrchestrationInstance.ExecutionID
 	row := &layout.InstanceRow{InstanceID: id, Name: start.Name, Version: start.Version, ExecutionID: exec,
 		RuntimeStatus: history.StatusPending, CreatedTime: created.UTC(), LastUpdatedTime: now, Input: start.Input,
-		TaskHubName: w.hub.Name(), ParentInstance: start.ParentInstance}
+		TaskHubName: w.hub.Name(), ParentInstance: start.ParentInstance, ParentTraceContext: start.ParentTraceContext}
 	err := w.hub.InsertInstance(ctx, row)
 	switch {
 	case errors.Is(err, azstore.ErrConflict):
@@ -842,8 +842,7 @@ func (w *Worker) notStarted(ctx context.Context, inst *instance, batch []deliver
 		}
 		held = append(held, d.msg)
 		if !exists && d.msg.DequeueCount >= 5 {
-			w.log.Warn("dropping a message for an instance that does not exist", "instanceId", inst.id,
-				"event", d.ev.Type.String(), "name", d.ev.Name)
+			w.logger(inst).Warn("dropping a message for an instance that does not exist", "event", d.ev.Type.String(), "name", d.ev.Name)
 			if err := w.hub.DeleteMessage(ctx, d.msg); err != nil && !errors.Is(err, azstore.ErrConflict) {
 				return err
 			}

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/telemetry"
 )
 
 // delivery is one event for an instance: from a control-queue message,
@@ -42,6 +44,12 @@ type instance struct {
 	// admitted: the instance holds a place in the worker's admission.
 	// Touched only by the goroutine running the instance.
 	admitted bool
+	// log is the logger of the worker's lines about the instance, with
+	// what names execution logExec (see Worker.noteStart); it outlives
+	// dropped snapshots, so that a failing episode's lines name the
+	// execution too. Touched only by the goroutine running the instance.
+	log     *slog.Logger
+	logExec string
 }
 
 // snapshot is a cached copy of the instance's current execution, valid as
@@ -429,4 +437,23 @@ func (sn *snapshot) done() bool {
 		last = sn.events[len(sn.events)-2]
 	}
 	return last.Type == history.ExecutionCompleted && last.OrchestrationStatus.IsTerminal()
+}
+
+// logger is the logger of the worker's lines about inst: with its
+// execution, orchestrator and trace once its start has been seen.
+func (w *Worker) logger(inst *instance) *slog.Logger {
+	if inst.log != nil {
+		return inst.log
+	}
+	return w.log.With("instanceId", inst.id)
+}
+
+// noteStart keeps, for inst, the logger of the execution whose history is
+// past followed by more; it is built once per execution.
+func (w *Worker) noteStart(inst *instance, past, more []history.Event) {
+	start := telemetry.StartOf(past, more)
+	if start == nil || start.OrchestrationInstance == nil || (inst.log != nil && inst.logExec == start.OrchestrationInstance.ExecutionID) {
+		return
+	}
+	inst.log, inst.logExec = telemetry.InstanceLogger(w.log, start), start.OrchestrationInstance.ExecutionID
 }
