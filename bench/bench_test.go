@@ -17,6 +17,7 @@ import (
 	"github.com/durable-go/durable/internal/app"
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/testutil"
 )
@@ -50,7 +51,13 @@ func newApp(b *testing.B, counter *azstore.RequestCounter) *app.App {
 // newAppOn runs the benchmark app on a new hub of the storage account conn.
 func newAppOn(b *testing.B, conn string, counter *azstore.RequestCounter) *app.App {
 	b.Helper()
-	a, err := benchapp.New(context.Background(), conn, testutil.UniqueHubName(b), counter)
+	return newAppWith(b, conn, counter, nil)
+}
+
+// newAppWith is newAppOn with the host.json options changed by tweak.
+func newAppWith(b *testing.B, conn string, counter *azstore.RequestCounter, tweak func(*config.DurableOptions)) *app.App {
+	b.Helper()
+	a, err := benchapp.NewWith(context.Background(), conn, testutil.UniqueHubName(b), counter, tweak)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,9 +28,18 @@ import (
 // New starts an app on a new task hub of the storage account, with the
 // host.json defaults; counter counts its storage requests.
 func New(ctx context.Context, connectionString, hubName string, counter *azstore.RequestCounter) (*app.App, error) {
+	return NewWith(ctx, connectionString, hubName, counter, nil)
+}
+
+// NewWith is New with the host.json options changed by tweak first (nil
+// for none): a variant's app, such as one with tracing on.
+func NewWith(ctx context.Context, connectionString, hubName string, counter *azstore.RequestCounter, tweak func(*config.DurableOptions)) (*app.App, error) {
 	settings := config.NewSettings(map[string]string{"AzureWebJobsStorage": connectionString, app.WakeQueueSetting: "none"}, false)
 	d := config.DefaultDurableOptions()
 	d.HubName = hubName
+	if tweak != nil {
+		tweak(&d)
+	}
 	reg := task.NewRegistry()
 	if err := samples.Register(reg, settings.Get); err != nil {
 		return nil, err
