@@ -193,14 +193,7 @@ func BenchmarkScaleOut(b *testing.B) {
 		}
 		_ = two[0].Hub.Delete(ctx)
 	})
-	// Both must own their share before the batch, as two running app
-	// instances would.
-	for deadline := time.Now().Add(time.Minute); len(two[0].Worker.Stats().OwnedPartitions) != 2 || len(two[1].Worker.Stats().OwnedPartitions) != 2; {
-		if time.Now().After(deadline) {
-			b.Fatal("the two apps did not split the partitions within a minute")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitSplit(b, two)
 	spread(b, two, 10)
 	start := time.Now()
 	spread(b, two, n)
@@ -212,6 +205,18 @@ func BenchmarkScaleOut(b *testing.B) {
 	b.Logf("1000 x HelloCities5: one app %.1f orch/s, two apps on one hub %.1f orch/s (%.2f x)", oneRate, twoRate, twoRate/oneRate)
 	for i := 0; i < b.N; i++ {
 		// The work above is the measurement; b.N only satisfies the runner.
+	}
+}
+
+// waitSplit waits until the two apps own two partitions each, as two
+// running app instances would before a measurement.
+func waitSplit(b *testing.B, two []*app.App) {
+	b.Helper()
+	for deadline := time.Now().Add(time.Minute); len(two[0].Worker.Stats().OwnedPartitions) != 2 || len(two[1].Worker.Stats().OwnedPartitions) != 2; {
+		if time.Now().After(deadline) {
+			b.Fatal("the two apps did not split the partitions within a minute")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
