@@ -82,6 +82,68 @@ func (h *Hub) LoadHistory(ctx context.Context, instanceID string) (*HistorySnaps
 	return snap, nil
 }
 
+// startRows is how many of an execution's first history rows LoadStart
+// reads: a start is written at its beginning (the first episode's
+// OrchestratorStarted, then ExecutionStarted).
+const startRows = 4
+
+// LoadStart reads the ExecutionStarted event of an instance's current
+// execution, nil when it has none, reading the sentinel and the first rows
+// only (one request, whatever the history's length); a history whose start
+// is not among them is read whole.
+func (h *Hub) LoadStart(ctx context.Context, instanceID string) (*history.Event, error) {
+	filter := fmt.Sprintf("PartitionKey eq '%s' and (RowKey le '%s' or RowKey eq '%s')",
+		odataQuote(layout.EscapePartitionKey(instanceID)), layout.RowKey(startRows-1), layout.SentinelRowKey)
+	pager := h.history.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
+	var (
+		exec   string
+		starts = map[string]history.Event{} // by execution ID
+	)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load the start of %q: %w", instanceID, err)
+		}
+		for _, raw := range page.Entities {
+			ent, err := layout.ParseEntity(raw)
+			if err != nil {
+				return nil, fmt.Errorf("load the start of %q: parse row: %w", instanceID, err)
+			}
+			if layout.IsSentinel(ent) {
+				sen, err := layout.DecodeSentinelRow(ent)
+				if err != nil {
+					return nil, fmt.Errorf("load the start of %q: %w", instanceID, err)
+				}
+				exec = sen.ExecutionID
+				continue
+			}
+			_, e, ev, err := layout.DecodeHistoryRow(ctx, h.blobs, ent)
+			if err != nil {
+				return nil, fmt.Errorf("load the start of %q: %w", instanceID, err)
+			}
+			if ev.Type == history.ExecutionStarted {
+				starts[e] = ev
+			}
+		}
+	}
+	if exec == "" {
+		return nil, nil // no history
+	}
+	if ev, ok := starts[exec]; ok {
+		return &ev, nil
+	}
+	hs, err := h.LoadHistory(ctx, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range hs.Events {
+		if hs.Events[i].Type == history.ExecutionStarted {
+			return &hs.Events[i], nil
+		}
+	}
+	return nil, nil
+}
+
 // Checkpoint appends events to an instance's history.
 type Checkpoint struct {
 	InstanceID  string

@@ -87,6 +87,15 @@ func (c *Client) GetStatus(ctx context.Context, id string, o StatusOptions) (*St
 		return nil, err
 	}
 	st := statusFromRow(row, !o.HideInput)
+	if o.ShowTraceID && !o.ShowHistory && row.RuntimeStatus != history.StatusFailed {
+		// The trace ID alone: the start's rows, not the whole history.
+		start, err := c.hub.LoadStart(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("status of %q: %w", id, err)
+		}
+		st.TraceID = telemetry.TraceIDOf(start)
+		return st, nil
+	}
 	if o.ShowHistory || o.ShowTraceID || row.RuntimeStatus == history.StatusFailed {
 		hs, err := c.hub.LoadHistory(ctx, id)
 		if err != nil {
