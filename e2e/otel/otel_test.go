@@ -144,6 +144,13 @@ func startApp(t *testing.T, otelEnv map[string]string) *app {
 // settings of the test's (host.json names) over the repository's.
 func startAppOn(t *testing.T, otelEnv map[string]string, hub string, storage map[string]any) *app {
 	t.Helper()
+	return startAppWith(t, otelEnv, hub, storage, nil)
+}
+
+// startAppWith is startAppOn with host.json changed by tweak (nil for no
+// change) after the test's own settings.
+func startAppWith(t *testing.T, otelEnv map[string]string, hub string, storage map[string]any, tweak func(host map[string]any)) *app {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "handler")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = repoRoot
@@ -151,7 +158,7 @@ func startAppOn(t *testing.T, otelEnv map[string]string, hub string, storage map
 		t.Fatalf("build the handler: %v\n%s", err, out)
 	}
 	dir, suffix := t.TempDir(), randomHex(t, 4)
-	writeHostJSON(t, dir, bin, hub, storage)
+	writeHostJSON(t, dir, bin, hub, storage, tweak)
 	copyFunctions(t, dir, suffix)
 	env := []string{"FUNCTIONS_WORKER_RUNTIME=custom", "AzureWebJobsStorage=" + testutil.Storage(t),
 		"DatabaseConnection=Server=localhost", "DurableWakeQueue=none", "DURABLE_LOG_LEVEL=info"}
@@ -205,7 +212,7 @@ func startAppOn(t *testing.T, otelEnv map[string]string, hub string, storage map
 	return a
 }
 
-func writeHostJSON(t *testing.T, dir, bin, hub string, storage map[string]any) {
+func writeHostJSON(t *testing.T, dir, bin, hub string, storage map[string]any, tweak func(host map[string]any)) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot, "host.json"))
 	if err != nil {
@@ -223,6 +230,9 @@ func writeHostJSON(t *testing.T, dir, bin, hub string, storage map[string]any) {
 	sp["maxQueuePollingInterval"] = "00:00:01"
 	for k, v := range storage {
 		sp[k] = v
+	}
+	if tweak != nil {
+		tweak(host)
 	}
 	b, _ := json.MarshalIndent(host, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "host.json"), b, 0o644); err != nil {

@@ -66,9 +66,16 @@ func newRouter(a *App, own map[string]http.Handler, ownHTTP http.Handler) (http.
 	if err != nil {
 		return nil, fmt.Errorf("build dashboard: %w", err)
 	}
+	tracing := a.Host.Durable.Tracing.DistributedTracingEnabled
 	// The dashboard lives below the management API's path, so it is asked
 	// first.
 	mgmt := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tracing {
+			// A request rebuilt from an invocation payload (forwarding off)
+			// carries the caller's headers, the caller's trace context
+			// among them; a forwarded request has it already.
+			r = r.WithContext(telemetry.Extract(r.Context(), r.Header))
+		}
 		if dash.Handles(r.URL.Path) {
 			dash.ServeHTTP(w, r)
 			return
@@ -90,7 +97,6 @@ func newRouter(a *App, own map[string]http.Handler, ownHTTP http.Handler) (http.
 		}
 		invocations[strings.ToLower(name)] = h
 	}
-	tracing := a.Host.Durable.Tracing.DistributedTracingEnabled
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tracing {
 			// A caller's W3C trace context (forwarded requests keep their
