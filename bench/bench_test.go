@@ -170,16 +170,20 @@ func roundAll(d []time.Duration) []time.Duration {
 // is meant to help.
 func BenchmarkScaleOut(b *testing.B) {
 	const n = 1000
-	one := newApp(b, &azstore.RequestCounter{})
+	oneCounter := &azstore.RequestCounter{}
+	one := newApp(b, oneCounter)
 	runBatch(b, one, 10)
+	before := oneCounter.Snapshot()
 	_, elapsedOne := runBatch(b, one, n)
+	usedOne := oneCounter.Snapshot().Sub(before)
 	stopApp(b, one)
 
 	conn := storage(b)
 	hub := testutil.UniqueHubName(b)
 	var two []*app.App
-	for range 2 {
-		a, err := benchapp.New(context.Background(), conn, hub, &azstore.RequestCounter{})
+	counters := []*azstore.RequestCounter{{}, {}}
+	for _, c := range counters {
+		a, err := benchapp.New(context.Background(), conn, hub, c)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -195,14 +199,23 @@ func BenchmarkScaleOut(b *testing.B) {
 	})
 	waitSplit(b, two)
 	spread(b, two, 10)
+	before0, before1 := counters[0].Snapshot(), counters[1].Snapshot()
 	start := time.Now()
 	spread(b, two, n)
 	elapsedTwo := time.Since(start)
+	used0, used1 := counters[0].Snapshot().Sub(before0), counters[1].Snapshot().Sub(before1)
 	oneRate, twoRate := n/elapsedOne.Seconds(), n/elapsedTwo.Seconds()
 	b.ReportMetric(oneRate, "orch/s-one")
 	b.ReportMetric(twoRate, "orch/s-two")
 	b.ReportMetric(twoRate/oneRate, "two/one")
-	b.Logf("1000 x HelloCities5: one app %.1f orch/s, two apps on one hub %.1f orch/s (%.2f x)", oneRate, twoRate, twoRate/oneRate)
+	b.ReportMetric(float64(usedOne.Work())/n, "requests/orch-one")
+	b.ReportMetric(float64(used0.Work()+used1.Work())/n, "requests/orch-two")
+	b.Logf("1000 x HelloCities5: one app %.1f orch/s, two apps on one hub %.1f orch/s (%.2f x); requests per orchestration "+
+		"(empty polls apart) one %.2f (table batch %.2f, other %.2f), two %.2f (table batch %.2f, other %.2f, queue put %.2f, get %.2f, delete %.2f; empty polls %.2f)",
+		oneRate, twoRate, twoRate/oneRate, float64(usedOne.Work())/n, float64(usedOne.TableBatch)/n, float64(usedOne.TableOther)/n,
+		float64(used0.Work()+used1.Work())/n, float64(used0.TableBatch+used1.TableBatch)/n, float64(used0.TableOther+used1.TableOther)/n,
+		float64(used0.QueuePut+used1.QueuePut)/n, float64(used0.QueueGet+used1.QueueGet)/n,
+		float64(used0.QueueDelete+used1.QueueDelete)/n, float64(used0.EmptyPolls+used1.EmptyPolls)/n)
 	for i := 0; i < b.N; i++ {
 		// The work above is the measurement; b.N only satisfies the runner.
 	}
