@@ -180,24 +180,8 @@ func BenchmarkScaleOut(b *testing.B) {
 
 	conn := storage(b)
 	hub := testutil.UniqueHubName(b)
-	var two []*app.App
 	counters := []*azstore.RequestCounter{{}, {}}
-	for _, c := range counters {
-		a, err := benchapp.New(context.Background(), conn, hub, c)
-		if err != nil {
-			b.Fatal(err)
-		}
-		two = append(two, a)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		for _, a := range two {
-			_ = a.Stop(ctx)
-		}
-		_ = two[0].Hub.Delete(ctx)
-	})
-	waitSplit(b, two)
+	two := twoApps(b, conn, hub, counters)
 	spread(b, two, 10)
 	before0, before1 := counters[0].Snapshot(), counters[1].Snapshot()
 	start := time.Now()
@@ -221,16 +205,35 @@ func BenchmarkScaleOut(b *testing.B) {
 	}
 }
 
-// waitSplit waits until the two apps own two partitions each, as two
-// running app instances would before a measurement.
-func waitSplit(b *testing.B, two []*app.App) {
+// twoApps runs two apps on one hub of the storage account conn, each with
+// its counter, and waits until they own two partitions each, as two
+// running app instances would before a measurement. The benchmark's end
+// stops them and deletes the hub.
+func twoApps(b *testing.B, conn, hub string, counters []*azstore.RequestCounter) []*app.App {
 	b.Helper()
+	var two []*app.App
+	for _, c := range counters {
+		a, err := benchapp.New(context.Background(), conn, hub, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		two = append(two, a)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, a := range two {
+			_ = a.Stop(ctx)
+		}
+		_ = two[0].Hub.Delete(ctx)
+	})
 	for deadline := time.Now().Add(time.Minute); len(two[0].Worker.Stats().OwnedPartitions) != 2 || len(two[1].Worker.Stats().OwnedPartitions) != 2; {
 		if time.Now().After(deadline) {
 			b.Fatal("the two apps did not split the partitions within a minute")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return two
 }
 
 // stopApp stops an app and deletes its hub before the next measurement.

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/durable-go/durable/bench/benchapp"
-	"github.com/durable-go/durable/internal/app"
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/testutil"
@@ -77,24 +75,7 @@ func BenchmarkIdleTimeline(b *testing.B) {
 // owner's next poll, which no poke from another process can hurry.
 func BenchmarkCrossAppTimeline(b *testing.B) {
 	proxy, conn := testutil.ProxiedStorage(b, timelineLatency(b))
-	hub := testutil.UniqueHubName(b)
-	var two []*app.App
-	for range 2 {
-		a, err := benchapp.New(context.Background(), conn, hub, &azstore.RequestCounter{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		two = append(two, a)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		for _, a := range two {
-			_ = a.Stop(ctx)
-		}
-		_ = two[0].Hub.Delete(ctx)
-	})
-	waitSplit(b, two)
+	two := twoApps(b, conn, testutil.UniqueHubName(b), []*azstore.RequestCounter{{}, {}})
 	spread(b, two, 10)
 	owned := two[1].Worker.Stats().OwnedPartitions
 	var all []time.Duration
