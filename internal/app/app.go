@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/batch"
@@ -38,6 +39,11 @@ type Config struct {
 	WorkerID string
 	// ShutdownGrace bounds how long Stop lets activities finish.
 	ShutdownGrace time.Duration
+	// MeterProvider, when set, is where the app records its metrics,
+	// whatever the environment says (see telemetry.MetricsOn): a program
+	// that embeds the app with an OpenTelemetry SDK of its own, or a test
+	// that reads them. The caller shuts it down.
+	MeterProvider metric.MeterProvider
 }
 
 // App is a task hub with its worker and client.
@@ -126,9 +132,16 @@ func New(cfg Config) (*App, error) {
 	d := cfg.Durable
 	// Setup only builds the SDK: exporters connect when they first send.
 	tracing := d.Tracing.DistributedTracingEnabled
-	tel, err := telemetry.Setup(context.Background(), telemetry.Signals{Traces: tracing, Metrics: telemetry.MetricsOn(tracing)})
+	tel, err := telemetry.Setup(context.Background(), telemetry.Signals{Traces: tracing,
+		Metrics: cfg.MeterProvider == nil && telemetry.MetricsOn(tracing)})
 	if err != nil {
 		return nil, fmt.Errorf("set up OpenTelemetry: %w", err)
+	}
+	if cfg.MeterProvider != nil {
+		if tel.Metrics, err = telemetry.NewMetrics(cfg.MeterProvider); err != nil {
+			_ = tel.Shutdown(context.Background())
+			return nil, err
+		}
 	}
 	if tel.Tracer != nil {
 		cfg.Logger.Info("distributed tracing is on (OpenTelemetry, Durable Functions' span model V2)")
