@@ -80,10 +80,10 @@ type Metrics struct {
 	recovery      metric.Float64Histogram
 	owned         metric.Int64ObservableGauge
 	backlog       metric.Int64ObservableGauge
-	storageAttrMu sync.Mutex
-	// storageAttrs caches the attribute sets of storage requests, which
-	// repeat: a request then costs a map look-up, not a new set.
-	storageAttrs map[storageKey]metric.MeasurementOption
+	// storageAttrs caches the attribute sets of storage requests
+	// (storageKey to metric.MeasurementOption), which repeat: a request
+	// then costs a lock-free look-up, not a new set.
+	storageAttrs sync.Map
 }
 
 // NewMetrics returns Metrics that record through mp; nil for a nil mp.
@@ -91,7 +91,7 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	if mp == nil {
 		return nil, nil
 	}
-	m := &Metrics{meter: mp.Meter(ScopeName), storageAttrs: map[storageKey]metric.MeasurementOption{}}
+	m := &Metrics{meter: mp.Meter(ScopeName)}
 	var errs []error
 	counter := func(name, unit, desc string) metric.Int64Counter {
 		c, err := m.meter.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))

@@ -53,10 +53,8 @@ func (p storagePolicy) Do(req *policy.Request) (*http.Response, error) {
 
 // storageAttrsOf returns the attribute set of k, built once.
 func (m *Metrics) storageAttrsOf(k storageKey) metric.MeasurementOption {
-	m.storageAttrMu.Lock()
-	defer m.storageAttrMu.Unlock()
-	if o, ok := m.storageAttrs[k]; ok {
-		return o
+	if o, ok := m.storageAttrs.Load(k); ok {
+		return o.(metric.MeasurementOption)
 	}
 	attrs := []attribute.KeyValue{AttrStorageService.String(k.service), AttrStorageOperation.String(k.operation),
 		AttrStorageThrottled.Bool(k.status == http.StatusTooManyRequests || k.status == http.StatusServiceUnavailable)}
@@ -66,9 +64,8 @@ func (m *Metrics) storageAttrsOf(k storageKey) metric.MeasurementOption {
 	case k.status >= 400:
 		attrs = append(attrs, AttrErrorType.String(strconv.Itoa(k.status)))
 	}
-	o := metric.WithAttributes(attrs...)
-	m.storageAttrs[k] = o
-	return o
+	o, _ := m.storageAttrs.LoadOrStore(k, metric.WithAttributes(attrs...))
+	return o.(metric.MeasurementOption)
 }
 
 // storageOperation names what a storage request does, from its method and

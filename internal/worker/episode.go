@@ -46,7 +46,10 @@ func (w *Worker) runInstance(inst *instance) {
 			w.leaveAdmission(inst)
 			continue
 		}
-		began := episodeBegan(batch)
+		var began time.Time
+		if w.opts.Metrics.Enabled() {
+			began = episodeBegan(batch)
+		}
 		err := w.episode(w.ctx, inst, batch, kick)
 		if w.opts.Metrics.Enabled() {
 			name, version := orchestratorOf(inst.snap, batch)
