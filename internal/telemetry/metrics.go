@@ -68,18 +68,18 @@ var durationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 // OpenTelemetry MeterProvider. A nil *Metrics is metrics turned off:
 // every method returns at once and allocates nothing.
 type Metrics struct {
-	meter         metric.Meter
-	started       metric.Int64Counter
-	completed     metric.Int64Counter
-	retries       metric.Int64Counter
-	startsResent  metric.Int64Counter
-	storage       metric.Int64Counter
-	episode       metric.Float64Histogram
-	activity      metric.Float64Histogram
-	checkpoint    metric.Float64Histogram
-	recovery      metric.Float64Histogram
-	owned         metric.Int64ObservableGauge
-	backlog       metric.Int64ObservableGauge
+	meter        metric.Meter
+	started      metric.Int64Counter
+	completed    metric.Int64Counter
+	retries      metric.Int64Counter
+	startsResent metric.Int64Counter
+	storage      metric.Int64Counter
+	episode      metric.Float64Histogram
+	activity     metric.Float64Histogram
+	checkpoint   metric.Float64Histogram
+	recovery     metric.Float64Histogram
+	owned        metric.Int64ObservableGauge
+	backlog      metric.Int64ObservableGauge
 	// storageAttrs caches the attribute sets of storage requests
 	// (storageKey to metric.MeasurementOption), which repeat: a request
 	// then costs a lock-free look-up, not a new set.
