@@ -19,14 +19,13 @@ import (
 
 // startMetricsReceiver runs the Collector's OTLP receiver with a metrics
 // consumer (and a traces one, since the app's traces go to the same
-// endpoint) and returns its HTTP endpoint and the metrics it got.
-func startMetricsReceiver(t *testing.T) (httpAddr string, sink *consumertest.MetricsSink) {
+// endpoint) and returns its gRPC and HTTP endpoints and the metrics it got.
+func startMetricsReceiver(t *testing.T) (grpcAddr, httpAddr string, sink *consumertest.MetricsSink) {
 	t.Helper()
 	f := otlpreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*otlpreceiver.Config)
-	httpAddr = freeAddr(t)
-	// Its own gRPC port: the default one may be taken by another test's.
-	cfg.Protocols.GRPC.GetOrInsertDefault().NetAddr.Endpoint = freeAddr(t)
+	grpcAddr, httpAddr = freeAddr(t), freeAddr(t)
+	cfg.Protocols.GRPC.GetOrInsertDefault().NetAddr.Endpoint = grpcAddr
 	cfg.Protocols.HTTP.GetOrInsertDefault().ServerConfig.NetAddr.Endpoint = httpAddr
 	sink = new(consumertest.MetricsSink)
 	set := receivertest.NewNopSettings(f.Type())
@@ -50,7 +49,7 @@ func startMetricsReceiver(t *testing.T) (httpAddr string, sink *consumertest.Met
 		_ = mr.Shutdown(context.Background())
 		_ = tr.Shutdown(context.Background())
 	})
-	return httpAddr, sink
+	return grpcAddr, httpAddr, sink
 }
 
 // point is the latest value the receiver got of one series of a metric:
@@ -167,17 +166,33 @@ func (e expectation) String() string {
 
 // TestMetricsReachAnOTLPReceiver runs HelloCities5 n times and RetryDemo
 // (an activity that fails three attempts, retried twice) through the app
-// and checks the metrics the Collector's OTLP receiver got: the exact
-// counts of starts, completions, failures, activity attempts and retries,
-// the partitions the one worker owns, each control queue's backlog, and
-// that storage requests and checkpoints were counted.
+// and checks the metrics the Collector's OTLP receiver got, over either
+// protocol (the metrics' own protocol variable over the general one): the
+// exact counts of starts, completions, failures, activity attempts and
+// retries, the partitions the one worker owns, each control queue's
+// backlog, and that storage requests and checkpoints were counted.
 func TestMetricsReachAnOTLPReceiver(t *testing.T) {
-	httpAddr, sink := startMetricsReceiver(t)
-	a := startApp(t, map[string]string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + httpAddr, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-		"OTEL_SERVICE_NAME": "otel-e2e-metrics", "OTEL_BSP_SCHEDULE_DELAY": "100",
-		"OTEL_METRIC_EXPORT_INTERVAL": "200",
-	})
+	for _, proto := range []string{"grpc", "http/protobuf"} {
+		t.Run(strings.ReplaceAll(proto, "/", "-"), func(t *testing.T) {
+			grpcAddr, httpAddr, sink := startMetricsReceiver(t)
+			endpoint := "http://" + grpcAddr
+			if proto != "grpc" {
+				// A signal's own endpoint is used as it is, path included.
+				endpoint = "http://" + httpAddr + "/v1/metrics"
+			}
+			// Traces go over HTTP, metrics over proto.
+			a := startApp(t, map[string]string{
+				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + httpAddr, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+				"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": proto,
+				"OTEL_SERVICE_NAME": "otel-e2e-metrics", "OTEL_BSP_SCHEDULE_DELAY": "100",
+				"OTEL_METRIC_EXPORT_INTERVAL": "200",
+			})
+			checkMetrics(t, a, sink)
+		})
+	}
+}
+
+func checkMetrics(t *testing.T, a *app, sink *consumertest.MetricsSink) {
 	const n = 4
 	sfx := randomHex(t, 4)
 	var hellos []string
