@@ -3,8 +3,11 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -13,6 +16,7 @@ import (
 	"github.com/durable-go/durable/internal/app"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/internal/telemetry"
 )
 
@@ -127,5 +131,38 @@ func TestMetricsCountOnceThroughFailingCheckpoints(t *testing.T) {
 		if (c.atLeast && c.got < c.want) || (!c.atLeast && c.got != c.want) {
 			t.Errorf("%s: %v, want %v (at least: %v)", c.what, c.got, c.want, c.atLeast)
 		}
+	}
+}
+
+// A start lost between the client's row and its message is resent by the
+// look for lost starts, and counts once.
+func TestLostStartResentCounts(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	a := startApp(t, withMeterProvider(mp))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	now := time.Now().UTC()
+	row := &layout.InstanceRow{InstanceID: "m-lost", Name: "HelloCities5", ExecutionID: strings.ReplaceAll(uuid.NewString(), "-", ""),
+		RuntimeStatus: history.StatusPending, CreatedTime: now, LastUpdatedTime: now, TaskHubName: a.Hub.Name()}
+	// As a client's start does, without the message: the index row, then
+	// the instance row.
+	if err := a.Hub.PutIndex(ctx, row.InstanceID, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Hub.InsertInstance(ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	expectCompleted(t, a.wait(t, ctx, row.InstanceID), cities5)
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	if n := sumOf(rm, telemetry.MetricStartsResent); n != 1 {
+		t.Errorf("%s = %v, want 1", telemetry.MetricStartsResent, n)
+	}
+	if n := sumOf(rm, telemetry.MetricOrchestrationsStarted, telemetry.AttrTaskName.String("HelloCities5")); n != 1 {
+		t.Errorf("%s = %v, want 1", telemetry.MetricOrchestrationsStarted, n)
 	}
 }
