@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/batch"
@@ -38,6 +39,11 @@ type Config struct {
 	WorkerID string
 	// ShutdownGrace bounds how long Stop lets activities finish.
 	ShutdownGrace time.Duration
+	// MeterProvider, when set, is where the app records its metrics,
+	// whatever the environment says (see telemetry.MetricsOn): a program
+	// that embeds the app with an OpenTelemetry SDK of its own, or a test
+	// that reads them. The caller shuts it down.
+	MeterProvider metric.MeterProvider
 }
 
 // App is a task hub with its worker and client.
@@ -57,9 +63,9 @@ type App struct {
 	stopRetention context.CancelFunc
 	sweeperDone   chan struct{}
 	stopped       bool
-	// stopTracing flushes the spans not exported yet and stops the
-	// exporter; a no-op with tracing off.
-	stopTracing func(context.Context) error
+	// telemetry flushes the spans and metrics not exported yet and stops
+	// the exporters at Stop.
+	telemetry *telemetry.Telemetry
 }
 
 // WakeQueueSetting names the app setting that holds the wake-up queue
@@ -84,13 +90,26 @@ func WakeQueue(settings *config.Settings) string {
 // OpenHub opens the storage account named by the connection setting and
 // returns the task hub, without creating anything. The CLI uses it alone.
 func OpenHub(settings *config.Settings, opts config.DurableOptions, logger *slog.Logger, extra ...policy.Policy) (*azstore.Hub, error) {
+	return openHub(settings, opts, logger, nil, extra...)
+}
+
+// openHub is OpenHub whose storage requests metrics counts (nil: none).
+func openHub(settings *config.Settings, opts config.DurableOptions, logger *slog.Logger, metrics *telemetry.Metrics,
+	extra ...policy.Policy) (*azstore.Hub, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	st, err := config.OpenStorage(settings, opts.ConnectionName, config.ClientOptions{
+	co := config.ClientOptions{
 		PerCallPolicies: append(azstore.Policies(), extra...),
 		Transport:       newTransport(),
-	})
+	}
+	if metrics != nil {
+		// Per retry: every HTTP attempt counts, throttled ones included.
+		co.PerRetryPolicies = func(service string) []policy.Policy {
+			return []policy.Policy{metrics.StoragePolicy(service)}
+		}
+	}
+	st, err := config.OpenStorage(settings, opts.ConnectionName, co)
 	if err != nil {
 		return nil, err
 	}
@@ -110,20 +129,32 @@ func New(cfg Config) (*App, error) {
 	if err := cfg.Durable.Validate(); err != nil {
 		return nil, err
 	}
-	hub, err := OpenHub(cfg.Settings, cfg.Durable, cfg.Logger, cfg.Policies...)
-	if err != nil {
-		return nil, err
-	}
 	d := cfg.Durable
-	var tracer *telemetry.Tracer
-	stopTracing := func(context.Context) error { return nil }
-	if d.Tracing.DistributedTracingEnabled {
-		// Setup only builds the SDK: exporters connect when they first send.
-		if tracer, stopTracing, err = telemetry.Setup(context.Background()); err != nil {
-			return nil, fmt.Errorf("set up tracing: %w", err)
+	// Setup only builds the SDK: exporters connect when they first send.
+	tracing := d.Tracing.DistributedTracingEnabled
+	tel, err := telemetry.Setup(context.Background(), telemetry.Signals{Traces: tracing,
+		Metrics: cfg.MeterProvider == nil && telemetry.MetricsOn(tracing)})
+	if err != nil {
+		return nil, fmt.Errorf("set up OpenTelemetry: %w", err)
+	}
+	if cfg.MeterProvider != nil {
+		if tel.Metrics, err = telemetry.NewMetrics(cfg.MeterProvider); err != nil {
+			_ = tel.Shutdown(context.Background())
+			return nil, err
 		}
+	}
+	if tel.Tracer != nil {
 		cfg.Logger.Info("distributed tracing is on (OpenTelemetry, Durable Functions' span model V2)")
 	}
+	if tel.Metrics != nil {
+		cfg.Logger.Info("metrics are on (OpenTelemetry)")
+	}
+	hub, err := openHub(cfg.Settings, cfg.Durable, cfg.Logger, tel.Metrics, cfg.Policies...)
+	if err != nil {
+		_ = tel.Shutdown(context.Background())
+		return nil, err
+	}
+	tracer := tel.Tracer
 	w, err := worker.New(worker.Options{
 		Hub: hub, Registry: cfg.Registry, Logger: cfg.Logger, WorkerID: cfg.WorkerID,
 		MaxQueuePollingInterval:        d.MaxQueuePollingInterval,
@@ -138,8 +169,10 @@ func New(cfg Config) (*App, error) {
 		ShutdownGrace:                  cfg.ShutdownGrace,
 		Versions:                       versionPolicy(d),
 		Tracer:                         tracer,
+		Metrics:                        tel.Metrics,
 	})
 	if err != nil {
+		_ = tel.Shutdown(context.Background())
 		return nil, err
 	}
 	c := client.New(hub, client.Options{Notifier: w, Logger: cfg.Logger, DefaultVersion: d.DefaultVersion, Tracer: tracer, IsOrchestrator: func(name string) bool {
@@ -149,9 +182,10 @@ func New(cfg Config) (*App, error) {
 	// Bulk operations run in every app, so that any app serving the hub
 	// picks up one that a CLI or another program started.
 	if err := batch.Register(cfg.Registry, c); err != nil {
+		_ = tel.Shutdown(context.Background())
 		return nil, fmt.Errorf("register bulk operations: %w", err)
 	}
-	a := &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger, stopTracing: stopTracing}
+	a := &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger, telemetry: tel}
 	if d.Retention.Enabled() {
 		// The worker that owns partition 0 sweeps: one app instance at a
 		// time, and another takes over when it goes, with no lease of its own.
@@ -196,9 +230,9 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 	}
 	err := a.Worker.Stop(ctx)
-	// After the worker: its last episodes' spans are in the batch too.
-	if terr := a.stopTracing(ctx); terr != nil {
-		a.log.Warn("flushing the last spans failed", "error", terr)
+	// After the worker: its last episodes' spans and counts are in too.
+	if terr := a.telemetry.Shutdown(ctx); terr != nil {
+		a.log.Warn("flushing the last spans and metrics failed", "error", terr)
 	}
 	return err
 }

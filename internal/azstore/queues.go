@@ -36,7 +36,10 @@ type Message struct {
 	settled      bool
 	DequeueCount int64
 	Inserted     time.Time
-	Data         layout.MessageData
+	// Dequeued is when this worker received the message: an episode's
+	// duration is measured from it.
+	Dequeued time.Time
+	Data     layout.MessageData
 	// text is the body as stored; an update must send it back, since the
 	// service replaces the body on every update.
 	text string
@@ -125,6 +128,21 @@ func (h *Hub) DequeueControl(ctx context.Context, partition, n int, visibility t
 	return h.dequeue(ctx, h.control[partition], partition, n, visibility)
 }
 
+// ControlBacklog returns the approximate number of messages in the
+// control queue of partition (the queue's properties: one request, which
+// reads no message).
+func (h *Hub) ControlBacklog(ctx context.Context, partition int) (int64, error) {
+	q := h.control[partition]
+	props, err := q.GetProperties(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("read the properties of %s: %w", q.URL(), err)
+	}
+	if props.ApproximateMessagesCount == nil {
+		return 0, nil
+	}
+	return int64(*props.ApproximateMessagesCount), nil
+}
+
 // DequeueWorkItems takes up to n activity messages.
 func (h *Hub) DequeueWorkItems(ctx context.Context, n int, visibility time.Duration) (*Dequeued, error) {
 	return h.dequeue(ctx, h.workItems, -1, n, visibility)
@@ -137,11 +155,12 @@ func (h *Hub) dequeue(ctx context.Context, q *azqueue.QueueClient, partition, n 
 		return nil, fmt.Errorf("dequeue from %s: %w", q.URL(), err)
 	}
 	out := &Dequeued{}
+	now := time.Now()
 	for _, dm := range resp.Messages {
 		if dm == nil || dm.MessageID == nil || dm.PopReceipt == nil {
 			continue
 		}
-		m := &Message{queue: q, ID: *dm.MessageID, popReceipt: *dm.PopReceipt, Partition: partition}
+		m := &Message{queue: q, ID: *dm.MessageID, popReceipt: *dm.PopReceipt, Partition: partition, Dequeued: now}
 		if dm.DequeueCount != nil {
 			m.DequeueCount = *dm.DequeueCount
 		}

@@ -38,6 +38,11 @@ type ClientOptions struct {
 	// PerCallPolicies run once per operation, before retries; a request
 	// counter belongs here.
 	PerCallPolicies []policy.Policy
+	// PerRetryPolicies, when set, returns the policies that run on every
+	// attempt of a request to service ("table", "queue" or "blob"), after
+	// the SDK's retry policy: a counter of HTTP requests by service belongs
+	// here. Nil entries are skipped.
+	PerRetryPolicies func(service string) []policy.Policy
 	// Retry replaces the SDK's default retry options when non-nil.
 	Retry *policy.RetryOptions
 	// Transport sends the requests; nil means the SDK's default HTTP client.
@@ -49,10 +54,17 @@ type ClientOptions struct {
 // of the policy slice because the SDK appends to it while building a
 // pipeline, and a shared backing array could then leak one client's policies
 // into another's.
-func (o ClientOptions) coreOptions() azcore.ClientOptions {
+func (o ClientOptions) coreOptions(service string) azcore.ClientOptions {
 	c := azcore.ClientOptions{
 		PerCallPolicies: slices.Clone(o.PerCallPolicies),
 		Transport:       o.Transport,
+	}
+	if o.PerRetryPolicies != nil {
+		for _, p := range o.PerRetryPolicies(service) {
+			if p != nil {
+				c.PerRetryPolicies = append(c.PerRetryPolicies, p)
+			}
+		}
 	}
 	if o.Retry != nil {
 		c.Retry = *o.Retry
@@ -116,9 +128,9 @@ func openStorage(settings *Settings, connectionName string, opts ClientOptions, 
 		return nil, err
 	}
 	st := &Storage{AccountName: c.accountName, Emulator: c.emulator}
-	tableOpts := &aztables.ClientOptions{ClientOptions: opts.coreOptions()}
-	queueOpts := &azqueue.ClientOptions{ClientOptions: opts.coreOptions()}
-	blobOpts := &azblob.ClientOptions{ClientOptions: opts.coreOptions()}
+	tableOpts := &aztables.ClientOptions{ClientOptions: opts.coreOptions("table")}
+	queueOpts := &azqueue.ClientOptions{ClientOptions: opts.coreOptions("queue")}
+	blobOpts := &azblob.ClientOptions{ClientOptions: opts.coreOptions("blob")}
 
 	wrap := func(what string, err error) error {
 		return fmt.Errorf("storage connection %q: create %s client: %w", connectionName, what, err)

@@ -81,6 +81,12 @@ type Result struct {
 	// wait, so this is the only place that knows it; the test kit uses it
 	// to say which event a blocked orchestration needs.
 	AwaitedEvents []string
+	// Retries are the event IDs of the scheduling events in Appended
+	// (TaskScheduled, SubOrchestrationInstanceCreated) that a retry policy
+	// issued after a failed attempt. History does not mark a retry, so
+	// this is the only place that knows it; the worker counts them once
+	// they are checkpointed.
+	Retries []int
 	// Rejected is set when the episode's version policy does not run the
 	// execution and rejects it: nothing ran and nothing is to be recorded;
 	// the caller leaves the events for a worker that runs that version.
@@ -225,6 +231,9 @@ type action struct {
 	task        *task
 	inHistory   bool
 	completed   bool
+	// retry marks a scheduling a retry policy issued after a failed
+	// attempt (see Result.Retries).
+	retry bool
 }
 
 // Execute runs one episode of an orchestration. It never panics because of
@@ -687,6 +696,9 @@ func (x *execution) call(kind history.EventType, name string, input any, opts []
 	try = func() {
 		attempt++
 		inner := x.schedule(kind, name, in, o.instanceID, version)
+		if attempt > 1 {
+			x.actionOrder[len(x.actionOrder)-1].retry = true // the action schedule just issued
+		}
 		inner.then(func() {
 			var tf *TaskFailedError
 			// A failure marked non-retriable would fail the same way again,

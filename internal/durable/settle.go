@@ -86,6 +86,9 @@ func (x *execution) settle(res *Result) {
 		out := &res.Outbound[len(res.Outbound)-1].Message.Event
 		out.MessageID = x.messageID(a.kind.String(), a.id)
 		res.Appended = append(res.Appended, ev)
+		if a.retry {
+			res.Retries = append(res.Retries, a.id)
+		}
 	}
 
 	switch {
@@ -119,7 +122,7 @@ func (x *execution) settle(res *Result) {
 // finishFailed ends the execution as Failed; actions issued in the same
 // episode are discarded because the code that issued them is not trusted.
 func (x *execution) finishFailed(fd *history.FailureDetails, res *Result) {
-	res.Outbound = nil
+	res.Outbound, res.Retries = nil, nil
 	kept := res.Appended[:0]
 	for _, e := range res.Appended {
 		switch e.Type {

@@ -27,6 +27,13 @@
 //
 // A nil *Tracer is tracing turned off: every method returns at once and
 // allocates nothing.
+//
+// The package records metrics too (Metrics, in metrics.go): the worker
+// counts starts, ends and retries where it emits spans, when a checkpoint
+// makes their events durable, and times episodes, activity attempts,
+// checkpoints and recovery runs; an azcore pipeline policy counts storage
+// requests; gauges report the partitions a worker owns and their
+// control queues' backlog. A nil *Metrics is metrics off, as for Tracer.
 package telemetry
 
 import (

@@ -252,7 +252,9 @@ func (a *activities) run(it activityItem) {
 	fn, _ := w.reg.Activity(ev.Name)
 	ctx, endSpan := w.opts.Tracer.StartActivity(w.ctx, id, &ev)
 	log := telemetry.ActivityLogger(ctx, w.log)
+	began := time.Now()
 	result := durable.ActivityResult(ctx, fn, ev, id, log)
+	w.opts.Metrics.Activity(ev.Name, ev.Version, time.Since(began), result.Type == history.TaskFailed)
 	endSpan(&result)
 	result.Timestamp = time.Now().UTC()
 	result.TargetExecutionID = it.tm.OrchestrationInstance.ExecutionID

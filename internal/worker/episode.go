@@ -14,6 +14,7 @@ import (
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
+	"github.com/durable-go/durable/internal/telemetry"
 )
 
 // runInstance runs episodes for one instance until it has nothing left to
@@ -45,7 +46,15 @@ func (w *Worker) runInstance(inst *instance) {
 			w.leaveAdmission(inst)
 			continue
 		}
+		var began time.Time
+		if w.opts.Metrics.Enabled() {
+			began = episodeBegan(batch)
+		}
 		err := w.episode(w.ctx, inst, batch, kick)
+		if w.opts.Metrics.Enabled() {
+			name, version := orchestratorOf(inst.snap, batch)
+			w.opts.Metrics.Episode(name, version, time.Since(began), err != nil)
+		}
 		w.leaveAdmission(inst)
 		if err == nil {
 			failures = 0
@@ -97,6 +106,38 @@ func (w *Worker) leaveAdmission(inst *instance) {
 		inst.admitted = false
 		w.admit.release()
 	}
+}
+
+// episodeBegan is when an episode of batch began, as its duration counts
+// it: when its first message was dequeued, now for events handed over in
+// memory.
+func episodeBegan(batch []delivery) time.Time {
+	began := time.Now()
+	for _, d := range batch {
+		if d.msg != nil && !d.msg.Dequeued.IsZero() && d.msg.Dequeued.Before(began) {
+			began = d.msg.Dequeued
+		}
+	}
+	return began
+}
+
+// orchestratorOf is the name and version of the orchestrator an episode
+// ran: from the snapshot it left, else from a start in its batch; "" when
+// neither says (a failed episode of an instance not loaded).
+func orchestratorOf(snap *snapshot, batch []delivery) (name, version string) {
+	var past []history.Event
+	if snap != nil {
+		past = snap.events
+	}
+	if start := telemetry.StartOf(past, nil); start != nil {
+		return start.Name, start.Version
+	}
+	for _, d := range batch {
+		if d.ev.Type == history.ExecutionStarted {
+			return d.ev.Name, d.ev.Version
+		}
+	}
+	return "", ""
 }
 
 // maxEpisodeRetries is how often a failing batch is retried in memory
@@ -278,6 +319,9 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			return deleteHeld()
 		}
 		kick = false
+		// The retries this episode issued count when their scheduling is
+		// checkpointed, which may be a later, deferred checkpoint.
+		snap.retries = append(snap.retries, res.Retries...)
 		// What the episode schedules carries the orchestration's trace
 		// context, in history and in its messages.
 		w.opts.Tracer.Stamp(snap.events, res)
@@ -531,8 +575,10 @@ func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more
 	}
 	snap.quietSince = time.Time{}
 	events := append(append([]history.Event(nil), snap.events[snap.durable:]...), more...)
+	began := time.Now()
 	etag, committed, err := w.hub.WriteHistoryCounted(ctx, azstore.Checkpoint{InstanceID: id, ExecutionID: snap.executionID,
 		FirstSeq: snap.durable, Events: events, ETag: snap.etag})
+	w.opts.Metrics.Checkpoint(time.Since(began), err != nil)
 	if err != nil {
 		snap.durable += min(committed, snap.uncommitted())
 		return err
@@ -541,6 +587,14 @@ func (w *Worker) checkpoint(ctx context.Context, id string, snap *snapshot, more
 	// The spans these events end are emitted now that they are durable:
 	// once per event, whichever episode or worker wrote it.
 	w.opts.Tracer.Committed(snap.events[:snap.durable], events)
+	// Counted here for the same reason: an event counts when the write
+	// that makes it durable succeeds, and only the events this write
+	// added count, so a checkpoint redone after a partial failure, a
+	// replay, or another worker's takeover counts nothing twice. A write
+	// that landed but whose answer was lost (a timeout) counts nothing:
+	// the next attempt finds the events written and loads them instead.
+	w.opts.Metrics.Committed(snap.events[:snap.durable], events, snap.retries)
+	snap.retries = nil
 	for _, e := range events {
 		if e.Type == history.ExecutionStarted {
 			w.starts.note(id, time.Now())

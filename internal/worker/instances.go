@@ -100,6 +100,10 @@ type snapshot struct {
 	// continue-as-new would otherwise carry: a deleted message never comes
 	// back, so its ID need not be remembered.
 	deleted map[string]bool
+	// retries are the event IDs of the retries among the events not
+	// checkpointed yet (see durable.Result.Retries): the checkpoint that
+	// writes them counts them.
+	retries []int
 }
 
 // record appends events to the execution's history.

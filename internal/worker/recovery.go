@@ -34,8 +34,9 @@ import (
 // hand-over, beside the partition's normal processing, and loads the
 // histories recoveryLoads at a time. Rows that point at nothing left to do
 // are deleted.
-func (w *Worker) recoverPartition(ctx context.Context, partition int, epoch int64) error {
+func (w *Worker) recoverPartition(ctx context.Context, partition int, epoch int64) (err error) {
 	started := time.Now()
+	defer func() { w.opts.Metrics.Recovery(time.Since(started), err != nil) }()
 	ids, err := w.hub.ListInFlight(ctx, partition)
 	if err != nil {
 		return fmt.Errorf("recover partition %d: %w", partition, err)
@@ -103,6 +104,7 @@ func (w *Worker) recoverInstance(ctx context.Context, partition int, epoch int64
 		if err := w.resendStart(ctx, row); err != nil {
 			return 0, 0, 0, 0, err
 		}
+		w.opts.Metrics.StartResent()
 		return 0, 0, 1, 0, nil
 	}
 	if end != nil {

@@ -77,6 +77,9 @@ type Options struct {
 	// Tracer emits the orchestrations' and activities' spans; nil is
 	// tracing off.
 	Tracer *telemetry.Tracer
+	// Metrics records the orchestrations', activities', checkpoints',
+	// partitions' and recovery's metrics; nil is metrics off.
+	Metrics *telemetry.Metrics
 }
 
 func (o *Options) defaults() error {
@@ -151,6 +154,9 @@ type Worker struct {
 	lastRecreate time.Time
 	started      atomic.Bool
 	lifecycle    sync.Mutex // serializes Start and Stop
+	// stopGauges ends the reports of the worker's gauges (see
+	// telemetry.Metrics.ObserveWorker).
+	stopGauges func()
 }
 
 // New validates options and builds a Worker.
@@ -226,6 +232,17 @@ func (w *Worker) Start(ctx context.Context) error {
 		defer w.wg.Done()
 		w.backfillIndex()
 	}()
+	w.stopGauges = func() {}
+	if w.opts.Metrics.Enabled() {
+		// The backlog costs a queue properties request per owned partition
+		// per collection (the export interval), nothing between them.
+		stop, err := w.opts.Metrics.ObserveWorker(telemetry.WorkerGauges{Owned: w.parts.owned, Backlog: w.hub.ControlBacklog})
+		if err != nil {
+			w.log.Warn("the worker's gauges are not reported", "error", err)
+		} else {
+			w.stopGauges = stop
+		}
+	}
 	w.log.Info("worker started", "partitions", w.hub.PartitionCount())
 	return nil
 }
@@ -251,6 +268,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 	w.insts.waitIdle(ctx)
 	w.admit.spill(ctx)
 	err := w.parts.releaseAll(ctx)
+	w.stopGauges()
 	w.cancel()
 	w.wg.Wait()
 	w.log.Info("worker stopped")
