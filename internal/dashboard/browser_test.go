@@ -264,8 +264,13 @@ func colorScheme(t *testing.T, ctx context.Context, scheme string) {
 // openList loads the page fresh on the instances view.
 func openList(t *testing.T, ctx context.Context, h *hubServer) {
 	t.Helper()
-	run(t, ctx, "open the dashboard", chromedp.Navigate(h.url), until(`document.getElementById("view").dataset.view === "instances"`))
+	run(t, ctx, "open the dashboard", chromedp.Navigate(h.url), until(`document.getElementById("view").dataset.view === "instances"`), countsShown)
 }
+
+// countsShown waits for the counts above the list: they arrive after the
+// rows and replace a one-line placeholder with taller cards, which moves
+// everything below; a click aimed before the move lands elsewhere.
+var countsShown = until(`!!document.querySelector('#counts [data-status="all"]') || !!document.querySelector('#counts .hint')?.textContent.startsWith("Counts unavailable")`)
 
 // applyFilter sets the filter fields (by id) and applies them, waiting
 // for the table to reload.
@@ -276,12 +281,12 @@ func applyFilter(t *testing.T, ctx context.Context, fields map[string]string) {
 		return until(fmt.Sprintf(`document.getElementById("view").dataset.loaded !== %q`, before))
 	}
 	before := loaded()
-	run(t, ctx, "reset the filter", chromedp.Click(chromedp.CSS("#filter-reset")), reloaded(before))
+	run(t, ctx, "reset the filter", chromedp.Click(chromedp.CSS("#filter-reset")), reloaded(before), countsShown)
 	before = loaded()
 	for id, v := range fields {
 		run(t, ctx, "set "+id, chromedp.SetValue(chromedp.CSS("#"+id), v))
 	}
-	run(t, ctx, "apply the filter", chromedp.Click(chromedp.CSS("#filter-apply")), reloaded(before))
+	run(t, ctx, "apply the filter", chromedp.Click(chromedp.CSS("#filter-apply")), reloaded(before), countsShown)
 }
 
 // closeDialog waits for the dialog's action to finish and closes it.
