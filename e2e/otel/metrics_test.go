@@ -235,6 +235,8 @@ func checkMetrics(t *testing.T, a *app, sink *consumertest.MetricsSink) {
 	for p := range 4 {
 		expect = append(expect, expectation{metric: "durabletask.control_queue.backlog",
 			with: []string{fmt.Sprintf("durabletask.partition=%d", p)}, want: 0, atLeast: true})
+		expect = append(expect, expectation{metric: "durabletask.control_queue.oldest_message_age",
+			with: []string{fmt.Sprintf("durabletask.partition=%d", p)}, want: 0, atLeast: true})
 	}
 	// Values settle within a few export intervals; then a moment more, so
 	// that a count that went past its exact value would show.

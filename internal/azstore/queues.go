@@ -128,19 +128,36 @@ func (h *Hub) DequeueControl(ctx context.Context, partition, n int, visibility t
 	return h.dequeue(ctx, h.control[partition], partition, n, visibility)
 }
 
-// ControlBacklog returns the approximate number of messages in the
-// control queue of partition (the queue's properties: one request, which
-// reads no message).
-func (h *Hub) ControlBacklog(ctx context.Context, partition int) (int64, error) {
+// Backlog is what waits in a control queue: its approximate message
+// count and the age of the first message a dequeue would take (zero when
+// none is visible; messages held by a worker or due later are not).
+type Backlog struct {
+	Messages  int64
+	OldestAge time.Duration
+}
+
+// ControlBacklog reads the backlog of partition's control queue: the
+// queue's properties and a peek at its first message, two requests that
+// take no message.
+func (h *Hub) ControlBacklog(ctx context.Context, partition int) (Backlog, error) {
 	q := h.control[partition]
 	props, err := q.GetProperties(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("read the properties of %s: %w", q.URL(), err)
+		return Backlog{}, fmt.Errorf("read the properties of %s: %w", q.URL(), err)
 	}
-	if props.ApproximateMessagesCount == nil {
-		return 0, nil
+	var b Backlog
+	if props.ApproximateMessagesCount != nil {
+		b.Messages = int64(*props.ApproximateMessagesCount)
 	}
-	return int64(*props.ApproximateMessagesCount), nil
+	one := int32(1)
+	peeked, err := q.PeekMessages(ctx, &azqueue.PeekMessagesOptions{NumberOfMessages: &one})
+	if err != nil {
+		return Backlog{}, fmt.Errorf("peek at %s: %w", q.URL(), err)
+	}
+	if len(peeked.Messages) > 0 && peeked.Messages[0].InsertionTime != nil {
+		b.OldestAge = max(time.Since(*peeked.Messages[0].InsertionTime), 0)
+	}
+	return b, nil
 }
 
 // DequeueWorkItems takes up to n activity messages.

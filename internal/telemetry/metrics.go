@@ -25,6 +25,7 @@ const (
 	MetricCheckpointDuration      = "durabletask.checkpoint.duration"
 	MetricPartitionsOwned         = "durabletask.partitions.owned"
 	MetricControlQueueBacklog     = "durabletask.control_queue.backlog"
+	MetricControlQueueOldestAge   = "durabletask.control_queue.oldest_message_age"
 	MetricStorageRequests         = "durabletask.storage.requests"
 	MetricStartsResent            = "durabletask.recovery.starts_resent"
 	MetricRecoveryDuration        = "durabletask.recovery.duration"
@@ -80,6 +81,7 @@ type Metrics struct {
 	recovery     metric.Float64Histogram
 	owned        metric.Int64ObservableGauge
 	backlog      metric.Int64ObservableGauge
+	oldestAge    metric.Float64ObservableGauge
 	// storageAttrs caches the attribute sets of storage requests
 	// (storageKey to metric.MeasurementOption), which repeat: a request
 	// then costs a lock-free look-up, not a new set.
@@ -127,7 +129,11 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 		"Partition recovery runs after a takeover without a clean hand-over; the count is the number of runs.")
 	m.owned = gauge(MetricPartitionsOwned, "{partition}", "Control-queue partitions this worker holds the lease of.")
 	m.backlog = gauge(MetricControlQueueBacklog, "{message}",
-		"Approximate message count of each control queue this worker owns (one storage request per partition per export).")
+		"Approximate message count of each control queue this worker owns (read with the oldest message's age: two storage requests per partition per export).")
+	var err error
+	m.oldestAge, err = m.meter.Float64ObservableGauge(MetricControlQueueOldestAge, metric.WithUnit("s"),
+		metric.WithDescription("Age of the first message waiting in each control queue this worker owns (0 when none waits): how long work has waited for it."))
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("create the metric instruments: %w", err)
 	}
@@ -239,23 +245,24 @@ func (m *Metrics) StartResent() {
 }
 
 // WorkerGauges is what a worker reports when the metrics are collected:
-// the partitions it owns, and the approximate message count of the
-// control queue of each (Backlog nil when not measured).
+// the partitions it owns, and the backlog of the control queue of each
+// (Backlog nil when not measured): its approximate message count and the
+// age of its first waiting message.
 type WorkerGauges struct {
 	Owned   func() []int
-	Backlog func(ctx context.Context, partition int) (int64, error)
+	Backlog func(ctx context.Context, partition int) (messages int64, oldest time.Duration, err error)
 }
 
 // ObserveWorker reports g's gauges at every collection (the export
 // interval) until the returned function is called. Backlog, when set, is
-// called once per owned partition per collection: a storage request each.
+// called once per owned partition per collection: two storage requests each.
 func (m *Metrics) ObserveWorker(g WorkerGauges) (stop func(), err error) {
 	if m == nil || g.Owned == nil {
 		return func() {}, nil
 	}
 	instruments := []metric.Observable{m.owned}
 	if g.Backlog != nil {
-		instruments = append(instruments, m.backlog)
+		instruments = append(instruments, m.backlog, m.oldestAge)
 	}
 	reg, err := m.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		owned := g.Owned()
@@ -265,12 +272,13 @@ func (m *Metrics) ObserveWorker(g WorkerGauges) (stop func(), err error) {
 		}
 		var errs []error
 		for _, p := range owned {
-			n, err := g.Backlog(ctx, p)
+			n, oldest, err := g.Backlog(ctx, p)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("read the backlog of partition %d: %w", p, err))
 				continue
 			}
 			o.ObserveInt64(m.backlog, n, metric.WithAttributes(AttrPartition.Int(p)))
+			o.ObserveFloat64(m.oldestAge, oldest.Seconds(), metric.WithAttributes(AttrPartition.Int(p)))
 		}
 		return errors.Join(errs...)
 	}, instruments...)

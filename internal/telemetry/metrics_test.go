@@ -63,6 +63,10 @@ func collectErr(t *testing.T, r *sdkmetric.ManualReader) (collected, error) {
 				for _, p := range d.DataPoints {
 					points[p.Attributes.Encoded(attribute.DefaultEncoder())] = float64(p.Value)
 				}
+			case metricdata.Gauge[float64]:
+				for _, p := range d.DataPoints {
+					points[p.Attributes.Encoded(attribute.DefaultEncoder())] = p.Value
+				}
 			case metricdata.Histogram[float64]:
 				for _, p := range d.DataPoints {
 					points[p.Attributes.Encoded(attribute.DefaultEncoder())] += float64(p.Count)
@@ -197,11 +201,11 @@ func TestWorkerGauges(t *testing.T) {
 	m, r := newTestMetrics(t)
 	stop, err := m.ObserveWorker(WorkerGauges{
 		Owned: func() []int { return []int{0, 2, 3} },
-		Backlog: func(_ context.Context, p int) (int64, error) {
+		Backlog: func(_ context.Context, p int) (int64, time.Duration, error) {
 			if p == 3 {
-				return 0, errors.New("unreachable")
+				return 0, 0, errors.New("unreachable")
 			}
-			return int64(10 + p), nil
+			return int64(10 + p), time.Duration(p) * time.Second, nil
 		},
 	})
 	if err != nil {
@@ -214,6 +218,7 @@ func TestWorkerGauges(t *testing.T) {
 	c.want(t, MetricPartitionsOwned, attrs(), 3)
 	c.want(t, MetricControlQueueBacklog, attrs(AttrPartition.Int(0)), 10)
 	c.want(t, MetricControlQueueBacklog, attrs(AttrPartition.Int(2)), 12)
+	c.want(t, MetricControlQueueOldestAge, attrs(AttrPartition.Int(2)), 2)
 	if _, ok := c[MetricControlQueueBacklog][attrs(AttrPartition.Int(3))]; ok {
 		t.Error("a backlog that failed to read was reported")
 	}

@@ -234,9 +234,13 @@ func (w *Worker) Start(ctx context.Context) error {
 	}()
 	w.stopGauges = func() {}
 	if w.opts.Metrics.Enabled() {
-		// The backlog costs a queue properties request per owned partition
-		// per collection (the export interval), nothing between them.
-		stop, err := w.opts.Metrics.ObserveWorker(telemetry.WorkerGauges{Owned: w.parts.owned, Backlog: w.hub.ControlBacklog})
+		// The backlog costs a queue properties request and a peek per owned
+		// partition per collection (the export interval), nothing between.
+		backlog := func(ctx context.Context, partition int) (int64, time.Duration, error) {
+			b, err := w.hub.ControlBacklog(ctx, partition)
+			return b.Messages, b.OldestAge, err
+		}
+		stop, err := w.opts.Metrics.ObserveWorker(telemetry.WorkerGauges{Owned: w.parts.owned, Backlog: backlog})
 		if err != nil {
 			w.log.Warn("the worker's gauges are not reported", "error", err)
 		} else {
