@@ -472,12 +472,17 @@ const journalFreeAge = 10 * time.Minute
 // through the index like any recent start, and repairs (see
 // Worker.resendIfLost). So a start that finishes in its first checkpoint,
 // or waits there for an event or a timer, costs no in-flight row: neither
-// its write, on the path of every such orchestration, nor its delete.
+// its write, on the path of every such orchestration, nor its delete. A
+// first checkpoint that continues as new does need one: the next
+// execution is written after the row, which then shows ContinuedAsNew, not
+// Pending, and a crash in between leaves work the look for lost starts
+// would never see.
 func needsJournal(snap *snapshot, more []history.Event, now time.Time) bool {
 	switch {
 	case snap.journaled:
 		return false
-	case snap.durable > 0, snap.continued, snap.open+openActivities(more) > 0:
+	case snap.durable > 0, snap.continued, snap.open+openActivities(more) > 0,
+		continuesAsNew(snap.events) || continuesAsNew(more):
 		return true
 	}
 	for _, evs := range [][]history.Event{snap.events, more} {
@@ -491,6 +496,16 @@ func needsJournal(snap *snapshot, more []history.Event, now time.Time) bool {
 		}
 	}
 	return true
+}
+
+// continuesAsNew reports whether events hold a ContinueAsNew.
+func continuesAsNew(events []history.Event) bool {
+	for i := range events {
+		if events[i].Type == history.ContinueAsNew {
+			return true
+		}
+	}
+	return false
 }
 
 // rowBehind reports whether the row of an unfinished execution shows less

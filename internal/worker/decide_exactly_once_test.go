@@ -296,6 +296,12 @@ func TestFirstCheckpointOfARecentStartNeedsNoInFlightRow(t *testing.T) {
 		"a start the parent sent":  {&snapshot{executionID: "e"}, []history.Event{child}},
 		"no start in sight":        {&snapshot{executionID: "e"}, done[2:]},
 		"loaded, a row maybe left": {&snapshot{executionID: "e", durable: 4, mayHaveRow: true}, done[2:]},
+		// The Counter of TestEventsUnderKills: started with its events
+		// beside it, it continued as new in its first checkpoint; a crash
+		// after the row showed ContinuedAsNew, before the next execution
+		// was written, lost it.
+		"continued as new in it": {&snapshot{executionID: "e"}, []history.Event{{Type: history.OrchestratorStarted}, start,
+			{Type: history.EventRaised}, {Type: history.ContinueAsNew}, {Type: history.OrchestratorCompleted}}},
 	} {
 		if !needsJournal(c.snap, c.more, now) {
 			t.Errorf("%s goes without an in-flight row", name)
