@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,9 @@ func (w *Worker) runInstance(inst *instance) {
 			inst.admitted = inst.admitted || d.admitted
 		}
 		if w.ctx.Err() != nil || !w.parts.owns(inst.partition, epoch) {
+			if kick {
+				w.parts.markDirty(inst.partition) // see partitions.markDirty
+			}
 			w.dropSnapshot(inst)
 			w.handOff(inst.id, batch)
 			w.leaveAdmission(inst)
@@ -247,6 +251,15 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			}
 		}
 		events = restartEvents(snap, events)
+		if len(events) > 0 {
+			stale, err := w.staleStart(ctx, inst.id, events[0])
+			if err != nil {
+				return err
+			}
+			if stale {
+				events = nil
+			}
+		}
 		if len(events) == 0 {
 			w.logger(inst).Debug("dropping messages for a finished instance", "count", len(batch))
 			_, err := w.deleteMessages(ctx, msgs)
@@ -291,6 +304,9 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			return err
 		}
 		w.logger(inst).Warn("episode failed after its checkpoint; resuming from history", "error", err)
+		// The resume rests on the kick below; should the partition go
+		// before it runs, its next owner must recover the instance.
+		w.parts.markDirty(inst.partition)
 		w.dropSnapshot(inst)
 		if derr := deleteHeld(); derr != nil {
 			return errors.Join(err, derr)
@@ -852,6 +868,27 @@ func restartEvents(snap *snapshot, events []history.Event) []history.Event {
 		}
 	}
 	return nil
+}
+
+// staleStart reports whether start, which would begin a new execution of
+// a finished instance, is a late copy of an old start instead: a start sent
+// again while its first was under way (a lost start resent, a start handed
+// over) that arrives after a continue-as-new chain has left that execution
+// behind, where history no longer shows it. A real restart replaces the
+// instance row, with the new execution's ID, before it sends the start, so
+// the row tells them apart: one read, only when a finished instance gets a
+// start.
+func (w *Worker) staleStart(ctx context.Context, id string, start history.Event) (bool, error) {
+	row, err := w.hub.GetInstance(ctx, id)
+	switch {
+	case errors.Is(err, azstore.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read the row of %q for a start after its end: %w", id, err)
+	case row == nil || start.OrchestrationInstance == nil:
+		return false, nil
+	}
+	return row.ExecutionID != start.OrchestrationInstance.ExecutionID, nil
 }
 
 func hasStart(events []history.Event) bool {

@@ -403,6 +403,11 @@ func (s *instances) releasePartition(ctx context.Context, partition int, clean b
 		if len(inst.pending) > 0 {
 			handOff[id] = inst.pending
 		}
+		if inst.kick {
+			// A kick lives in memory only: the next owner's recovery does
+			// its work (see partitions.markDirty).
+			s.w.parts.markDirty(partition)
+		}
 		if inst.admitted {
 			admitted++
 		}

@@ -25,6 +25,9 @@ type partitions struct {
 	// alone is set while this worker holds every partition and sees no
 	// other worker: activities beyond the local backlog then stay local.
 	alone atomic.Bool
+	// dirty marks partitions whose clean release must ask the next owner
+	// to recover them (see markDirty).
+	dirty map[int]bool
 }
 
 type ownedPartition struct {
@@ -337,6 +340,31 @@ func (p *partitions) acquire(l *azstore.Lease, recover bool, notBefore time.Time
 	}()
 }
 
+// markDirty notes that work of partition i was left to an in-memory kick
+// that a hand-over loses: an episode that failed after its checkpoint (a
+// continue-as-new chain cut short, say) resumes from history only when
+// kicked, and a kick dropped because the partition is going is gone. A
+// clean release of the partition then sets NeedsRecovery, so that the next
+// owner's recovery reads the in-flight rows and kicks those instances
+// itself.
+func (p *partitions) markDirty(i int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dirty == nil {
+		p.dirty = map[int]bool{}
+	}
+	p.dirty[i] = true
+}
+
+// takeDirty reports and clears partition i's mark (see markDirty).
+func (p *partitions) takeDirty(i int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := p.dirty[i]
+	delete(p.dirty, i)
+	return d
+}
+
 // drop stops serving partition i without touching the lease row: clean
 // when this worker still holds the lease and is handing it over, otherwise
 // the lease was lost and the new owner recovers whatever was in flight here.
@@ -355,10 +383,14 @@ func (p *partitions) drop(ctx context.Context, i int, clean bool) {
 
 // release hands a partition over cleanly: stop polling, finish or hand off
 // its instances' work, then clear the owner. NeedsRecovery stays set when
-// activities of the partition are still running here.
+// activities of the partition are still running here, or when work of it
+// was left to a kick that the hand-over loses (see markDirty).
 func (p *partitions) release(ctx context.Context, l *azstore.Lease) error {
 	p.drop(ctx, l.Partition, true)
 	needsRecovery := p.w.acts.inFlightFor(l.Partition) > 0
+	if p.takeDirty(l.Partition) {
+		needsRecovery = true
+	}
 	for attempt := 0; ; attempt++ {
 		l.CurrentOwner, l.IsDraining, l.NeedsRecovery = "", false, needsRecovery
 		err := p.w.hub.WriteLease(ctx, l)
