@@ -874,11 +874,17 @@ func restartEvents(snap *snapshot, events []history.Event) []history.Event {
 // a finished instance, is a late copy of an old start instead: a start sent
 // again while its first was under way (a lost start resent, a start handed
 // over) that arrives after a continue-as-new chain has left that execution
-// behind, where history no longer shows it. A real restart replaces the
-// instance row, with the new execution's ID, before it sends the start, so
-// the row tells them apart: one read, only when a finished instance gets a
-// start.
+// behind, where history no longer shows it. A client's real restart
+// replaces the instance row, with the new execution's ID, before it sends
+// the start, so the row tells them apart: one read, only when a finished
+// instance gets a client's start.
 func (w *Worker) staleStart(ctx context.Context, id string, start history.Event) (bool, error) {
+	if start.OrchestrationInstance == nil || start.MessageID != layout.StartMessageID(id, start.OrchestrationInstance.ExecutionID) {
+		// Not a client's start: a parent's start of a sub-orchestration
+		// (sameParent drops its late copies) does not replace a row that
+		// exists, so the row cannot tell.
+		return false, nil
+	}
 	row, err := w.hub.GetInstance(ctx, id)
 	switch {
 	case errors.Is(err, azstore.ErrNotFound):
