@@ -176,42 +176,35 @@ func otlpProtocol(signalVar string) string {
 // newMetricExporter is the OTLP metric exporter of the protocol the
 // environment names.
 func newMetricExporter(ctx context.Context) (sdkmetric.Exporter, error) {
-	proto := otlpProtocol("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
-	var (
-		exp sdkmetric.Exporter
-		err error
-	)
-	switch p := strings.ToLower(strings.TrimSpace(proto)); p {
-	case "", "http/protobuf":
-		exp, err = otlpmetrichttp.New(ctx)
-	case "grpc":
-		exp, err = otlpmetricgrpc.New(ctx)
-	default:
-		return nil, fmt.Errorf("OTLP protocol %q is not supported (want grpc or http/protobuf)", proto)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create the OTLP metric exporter: %w", err)
-	}
-	return exp, nil
+	return newOTLPExporter(ctx, "metric", otlpProtocol("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"),
+		func(ctx context.Context) (sdkmetric.Exporter, error) { return otlpmetrichttp.New(ctx) },
+		func(ctx context.Context) (sdkmetric.Exporter, error) { return otlpmetricgrpc.New(ctx) })
 }
 
 // newExporter is the OTLP exporter of the protocol the environment names.
 func newExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
-	proto := otlpProtocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	return newOTLPExporter(ctx, "trace", otlpProtocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+		func(ctx context.Context) (sdktrace.SpanExporter, error) { return otlptracehttp.New(ctx) },
+		func(ctx context.Context) (sdktrace.SpanExporter, error) { return otlptracegrpc.New(ctx) })
+}
+
+// newOTLPExporter builds a signal's OTLP exporter for proto:
+// "http/protobuf" (the default) or "grpc".
+func newOTLPExporter[E any](ctx context.Context, signal, proto string, overHTTP, overGRPC func(context.Context) (E, error)) (E, error) {
 	var (
-		exp sdktrace.SpanExporter
+		exp E
 		err error
 	)
-	switch p := strings.ToLower(strings.TrimSpace(proto)); p {
+	switch strings.ToLower(strings.TrimSpace(proto)) {
 	case "", "http/protobuf":
-		exp, err = otlptracehttp.New(ctx)
+		exp, err = overHTTP(ctx)
 	case "grpc":
-		exp, err = otlptracegrpc.New(ctx)
+		exp, err = overGRPC(ctx)
 	default:
-		return nil, fmt.Errorf("OTLP protocol %q is not supported (want grpc or http/protobuf)", proto)
+		return exp, fmt.Errorf("OTLP protocol %q is not supported (want grpc or http/protobuf)", proto)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create the OTLP trace exporter: %w", err)
+		return exp, fmt.Errorf("create the OTLP %s exporter: %w", signal, err)
 	}
 	return exp, nil
 }
