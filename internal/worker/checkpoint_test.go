@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -467,4 +468,90 @@ func TestPendingRowBehindItsHistoryIsRepaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectCompleted(t, second.wait(t, ctx, "waiting"), `"went"`)
+}
+
+// historyBatches counts the entity-group batches written to the History
+// table, by the instances they name.
+type historyBatches struct {
+	mu sync.Mutex
+	by map[string]int
+}
+
+func (p *historyBatches) Do(req *policy.Request) (*http.Response, error) {
+	raw := req.Raw()
+	if raw.Method == http.MethodPost && strings.HasSuffix(raw.URL.Path, "$batch") && raw.Body != nil {
+		body, err := io.ReadAll(raw.Body)
+		if err != nil {
+			return nil, err
+		}
+		if err := req.RewindBody(); err != nil {
+			return nil, err
+		}
+		if _, rest, ok := strings.Cut(string(body), "History(PartitionKey='"); ok {
+			id, _, _ := strings.Cut(rest, "'")
+			p.mu.Lock()
+			if p.by == nil {
+				p.by = map[string]int{}
+			}
+			p.by[id]++
+			p.mu.Unlock()
+		}
+	}
+	return req.Next()
+}
+
+func (p *historyBatches) of(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.by[id]
+}
+
+// A start that comes through the control queue (from another app
+// instance, the CLI, a parent) runs as cheaply as one taken in memory: its
+// message stays held while the orchestration's first steps stay in
+// memory, and one checkpoint at the end holds them all, after which the
+// message is deleted. Before, the held message forced a checkpoint (and an
+// in-flight row) at the first step, and a second at the end.
+func TestQueuedStartIsCheckpointedOnce(t *testing.T) {
+	batches, inflight := &historyBatches{}, &inFlightWrites{}
+	a := startApp(t, withPolicy(batches), withPolicy(inflight))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A client with no worker of its own: its starts go through the queue.
+	queued := client.New(a.Hub, client.Options{})
+	const n = 6
+	var ids []string
+	for i := range n {
+		id, err := queued.StartNew(ctx, "HelloCities5", nil, client.StartOptions{InstanceID: fmt.Sprint("queued-", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	total, rows := 0, 0
+	for _, id := range ids {
+		expectCompleted(t, a.wait(t, ctx, id), cities5)
+		total += batches.of(id)
+		rows += inflight.named(id)
+	}
+	// An orchestration that outlasts maxDefer (a loaded machine) is
+	// checkpointed at maxDefer too; most finish well within it.
+	if total > n*3/2 || rows > total-n {
+		t.Fatalf("%d queued starts wrote %d history batches and %d in-flight rows; want about one batch each and no row", n, total, rows)
+	}
+	// The deletes go beside the row write: wait for them.
+	for p := range a.Hub.PartitionCount() {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			b, err := a.Hub.ControlBacklog(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Messages == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("partition %d still has %d messages: the held starts were not deleted", p, b.Messages)
+			}
+		}
+	}
 }

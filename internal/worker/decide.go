@@ -284,23 +284,34 @@ const (
 	// short one does, so a step of a long chain costs what a step of a
 	// short one does, storage requests included.
 	maxDeferHistory = 200
+	// maxHeldDeferred bounds the queue messages held for an instance's
+	// progress kept in memory.
+	maxHeldDeferred = 16
 )
 
 // mayDefer decides whether an episode's events may stay in memory instead
 // of being checkpointed now. A chain of activities run in this process
 // then costs one checkpoint per maxDefer rather than one per step: when
-// the episode consumed no queue message (those may be deleted only once a
-// checkpoint holds their events), sent nothing to another instance, a
-// timer or the shared work-item queue, did not finish or continue as new,
-// and has activities to wait for, whose results will bring the next
-// episode (a timer checkpoints after maxDefer at the latest). A crash loses the progress kept
-// in memory, which is safe: the durable history is a prefix of it, so the
+// the episode sent nothing to another instance, a timer or the shared
+// work-item queue, did not finish or continue as new, and has activities
+// to wait for, whose results will bring the next episode (a timer
+// checkpoints after maxDefer at the latest). A crash loses the progress
+// kept in memory, which is safe: the durable history is a prefix of it, so the
 // replay schedules the lost steps again and their activities run again
 // (activities are at-least-once), and no result is ever applied twice.
 // Nothing is deferred while the worker stops.
+//
+// Queue messages the deferred steps consumed (heldMessages, counting those
+// of earlier deferred steps) stay held, hidden by the renewer, until the
+// checkpoint that ends the deferral holds their events; then they are
+// deleted. Should the progress be dropped instead, they are given back
+// and come again, as after a crash. So a start sent through the queue (by
+// another app, or a parent) runs as cheaply as one taken in memory, and a
+// few messages per instance are all that wait: maxDefer is far below a
+// message's visibility timeout.
 func mayDefer(snap *snapshot, res *durable.Result, heldMessages, sentElsewhere int, stopping bool, now time.Time) bool {
 	switch {
-	case stopping, heldMessages > 0, sentElsewhere > 0, res.ContinueAsNew != nil,
+	case stopping, heldMessages > maxHeldDeferred, sentElsewhere > 0, res.ContinueAsNew != nil,
 		res.Status != history.StatusRunning, snap.open+openActivities(res.Appended) <= 0:
 		return false
 	case !snap.deferredSince.IsZero() && now.Sub(snap.deferredSince) >= maxDefer,
@@ -332,8 +343,10 @@ func openActivities(events []history.Event) int {
 // and an ExecutionStarted taken in memory (a local start, whose Pending
 // row the look for lost starts would find only much later). Results of
 // tasks scheduled in the dropped progress are not among them: replay
-// schedules those tasks again and their activities run again.
-func salvage(snap *snapshot) []history.Event {
+// schedules those tasks again and their activities run again. Nor are the
+// events of held, the queue messages that progress consumed: those
+// messages are given back or retried, and deliver their events again.
+func salvage(snap *snapshot, held []delivery) []history.Event {
 	if snap.uncommitted() <= 0 {
 		return nil
 	}
@@ -343,9 +356,16 @@ func salvage(snap *snapshot) []history.Event {
 			durable[e.EventID] = true
 		}
 	}
+	redelivered := map[string]bool{}
+	for _, d := range held {
+		if d.ev.MessageID != "" {
+			redelivered[d.ev.MessageID] = true
+		}
+	}
 	var out []history.Event
 	for _, e := range snap.events[snap.durable:] {
 		switch {
+		case e.MessageID != "" && redelivered[e.MessageID]:
 		case e.Type == history.ExecutionStarted,
 			(e.Type == history.TaskCompleted || e.Type == history.TaskFailed) && durable[e.TaskScheduledID]:
 			e.IsPlayed = false

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
@@ -33,23 +34,44 @@ func TestSalvageHandsOverResultsOfDurableTasks(t *testing.T) {
 		{Type: history.OrchestratorStarted},
 		{Type: history.TaskFailed, TaskScheduledID: 1},
 	}, durable: 4}
-	got := salvage(snap)
+	got := salvage(snap, nil)
 	if len(got) != 1 || got[0].Type != history.TaskCompleted || got[0].TaskScheduledID != 0 || got[0].IsPlayed {
 		t.Fatalf("salvage = %+v, want the unplayed result of task 0 only (task 1's is redone by replay)", got)
 	}
 	// Nothing kept in memory: nothing to hand over.
 	snap.durable = len(snap.events)
-	if got := salvage(snap); got != nil {
+	if got := salvage(snap, nil); got != nil {
 		t.Fatalf("salvage of a checkpointed snapshot = %+v", got)
 	}
-	if got := salvage(nil); got != nil {
+	if got := salvage(nil, nil); got != nil {
 		t.Fatalf("salvage(nil) = %+v", got)
 	}
 	// A start taken in memory whose first steps were kept in memory: the
 	// start itself is handed over.
 	local := &snapshot{events: []history.Event{{Type: history.OrchestratorStarted}, started, {Type: history.TaskScheduled}}}
-	if got := salvage(local); len(got) != 1 || got[0].Type != history.ExecutionStarted {
+	if got := salvage(local, nil); len(got) != 1 || got[0].Type != history.ExecutionStarted {
 		t.Fatalf("salvage of an uncheckpointed start = %+v", got)
+	}
+	// A start and a result that came through the queue, whose messages
+	// are still held: the messages come again, their events are not sent.
+	queued := started
+	queued.MessageID = "start-message"
+	result := history.Event{Type: history.TaskCompleted, TaskScheduledID: 0, Result: "a", MessageID: "result-message"}
+	events := []history.Event{{Type: history.OrchestratorStarted}, queued, {Type: history.TaskScheduled, EventID: 0},
+		{Type: history.OrchestratorCompleted}, {Type: history.OrchestratorStarted}, result}
+	startHeld := []delivery{{ev: queued, msg: &azstore.Message{}}}
+	if got := salvage(&snapshot{events: events}, startHeld); len(got) != 0 {
+		t.Fatalf("salvage of a start whose message is held = %+v, want nothing", got)
+	}
+	if got := salvage(&snapshot{events: events}, nil); len(got) != 1 || got[0].MessageID != "start-message" {
+		t.Fatalf("salvage of a start whose message is gone = %+v, want the start", got)
+	}
+	resultHeld := []delivery{{ev: result, msg: &azstore.Message{}}}
+	if got := salvage(&snapshot{events: events, durable: 4}, resultHeld); len(got) != 0 {
+		t.Fatalf("salvage of a result whose message is held = %+v, want nothing", got)
+	}
+	if got := salvage(&snapshot{events: events, durable: 4}, nil); len(got) != 1 || got[0].MessageID != "result-message" {
+		t.Fatalf("salvage of a result whose message is gone = %+v, want the result", got)
 	}
 }
 

@@ -194,6 +194,10 @@ func TestMayDefer(t *testing.T) {
 	if !mayDefer(fresh(), running, 0, 0, false, now) {
 		t.Fatal("a step of a local activity chain was not deferred")
 	}
+	// A start or an event through the queue: its message stays held.
+	if !mayDefer(fresh(), running, maxHeldDeferred, 0, false, now) {
+		t.Fatal("a step that consumed queue messages was not deferred")
+	}
 	long := func() *snapshot {
 		return counted(&snapshot{events: append(append([]history.Event(nil), scheduled...), make([]history.Event, maxDeferHistory)...),
 			durable: maxDeferHistory})
@@ -213,7 +217,7 @@ func TestMayDefer(t *testing.T) {
 		sent int
 		stop bool
 	}{
-		{"consumed queue messages", fresh(), running, 1, 0, false},
+		{"holds too many queue messages", fresh(), running, maxHeldDeferred + 1, 0, false},
 		{"sent a message elsewhere", fresh(), running, 0, 1, false},
 		{"stopping", fresh(), running, 0, 0, true},
 		{"completed", fresh(), &durable.Result{Status: history.StatusCompleted}, 0, 0, false},
@@ -274,4 +278,31 @@ func parkedSession(t *testing.T) *durable.Session {
 		t.Fatal("the orchestration did not park")
 	}
 	return sess
+}
+
+func TestHeldMessagesAreDeliveredOncePerOwnership(t *testing.T) {
+	held := map[string]*heldMessage{}
+	now := time.Now()
+	first := &azstore.Message{ID: "m1"}
+	if got := holdDequeued(held, 0, 1, []*azstore.Message{first}, now); len(got) != 1 {
+		t.Fatalf("first dequeue delivered %d messages, want 1", len(got))
+	}
+	// Its visibility ran out while it was held (a deferred step, a slow
+	// episode): the copy is not delivered again.
+	again := &azstore.Message{ID: "m1", DequeueCount: 2}
+	if got := holdDequeued(held, 0, 1, []*azstore.Message{again}, now); len(got) != 0 {
+		t.Fatalf("a held message dequeued again was delivered twice: %d", len(got))
+	}
+	if first.DequeueCount != 2 {
+		t.Fatalf("the held copy did not take the new dequeue: count %d", first.DequeueCount)
+	}
+	// The partition was lost and won back, and whatever held the message
+	// went with the old ownership: the new one gets it.
+	later := &azstore.Message{ID: "m1", DequeueCount: 3}
+	if got := holdDequeued(held, 0, 2, []*azstore.Message{later}, now); len(got) != 1 || got[0] != later {
+		t.Fatalf("a message held under an earlier ownership was not delivered: %v", got)
+	}
+	if held["m1"].epoch != 2 || held["m1"].msg != later {
+		t.Fatal("the held record was not taken over by the new ownership")
+	}
 }

@@ -64,6 +64,9 @@ func (w *Worker) runInstance(inst *instance) {
 			failures = 0
 			continue
 		}
+		// The messages of progress kept in memory are retried with the
+		// batch, in front of it, as they came.
+		batch = append(inst.snap.takeHeld(), batch...)
 		w.dropSnapshot(inst)
 		failures++
 		if failures <= maxEpisodeRetries {
@@ -94,12 +97,20 @@ func (w *Worker) runInstance(inst *instance) {
 // sent to the instance's control queue first, where whoever owns the
 // partition next finds them (a copy of a result already applied is
 // dropped).
+//
+// The queue messages whose events that progress consumed (snap.held) are
+// given back, visible at once; a caller that retries them in memory takes
+// them first (snapshot.takeHeld).
 func (w *Worker) dropSnapshot(inst *instance) {
 	snap := inst.snap
 	inst.snap = nil
 	w.closeSession(snap)
-	for _, ev := range salvage(snap) {
+	held := snap.takeHeld()
+	for _, ev := range salvage(snap, held) {
 		w.sendDurably(context.WithoutCancel(w.ctx), history.MessageTo(inst.id, ev))
+	}
+	if len(held) > 0 {
+		w.handOff(inst.id, held)
 	}
 }
 
@@ -289,10 +300,17 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 	committed := false
 	// The batch's messages are deleted as soon as a checkpoint holds their
 	// events: before the next execution of a continue-as-new chain
-	// overwrites that history, and never before the checkpoint.
-	undeleted := msgs
+	// overwrites that history, and never before the checkpoint. Those of
+	// earlier episodes whose progress stayed in memory (snap.held) join
+	// them once a checkpoint holds their events too.
+	var undeleted []delivery
+	for _, d := range batch {
+		if d.msg != nil {
+			undeleted = append(undeleted, d)
+		}
+	}
 	deleteHeld := func() error {
-		ids, err := w.deleteMessages(ctx, undeleted)
+		ids, err := w.deleteMessages(ctx, messagesOf(undeleted))
 		snap.noteDeleted(ids)
 		undeleted = nil
 		return err
@@ -349,7 +367,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		// episode that may keep its progress in memory writes none now: the
 		// checkpoint that ends the deferral decides (see needsJournal).
 		var journaled chan error
-		if needsJournal(snap, res.Appended, now) && !mayDefer(snap, res, len(undeleted), 0, w.stopping.Load(), now) {
+		if needsJournal(snap, res.Appended, now) && !mayDefer(snap, res, len(snap.held)+len(undeleted), 0, w.stopping.Load(), now) {
 			journaled = make(chan error, 1)
 			go func() {
 				w.unjournal.rejournal(inst.id)
@@ -369,9 +387,12 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			return afterCommit(err)
 		}
 		snap.last = res
-		if mayDefer(snap, res, len(undeleted), elsewhere, w.stopping.Load(), now) {
+		if mayDefer(snap, res, len(snap.held)+len(undeleted), elsewhere, w.stopping.Load(), now) {
 			// Only local activities to wait for: keep this step in memory
 			// and checkpoint it with a later one (at most maxDefer later).
+			// The messages it consumed stay held until then.
+			snap.held = append(snap.held, undeleted...)
+			undeleted = nil
 			if snap.deferredSince.IsZero() {
 				snap.deferredSince = now
 				w.insts.flushAfter(inst.id, inst.epoch, maxDefer)
@@ -398,6 +419,10 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			}
 			if err := w.checkpoint(ctx, inst.id, snap, res.Appended); err != nil {
 				w.acts.unreserve(len(local))
+				if errors.Is(err, azstore.ErrConflict) && snap.assumedNew {
+					// Whatever is retried reads history first.
+					inst.mustLoad = true
+				}
 				if errors.Is(err, azstore.ErrConflict) && snap.assumedNew && snap.durable == 0 && len(snap.events) == 0 {
 					// The instance has history after all (a restart, or a
 					// duplicate start): read it and try again.
@@ -409,6 +434,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 				return afterCommit(err)
 			}
 			committed = true
+			undeleted = append(snap.takeHeld(), undeleted...)
 		}
 		// Once the checkpoint holds the last execution's events, its
 		// messages go while the row is written, not after: neither waits
@@ -420,7 +446,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 			go func(msgs []*azstore.Message) {
 				ids, err := w.deleteMessages(ctx, msgs)
 				deleted <- deletion{ids, err}
-			}(undeleted)
+			}(messagesOf(undeleted))
 			undeleted = nil
 		}
 		if err := w.updateInstanceRowWithRetry(ctx, inst.id, snap, res, now); err != nil {
@@ -633,10 +659,21 @@ func (w *Worker) flush(ctx context.Context, inst *instance) {
 	if snap.uncommitted() > 0 {
 		if err := w.checkpoint(ctx, inst.id, snap, nil); err != nil {
 			w.logger(inst).Warn("checkpointing progress kept in memory failed; it will be redone", "error", err)
+			if errors.Is(err, azstore.ErrConflict) && snap.assumedNew {
+				inst.mustLoad = true
+			}
 			w.dropSnapshot(inst)
 			return
 		}
 		snap.rowDirty = true
+		if held := snap.takeHeld(); len(held) > 0 {
+			ids, err := w.deleteMessages(ctx, messagesOf(held))
+			snap.noteDeleted(ids)
+			if err != nil {
+				// A message left behind comes back and is dropped by its ID.
+				w.logger(inst).Warn("deleting the messages of progress checkpointed late failed", "error", err)
+			}
+		}
 	}
 	if snap.rowDirty && snap.last != nil {
 		if err := w.updateInstanceRow(ctx, inst.id, snap, snap.last, time.Now().UTC()); err != nil {

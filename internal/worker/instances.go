@@ -104,6 +104,32 @@ type snapshot struct {
 	// checkpointed yet (see durable.Result.Retries): the checkpoint that
 	// writes them counts them.
 	retries []int
+	// held are the queue messages whose events are among those kept in
+	// memory only (see mayDefer): they are deleted once a checkpoint holds
+	// their events, and given back (or retried) when the progress is
+	// dropped. The renewer keeps them hidden meanwhile.
+	held []delivery
+}
+
+// takeHeld hands over the snapshot's held messages and forgets them.
+func (sn *snapshot) takeHeld() []delivery {
+	if sn == nil {
+		return nil
+	}
+	held := sn.held
+	sn.held = nil
+	return held
+}
+
+// messagesOf lists the queue messages of deliveries.
+func messagesOf(ds []delivery) []*azstore.Message {
+	var out []*azstore.Message
+	for _, d := range ds {
+		if d.msg != nil {
+			out = append(out, d.msg)
+		}
+	}
+	return out
 }
 
 // record appends events to the execution's history.
@@ -149,7 +175,11 @@ type instances struct {
 type heldMessage struct {
 	msg       *azstore.Message
 	partition int
-	renewed   time.Time // when it was last dequeued or renewed
+	// epoch is the ownership of the partition under which it was
+	// dequeued: only that ownership renews it or keeps its next delivery
+	// out (see deliverMessages).
+	epoch   int64
+	renewed time.Time // when it was last dequeued or renewed
 }
 
 func newInstances(w *Worker) *instances {
@@ -175,24 +205,35 @@ func (s *instances) saturated() bool {
 	return len(s.held) >= max(s.w.opts.ControlQueueBatchSize, 2*s.w.opts.MaxConcurrentOrchestrations)
 }
 
+// holdDequeued records dequeued messages as held, and returns those to
+// deliver: all but the ones held already under the same ownership of the
+// partition, which only take the new pop receipt.
+func holdDequeued(held map[string]*heldMessage, partition int, epoch int64, msgs []*azstore.Message, now time.Time) []*azstore.Message {
+	fresh := msgs[:0:0]
+	for _, m := range msgs {
+		if h := held[m.ID]; h != nil && h.epoch == epoch {
+			h.msg.Replace(m)
+			h.renewed = now
+			continue
+		}
+		held[m.ID] = &heldMessage{msg: m, partition: partition, epoch: epoch, renewed: now}
+		fresh = append(fresh, m)
+	}
+	return fresh
+}
+
 // deliverMessages hands dequeued messages to their instances. A message
 // this worker already holds (dequeued again after its visibility ran out)
-// is not delivered twice: the held copy takes the new pop receipt.
+// is not delivered twice: the held copy takes the new pop receipt. One
+// held under an earlier ownership of the partition is delivered afresh:
+// whatever held it went with that ownership, and must not keep it from
+// the new one (a copy already applied is dropped by its ID).
 func (s *instances) deliverMessages(partition int, epoch int64, msgs []*azstore.Message) {
 	byInstance := map[string][]delivery{}
 	var order []string
 	now := time.Now()
 	s.mu.Lock()
-	fresh := msgs[:0:0]
-	for _, m := range msgs {
-		if h := s.held[m.ID]; h != nil {
-			h.msg.Replace(m)
-			h.renewed = now
-			continue
-		}
-		s.held[m.ID] = &heldMessage{msg: m, partition: partition, renewed: now}
-		fresh = append(fresh, m)
-	}
+	fresh := holdDequeued(s.held, partition, epoch, msgs, now)
 	s.mu.Unlock()
 	for _, m := range fresh {
 		id := m.InstanceID()
@@ -335,15 +376,27 @@ func (s *instances) settled(msgs ...*azstore.Message) {
 	s.mu.Unlock()
 }
 
-// toRenew lists held messages of owned partitions that were last renewed
-// before cutoff, and marks them renewed now.
-func (s *instances) toRenew(cutoff time.Time, owned func(partition int) bool) []*azstore.Message {
+// forgetHeldAfter is how long a held message of an ownership that ended is
+// remembered: well past any visibility timeout.
+const forgetHeldAfter = 30 * time.Minute
+
+// toRenew lists held messages, held under the current ownership of their
+// partitions, that were last renewed before cutoff, and marks them renewed
+// now.
+func (s *instances) toRenew(cutoff time.Time, owned func(partition int, epoch int64) bool) []*azstore.Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*azstore.Message
 	now := time.Now()
-	for _, h := range s.held {
-		if h.renewed.Before(cutoff) && owned(h.partition) {
+	for id, h := range s.held {
+		if !owned(h.partition, h.epoch) && now.Sub(h.renewed) > forgetHeldAfter {
+			// Its ownership is long gone and nothing settled it (a snapshot
+			// dropped with the partition while it ran): the message went
+			// back to the queue when its visibility ran out.
+			delete(s.held, id)
+			continue
+		}
+		if h.renewed.Before(cutoff) && owned(h.partition, h.epoch) {
 			h.renewed = now
 			out = append(out, h.msg)
 		}

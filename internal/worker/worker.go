@@ -293,10 +293,7 @@ func (w *Worker) renewHeld() {
 			return
 		case <-t.C:
 		}
-		msgs := w.insts.toRenew(time.Now().Add(-every), func(p int) bool {
-			_, ok := w.parts.ownedEpoch(p)
-			return ok
-		})
+		msgs := w.insts.toRenew(time.Now().Add(-every), w.parts.owns)
 		_ = parallel(w.ctx, len(msgs), 8, func(ctx context.Context, i int) error {
 			if err := w.hub.Renew(ctx, msgs[i], w.hold); err != nil && !errors.Is(err, azstore.ErrConflict) && ctx.Err() == nil {
 				w.log.Warn("renewing a held message failed", "messageId", msgs[i].ID, "error", err)
