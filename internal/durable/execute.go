@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -209,6 +210,16 @@ type execution struct {
 	patches    map[string]bool
 	newPatches []string
 
+	// entitySorter orders what this execution sends to entities; locks
+	// are the entities its critical section holds, taken by lock request
+	// lockID.
+	entitySorter entity.Sorter
+	locks        []entity.ID
+	lockID       string
+
+	// unwinding is set while the goroutine unwinds at a wait (see unwind).
+	unwinding bool
+
 	continueAsNew *string
 	// continueVersion is the version a continue-as-new names, if any.
 	continueVersion *string
@@ -300,6 +311,11 @@ func execute(reg *Registry, ep Episode, logger *slog.Logger, park *parking) (*Re
 		return res, nil
 	}
 	fn, ok := reg.Orchestrator(x.name)
+	if id, isEntity := entity.Parse(ep.InstanceID); isEntity {
+		// An entity's executions run its batches, whatever their name.
+		efn, _ := reg.Entity(id.Name)
+		fn, ok = entityBatch(id, efn), true
+	}
 	if !ok {
 		x.finishFailed(&history.FailureDetails{ErrorType: "OrchestratorNotFound",
 			ErrorMessage: fmt.Sprintf("orchestrator %q is not registered in this app", x.name)}, res)
@@ -533,23 +549,38 @@ func (x *execution) replaying() bool { return x.cursor <= x.pastLen }
 // orchestrator goroutine is parked for good: Goexit unwinds it without
 // giving user code a chance to swallow the stop, unlike a panic.
 func (x *execution) waitFor(t *task) {
-	for !t.done {
+	x.waitUntil(func() bool { return t.done })
+}
+
+// waitUntil feeds history events until done holds, parking the goroutine
+// as waitFor does when history runs out first.
+func (x *execution) waitUntil(done func() bool) {
+	for !done() {
 		if x.nondet != nil || x.terminated != nil {
-			runtime.Goexit()
+			x.unwind()
 		}
 		if x.step() {
 			continue
 		}
 		if x.park == nil {
-			runtime.Goexit()
+			x.unwind()
 		}
 		// Parked for a Session: the next episode appends its events and
 		// resumes right here; a closed session unwinds the goroutine.
 		x.park.done <- outcomeParked
 		if _, ok := <-x.park.resume; !ok {
-			runtime.Goexit()
+			x.unwind()
 		}
 	}
+}
+
+// unwind ends the orchestrator goroutine where it waits. Its deferred
+// calls run then, but what they issue (a deferred release of entity locks,
+// say) is not recorded: the code did not get there, and a replay that does
+// get past the wait must not find it in history already.
+func (x *execution) unwind() {
+	x.unwinding = true
+	runtime.Goexit()
 }
 
 // step applies the next history event. It returns false when none is left.
@@ -644,6 +675,9 @@ func (x *execution) matchAction(e history.Event) {
 
 func (x *execution) newAction(kind history.EventType, name, input string) *action {
 	a := &action{id: x.seq, kind: kind, name: name, input: input, task: &task{x: x}}
+	if x.unwinding {
+		return a // issued by deferred code while unwinding: not recorded
+	}
 	x.seq++
 	x.actions[a.id] = a
 	x.actionOrder = append(x.actionOrder, a)
@@ -670,6 +704,9 @@ func (x *execution) call(kind history.EventType, name string, input any, opts []
 	}
 	if o.version != nil && kind != history.SubOrchestrationInstanceCreated {
 		return x.failedTask(fmt.Errorf("call %q: WithVersion applies to sub-orchestrations only", name))
+	}
+	if kind == history.SubOrchestrationInstanceCreated && len(x.locks) > 0 {
+		return x.failedTask(fmt.Errorf("call %q: %w: no sub-orchestration while entities are locked", name, ErrCriticalSection))
 	}
 	// A sub-orchestration runs at its parent's version unless the call
 	// names one.
@@ -781,12 +818,32 @@ func (x *execution) unbuffer(e history.Event) {
 }
 
 func (x *execution) sendEvent(instanceID, eventName string, data any) error {
+	return x.sendEventAt(instanceID, eventName, data, time.Time{})
+}
+
+// sendEventAt raises an event on another instance, delivered at at (at
+// once when zero).
+func (x *execution) sendEventAt(instanceID, eventName string, data any, at time.Time) error {
 	in, err := marshalJSON(data)
 	if err != nil {
 		return fmt.Errorf("send event %q: encode data: %w", eventName, err)
 	}
 	a := x.newAction(history.EventSent, eventName, in)
-	a.instanceID = instanceID
+	a.instanceID, a.fireAt = instanceID, at
 	// Sending is fire-and-forget: nothing ever completes the task.
 	return nil
+}
+
+// receiveAll waits until the execution holds an event that no waiter
+// took, then takes in every event left in history and hands over all such
+// events, in the order they came, as consumed: an entity's batch is every
+// message of its episode.
+func (x *execution) receiveAll() []history.Event {
+	x.waitUntil(func() bool { return len(x.bufferOrder) > 0 })
+	for x.nondet == nil && x.terminated == nil && x.step() {
+	}
+	got := x.bufferOrder
+	x.bufferOrder = nil
+	clear(x.buffered)
+	return got
 }

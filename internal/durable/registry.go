@@ -10,7 +10,9 @@ package durable
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
+	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -29,11 +31,12 @@ type ActivityFunc func(ctx *ActivityContext) (any, error)
 type Registry struct {
 	orchestrators map[string]OrchestratorFunc
 	activities    map[string]ActivityFunc
+	entities      map[string]entity.Func
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{orchestrators: map[string]OrchestratorFunc{}, activities: map[string]ActivityFunc{}}
+	return &Registry{orchestrators: map[string]OrchestratorFunc{}, activities: map[string]ActivityFunc{}, entities: map[string]entity.Func{}}
 }
 
 // AddOrchestrator registers an orchestrator under name.
@@ -58,6 +61,29 @@ func (r *Registry) AddActivity(name string, fn ActivityFunc) error {
 	}
 	r.activities[name] = fn
 	return nil
+}
+
+// AddEntity registers an entity under name; entity names are not case
+// sensitive.
+func (r *Registry) AddEntity(name string, fn entity.Func) error {
+	if fn == nil {
+		return fmt.Errorf("register entity %q: a function is required", name)
+	}
+	if _, err := entity.NewID(name, ""); err != nil {
+		return fmt.Errorf("register entity: %w", err)
+	}
+	key := strings.ToLower(name)
+	if _, dup := r.entities[key]; dup {
+		return fmt.Errorf("register entity %q: already registered", name)
+	}
+	r.entities[key] = fn
+	return nil
+}
+
+// Entity returns the entity registered under name.
+func (r *Registry) Entity(name string) (entity.Func, bool) {
+	fn, ok := r.entities[strings.ToLower(name)]
+	return fn, ok
 }
 
 // Orchestrator returns the orchestrator registered under name.

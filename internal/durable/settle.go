@@ -43,6 +43,7 @@ func (x *execution) settle(res *Result) {
 			OrchestrationStatus: history.StatusTerminated, Result: reason})
 		res.Appended = append(res.Appended, history.Event{Type: history.OrchestratorCompleted, EventID: -1, Timestamp: now})
 		x.notifyParent(res, &history.FailureDetails{ErrorType: "Terminated", ErrorMessage: "instance was terminated: " + reason})
+		x.releaseAtEnd(res)
 		if x.terminated.Recursive {
 			x.terminateChildren(res, x.terminated)
 		}
@@ -75,7 +76,7 @@ func (x *execution) settle(res *Result) {
 						OrchestrationInstance: self}}}})
 		case history.EventSent:
 			ev.InstanceID = a.instanceID
-			res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
+			res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration, VisibleAt: a.fireAt,
 				Message: history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: a.instanceID},
 					Event: history.Event{Type: history.EventRaised, EventID: -1, Timestamp: now, Name: a.name, Input: a.input}}})
 		}
@@ -116,6 +117,9 @@ func (x *execution) settle(res *Result) {
 			OrchestrationStatus: history.StatusCompleted, Result: x.output})
 		x.notifyParent(res, nil)
 	}
+	if x.finished {
+		x.releaseAtEnd(res)
+	}
 	res.Appended = append(res.Appended, history.Event{Type: history.OrchestratorCompleted, EventID: -1, Timestamp: now})
 }
 
@@ -133,6 +137,7 @@ func (x *execution) finishFailed(fd *history.FailureDetails, res *Result) {
 	}
 	res.Appended = kept
 	res.Status, res.Failure, res.Output = history.StatusFailed, fd, fd.String()
+	x.releaseAtEnd(res)
 	res.Appended = append(res.Appended,
 		history.Event{Type: history.ExecutionCompleted, EventID: -1, Timestamp: x.now,
 			OrchestrationStatus: history.StatusFailed, Result: fd.ErrorMessage, FailureDetails: fd},

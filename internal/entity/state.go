@@ -1,0 +1,76 @@
+package entity
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// SchedulerState is what an entity keeps between batches: the input of
+// each batch's execution (the Durable Task Framework's SchedulerState).
+type SchedulerState struct {
+	// Exists is written beside State for readers of the earlier format,
+	// which read State only when Exists is set.
+	Exists bool `json:"exists,omitempty"`
+	// State is the entity's state as JSON text; nil when it has none.
+	State *string `json:"state,omitempty"`
+	// Queue holds requests waiting for their turn (behind a lock), in
+	// order.
+	Queue []Request `json:"queue,omitempty"`
+	// LockedBy is the orchestration that holds the entity's lock.
+	LockedBy string `json:"lockedBy,omitempty"`
+	// Suspended marks a batch cut short, which a continue message resumes.
+	Suspended bool   `json:"suspended,omitempty"`
+	Sorter    Sorter `json:"sorter"`
+}
+
+// DecodeState reads a SchedulerState from an execution's input; empty
+// input (an entity's first message) is the empty state.
+func DecodeState(input string) (*SchedulerState, error) {
+	s := &SchedulerState{}
+	if input == "" || input == "null" {
+		return s, nil
+	}
+	if err := json.Unmarshal([]byte(input), s); err != nil {
+		return nil, fmt.Errorf("read an entity's scheduler state: %w", err)
+	}
+	s.Exists = s.State != nil
+	return s, nil
+}
+
+// Encode writes s as an execution's input.
+func (s *SchedulerState) Encode() string {
+	s.Exists = s.State != nil
+	b, err := json.Marshal(s)
+	if err != nil {
+		// Every field is a plain value or raw JSON text held as a string.
+		panic(fmt.Sprintf("entity scheduler state: %v", err))
+	}
+	return string(b)
+}
+
+// Status is an entity's custom status (the Durable Task Framework's
+// EntityStatus): what a list of entities reads without the state.
+type Status struct {
+	EntityExists bool   `json:"entityExists,omitempty"`
+	QueueSize    int    `json:"queueSize,omitempty"`
+	LockedBy     string `json:"lockedBy,omitempty"`
+}
+
+// Status summarizes s.
+func (s *SchedulerState) Status() Status {
+	return Status{EntityExists: s.State != nil, QueueSize: len(s.Queue), LockedBy: s.LockedBy}
+}
+
+// Encode writes st as a custom status.
+func (st Status) Encode() string {
+	b, _ := json.Marshal(st)
+	return string(b)
+}
+
+// DecodeStatus reads an entity's custom status; an unreadable one is the
+// zero Status (no state).
+func DecodeStatus(customStatus string) Status {
+	var st Status
+	_ = json.Unmarshal([]byte(customStatus), &st)
+	return st
+}
