@@ -37,8 +37,10 @@ func Register(reg *task.Registry, settings Lookup) error {
 		"SubOrchestrationDemo": SubOrchestrationDemo,
 		"ApprovalTree":         ApprovalTree,
 		"RetryDemo":            RetryDemo,
+		"Transfer":             Transfer,
 	}
 	var errs []error
+	errs = append(errs, reg.AddEntity("Account", Account))
 	for name, fn := range acts {
 		errs = append(errs, reg.AddActivity(name, fn))
 	}
@@ -266,4 +268,68 @@ func ApprovalTree(ctx *task.OrchestrationContext) (any, error) {
 		approved += n
 	}
 	return approved, nil
+}
+
+// Account is an entity holding a balance, a JSON number: "deposit" and
+// "withdraw" take an amount, "balance" returns it. A withdrawal of more
+// than the balance fails and changes nothing.
+func Account(ctx *task.EntityContext) (any, error) {
+	var balance, amount int
+	if err := ctx.GetState(&balance); err != nil {
+		return nil, err
+	}
+	if err := ctx.GetInput(&amount); err != nil {
+		return nil, err
+	}
+	switch ctx.Operation() {
+	case "deposit":
+		return nil, ctx.SetState(balance + amount)
+	case "withdraw":
+		if amount > balance {
+			return nil, fmt.Errorf("cannot withdraw %d: the balance is %d", amount, balance)
+		}
+		return nil, ctx.SetState(balance - amount)
+	case "balance":
+		return balance, nil
+	}
+	return nil, task.ErrUnknownOperation
+}
+
+// TransferInput is Transfer's input: Amount moves from the account keyed
+// From to the one keyed To.
+type TransferInput struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Amount int    `json:"amount"`
+}
+
+// Transfer moves an amount between two Accounts inside a critical
+// section: both are locked, so no other operation sees the money in
+// neither or in both. It returns whether it moved it (false when the
+// first account holds less).
+func Transfer(ctx *task.OrchestrationContext) (any, error) {
+	var in TransferInput
+	if err := ctx.GetInput(&in); err != nil {
+		return nil, err
+	}
+	from, to := task.EntityID{Name: "Account", Key: in.From}, task.EntityID{Name: "Account", Key: in.To}
+	release, err := ctx.LockEntities(from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var balance int
+	if err := ctx.CallEntity(from, "balance", nil).Await(&balance); err != nil {
+		return nil, err
+	}
+	if balance < in.Amount {
+		return false, nil
+	}
+	if err := ctx.CallEntity(from, "withdraw", in.Amount).Await(nil); err != nil {
+		return nil, err
+	}
+	if err := ctx.CallEntity(to, "deposit", in.Amount).Await(nil); err != nil {
+		return nil, err
+	}
+	return true, nil
 }

@@ -369,3 +369,44 @@ func TestRecordedHistoryStillReplays(t *testing.T) {
 		t.Fatalf("copy without Lima: %v", err)
 	}
 }
+
+// The entity samples in the test kit: Transfer moves money between two
+// Accounts under locks, and refuses when the first holds too little.
+func TestTransferBetweenAccounts(t *testing.T) {
+	reg := task.NewRegistry()
+	if err := samples.Register(reg, func(string) (string, bool) { return "", false }); err != nil {
+		t.Fatal(err)
+	}
+	a, b := task.EntityID{Name: "Account", Key: "alice"}, task.EntityID{Name: "Account", Key: "bob"}
+	if err := reg.AddOrchestrator("Bank", func(ctx *task.OrchestrationContext) (any, error) {
+		if err := ctx.CallEntity(a, "deposit", 100).Await(nil); err != nil {
+			return nil, err
+		}
+		var moved, refused bool
+		if err := ctx.CallSubOrchestrator("Transfer", samples.TransferInput{From: "alice", To: "bob", Amount: 30}).Await(&moved); err != nil {
+			return nil, err
+		}
+		if err := ctx.CallSubOrchestrator("Transfer", samples.TransferInput{From: "bob", To: "alice", Amount: 31}).Await(&refused); err != nil {
+			return nil, err
+		}
+		var ab, bb int
+		if err := ctx.CallEntity(a, "balance", nil).Await(&ab); err != nil {
+			return nil, err
+		}
+		if err := ctx.CallEntity(b, "balance", nil).Await(&bb); err != nil {
+			return nil, err
+		}
+		var failed *task.EntityOperationFailedError
+		err := ctx.CallEntity(b, "withdraw", 1000).Await(nil)
+		return []any{moved, refused, ab, bb, errors.As(err, &failed)}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res := tasktest.NewEnv(reg).Run("Bank", nil)
+	if res.Err != nil || res.Status != tasktest.StatusCompleted {
+		t.Fatalf("%v %s %s", res.Err, res.Status, res.RawOutput())
+	}
+	if got := res.RawOutput(); got != `[true,false,70,30,true]` {
+		t.Fatalf("output %s", got)
+	}
+}

@@ -61,9 +61,12 @@ func (c *OrchestrationContext) publicError(tf *durable.TaskFailedError) *TaskFai
 func engineTasks(tasks []Task) []durable.Task {
 	out := make([]durable.Task, len(tasks))
 	for i, t := range tasks {
-		if h, ok := t.(*handle); ok {
+		switch h := t.(type) {
+		case *handle:
 			out[i] = h.t
-		} else {
+		case *entityCall:
+			out[i] = h.t
+		default:
 			out[i] = t
 		}
 	}

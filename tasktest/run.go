@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/task"
@@ -135,7 +136,7 @@ func (r *runner) instance(id string) *instance {
 func (r *runner) deliver(to string, ev history.Event) {
 	inst := r.instance(to)
 	inst.inbox = append(inst.inbox, ev)
-	if !inst.queued && (len(inst.past) > 0 || hasStart(inst.inbox)) {
+	if !inst.queued && (len(inst.past) > 0 || hasStart(inst.inbox) || entity.IsEntity(to)) {
 		inst.queued = true
 		r.ready = append(r.ready, inst)
 	}
@@ -187,6 +188,12 @@ func (r *runner) episode(inst *instance) {
 		inst.past, inst.last, inst.execution = nil, nil, 0
 	}
 	if len(inst.past) == 0 {
+		if !hasStart(batch) && entity.IsEntity(inst.id) {
+			// An entity starts with its first message, as the worker starts
+			// it: an execution named by its instance ID, without input.
+			batch = append([]history.Event{{Type: history.ExecutionStarted, EventID: -1, Timestamp: r.now, Name: inst.id,
+				OrchestrationInstance: &history.OrchestrationInstance{InstanceID: inst.id, ExecutionID: executionID(inst.id, 1)}}}, batch...)
+		}
 		// The engine skips what precedes ExecutionStarted in a first
 		// episode; events that came before the start go after it.
 		batch = startFirst(batch)
@@ -273,7 +280,11 @@ func (r *runner) send(inst *instance, res *durable.Result) {
 			r.actions = append(r.actions, Action{Kind: KindEventSent, InstanceID: inst.id, Execution: inst.execution,
 				TaskID: sentID(res, sent), Name: ev.Name, Input: ev.Input, Target: to, At: r.now})
 			sent++
-			r.deliver(to, ev)
+			if o.VisibleAt.After(r.now) {
+				r.later(o.VisibleAt, to, ev) // a scheduled entity signal
+			} else {
+				r.deliver(to, ev)
+			}
 		case ev.Type == history.SubOrchestrationInstanceCompleted || ev.Type == history.SubOrchestrationInstanceFailed:
 			r.subOutcome(to, ev)
 			r.deliver(to, ev)

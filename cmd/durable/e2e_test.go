@@ -65,6 +65,7 @@ func TestCLI(t *testing.T) {
 		{"Settings", testSettings},
 		{"Versions", testVersions},
 		{"ReplayCheck", testReplayCheck},
+		{"Entities", testEntities},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
@@ -999,4 +1000,50 @@ func testSettings(t *testing.T, f *fixture) {
 	if r = f.durableIn(root, nil, "get-runtime-status", "--id", id); r.code != exitStorage || !strings.Contains(r.stderr, "storage error") {
 		t.Errorf("unreachable storage: exit %d, %s", r.code, r.stderr)
 	}
+}
+
+func testEntities(t *testing.T, f *fixture) {
+	f.startWorker("Server=db")
+	f.ok("signal-entity", "--name", "Account", "--key", "alice", "--operation", "deposit", "--input", "70")
+	f.ok("signal-entity", "--name", "account", "--key", "alice", "--operation", "withdraw", "--input", "20")
+	var r result
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r = f.durable("get-entity", "--name", "Account", "--key", "alice", "--json")
+		if r.code == exitOK && strings.TrimSpace(r.stdout) == "50" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("get-entity: exit %d, %q %q; want 50", r.code, r.stdout, r.stderr)
+		}
+	}
+	if r = f.ok("get-entity", "--name", "Account", "--key", "alice"); !strings.Contains(r.stdout, "@account@alice") {
+		t.Errorf("get-entity printed %q", r.stdout)
+	}
+	r = f.ok("get-entities", "--name", "Account", "--fetch-state", "--json")
+	jsonEqual(t, "get-entities", []byte(stripTimes(r.stdout)), `[{"entityId":{"name":"account","key":"alice"},"lastOperationTime":"","state":50}]`)
+	if r = f.ok("get-entities"); !strings.Contains(r.stdout, "@account@alice") {
+		t.Errorf("get-entities printed %q", r.stdout)
+	}
+	// Entities are not among the orchestrations.
+	if r = f.ok("get-instances", "--json"); strings.Contains(r.stdout, "@account") {
+		t.Errorf("get-instances lists an entity: %s", r.stdout)
+	}
+	f.fails(exitNotFound, "entity not found", "get-entity", "--name", "Account", "--key", "bob")
+	f.fails(exitBadArgs, "--operation is required", "signal-entity", "--name", "Account", "--key", "alice")
+	f.fails(exitBadArgs, "--name is required", "get-entity", "--key", "alice")
+	f.fails(exitBadArgs, "contains", "signal-entity", "--name", "Acc@unt", "--key", "x", "--operation", "deposit")
+	f.fails(exitBadArgs, "not valid JSON", "signal-entity", "--name", "Account", "--key", "x", "--operation", "deposit", "--input", "{")
+}
+
+// stripTimes blanks the lastOperationTime values of an entity list.
+func stripTimes(s string) string {
+	var items []map[string]any
+	if err := json.Unmarshal([]byte(s), &items); err != nil {
+		return s
+	}
+	for _, it := range items {
+		it["lastOperationTime"] = ""
+	}
+	b, _ := json.Marshal(items)
+	return string(b)
 }

@@ -108,6 +108,25 @@ func commands() []spec {
 			about: "Sends an external event to an instance that has not finished. An instance not waiting for\n" +
 				"the event yet keeps it until it does.",
 			example: "durable raise-event --id 0ab8c55a66644d68a3a8b220b12d209c --event-name MyEvent --event-data @eventdata.json"},
+		{name: "signal-entity", newCmd: func() command { return &signalEntityCmd{} },
+			synopsis: "--name NAME --key KEY --operation OP [--input JSON|@FILE]",
+			summary:  "Send an operation to a durable entity",
+			about: "Sends an operation to the entity, one way; the entity is created by its first operation and\n" +
+				"runs its operations one at a time, each exactly once, when the app processes them. Not in Core Tools.",
+			example: "durable signal-entity --name Account --key alice --operation deposit --input 100"},
+		{name: "get-entity", newCmd: func() command { return &getEntityCmd{} },
+			synopsis: "--name NAME --key KEY [--json]",
+			summary:  "Show a durable entity's state",
+			about: "Prints the entity's state, when its last operation ran, and who locks it; --json prints the\n" +
+				"state alone, as the HTTP API does. Exit 3 when it has no state. Not in Core Tools.",
+			example: "durable get-entity --name Account --key alice --json"},
+		{name: "get-entities", newCmd: func() command { return &getEntitiesCmd{} },
+			synopsis: "[--name NAME] [--last-operation-after TIME] [--last-operation-before TIME] [--fetch-state]\n" +
+				"                           [--include-deleted] [--top N] [--continuation-token TOKEN] [--json]",
+			summary: "List durable entities, a page at a time",
+			about: "Prints one page of entities (of one name, or all) as a table; --json prints the HTTP API's\n" +
+				"array. It reads the entities' rows only, not the orchestrations'. Not in Core Tools.",
+			example: "durable get-entities --name Account --fetch-state"},
 		{name: "rewind", newCmd: func() command {
 			return &reasonCmd{do: (*client.Client).Rewind,
 				done: "Sent the rewind request to instance %s; it runs again from its last failure when the app processes it."}

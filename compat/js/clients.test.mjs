@@ -18,7 +18,8 @@
 //
 // Orchestrators used (internal/samples): HelloWorld, E1_HelloSequence,
 // ApprovalWorkflow (waits for "Approval", then saves), TimerDemo (sleeps for
-// its input in seconds; fails on a non-number input).
+// its input in seconds; fails on a non-number input); and the entity
+// Account (deposit, withdraw, balance).
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -167,6 +168,22 @@ for (const version of ["v3", "v2"]) {
                 const st = await waitFor(got, "Completed");
                 assert.equal(st.output, "Hello js!");
                 assert.equal(st.input, "js");
+            });
+
+            test("signalEntity and readEntityState (entity Account)", async () => {
+                const df = require(version === "v3" ? "durable-functions-v3" : "durable-functions-v2");
+                const account = new df.EntityId("Account", id("acct"));
+                await c.raw.signalEntity(account, "deposit", 5);
+                await c.raw.signalEntity(account, "deposit", 7);
+                const deadline = Date.now() + 30000;
+                for (;;) {
+                    const st = await c.raw.readEntityState(account);
+                    if (st.entityExists && st.entityState === 12) break;
+                    if (Date.now() > deadline) assert.fail(`entity state ${JSON.stringify(st)}, want 12`);
+                    await sleep(100);
+                }
+                const none = await c.raw.readEntityState(new df.EntityId("Account", id("nobody")));
+                assert.equal(none.entityExists, false);
             });
 
             test("startNew with an instance ID; getStatus and its options", async () => {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -26,6 +27,11 @@ func IsInternalName(name string) bool { return strings.HasPrefix(name, InternalN
 // page points to), so hiding adds no request and leaves the storage query
 // as it was.
 func (q Query) hides(name string) bool {
+	// An entity's executions are named by its instance ID: entities have
+	// their own list (ListEntities), as in Durable Functions.
+	if entity.IsEntity(name) {
+		return true
+	}
 	return IsInternalName(name) && !q.ShowInternal && !slices.Contains(q.Names, name)
 }
 

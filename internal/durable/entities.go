@@ -16,8 +16,11 @@ import (
 // status, as the Durable Task Framework runs entities. So an entity's
 // messages get the engine's guarantees: a copy of a message already
 // applied is dropped by its ID (within an execution and, carried, across
-// them), what a batch sends carries IDs that a redo repeats, and a crash
-// replays the batch from the state before it.
+// them), and a crash redoes the batch from the state before it. What a
+// batch sends waits in the state it commits and is sent by the next
+// execution, under IDs fixed by the batch's own execution: a redone batch
+// (whose messages may come otherwise batched) has sent nothing yet, and a
+// resend is dropped as a copy.
 func entityBatch(id entity.ID, fn entity.Func) OrchestratorFunc {
 	return func(ctx *OrchestrationContext) (any, error) {
 		x := ctx.x
@@ -25,6 +28,18 @@ func entityBatch(id entity.ID, fn entity.Func) OrchestratorFunc {
 		if err != nil {
 			return nil, err
 		}
+		// What the previous batch decided to send leaves now that the
+		// batch is durable (see entity.SchedulerState.Outbox).
+		for _, m := range st.Outbox {
+			var data any
+			if m.Input != "" {
+				data = json.RawMessage(m.Input)
+			}
+			if err := x.sendEventAs(m.ID, m.To, m.Name, data, m.At); err != nil {
+				return nil, err
+			}
+		}
+		st.Outbox = nil
 		// Until messages come, the execution shows the status its input
 		// holds: readers (and the instance row) see the entity as it is.
 		if err := ctx.SetCustomStatus(json.RawMessage(st.Status().Encode())); err != nil {
@@ -39,14 +54,9 @@ func entityBatch(id entity.ID, fn entity.Func) OrchestratorFunc {
 		if step.Unreadable > 0 {
 			x.logger.Warn("entity messages dropped: they could not be read", "count", step.Unreadable)
 		}
-		for _, m := range step.Messages {
-			var data any
-			if m.Input != "" {
-				data = json.RawMessage(m.Input)
-			}
-			if err := x.sendEventAt(m.To, m.Name, data, m.At); err != nil {
-				return nil, err
-			}
+		for i, m := range step.Messages {
+			st.Outbox = append(st.Outbox, entity.OutboxMessage{ID: x.messageID("entity", i), To: m.To, ToExecution: m.ToExecution,
+				Name: m.Name, Input: m.Input, At: m.At})
 		}
 		if err := ctx.SetCustomStatus(json.RawMessage(st.Status().Encode())); err != nil {
 			return nil, err

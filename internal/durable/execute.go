@@ -245,6 +245,9 @@ type action struct {
 	// retry marks a scheduling a retry policy issued after a failed
 	// attempt (see Result.Retries).
 	retry bool
+	// messageID, when set, is the ID of the message the action sends,
+	// instead of one derived from the execution and the action.
+	messageID string
 }
 
 // Execute runs one episode of an orchestration. It never panics because of
@@ -301,7 +304,8 @@ func execute(reg *Registry, ep Episode, logger *slog.Logger, park *parking) (*Re
 
 	// A history that records its continue-as-new is finished here whatever
 	// the policy: what is left is to start the next execution.
-	if err := ep.Versions.Check(x.name, x.version); err != nil && !x.ended {
+	// Entities have no version: any worker runs them.
+	if err := ep.Versions.Check(x.name, x.version); err != nil && !x.ended && !entity.IsEntity(ep.InstanceID) {
 		mismatch := err.(*VersionMismatchError)
 		if ep.Versions.Failure != FailureFail {
 			return &Result{Rejected: mismatch, Status: history.StatusPending, Name: x.name, Version: x.version,
@@ -824,12 +828,18 @@ func (x *execution) sendEvent(instanceID, eventName string, data any) error {
 // sendEventAt raises an event on another instance, delivered at at (at
 // once when zero).
 func (x *execution) sendEventAt(instanceID, eventName string, data any, at time.Time) error {
+	return x.sendEventAs("", instanceID, eventName, data, at)
+}
+
+// sendEventAs is sendEventAt with the message's ID chosen by the caller
+// ("" for the usual one).
+func (x *execution) sendEventAs(messageID, instanceID, eventName string, data any, at time.Time) error {
 	in, err := marshalJSON(data)
 	if err != nil {
 		return fmt.Errorf("send event %q: encode data: %w", eventName, err)
 	}
 	a := x.newAction(history.EventSent, eventName, in)
-	a.instanceID, a.fireAt = instanceID, at
+	a.instanceID, a.fireAt, a.messageID = instanceID, at, messageID
 	// Sending is fire-and-forget: nothing ever completes the task.
 	return nil
 }

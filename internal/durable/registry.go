@@ -44,6 +44,9 @@ func (r *Registry) AddOrchestrator(name string, fn OrchestratorFunc) error {
 	if name == "" || fn == nil {
 		return fmt.Errorf("register orchestrator %q: name and function are required", name)
 	}
+	if strings.HasPrefix(name, "@") {
+		return fmt.Errorf("register orchestrator %q: names beginning with '@' are entities' executions", name)
+	}
 	if _, dup := r.orchestrators[name]; dup {
 		return fmt.Errorf("register orchestrator %q: already registered", name)
 	}

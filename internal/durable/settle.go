@@ -86,6 +86,9 @@ func (x *execution) settle(res *Result) {
 		// the same ID, and the receiving instance drops the second copy.
 		out := &res.Outbound[len(res.Outbound)-1].Message.Event
 		out.MessageID = x.messageID(a.kind.String(), a.id)
+		if a.messageID != "" {
+			out.MessageID = a.messageID
+		}
 		res.Appended = append(res.Appended, ev)
 		if a.retry {
 			res.Retries = append(res.Retries, a.id)

@@ -3,6 +3,7 @@ package entity
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // SchedulerState is what an entity keeps between batches: the input of
@@ -21,6 +22,25 @@ type SchedulerState struct {
 	// Suspended marks a batch cut short, which a continue message resumes.
 	Suspended bool   `json:"suspended,omitempty"`
 	Sorter    Sorter `json:"sorter"`
+	// Outbox holds the messages the last batch decided to send, kept in
+	// the state that batch committed and sent by the next execution: no
+	// effect of a batch leaves before the batch is durable, so a batch
+	// redone after a crash (whose messages may come in another batch,
+	// in another order) cannot contradict what was already sent. An
+	// addition of this app; readers of the Durable Task Framework's
+	// format ignore it.
+	Outbox []OutboxMessage `json:"outbox,omitempty"`
+}
+
+// OutboxMessage is a message of an Outbox: an Outbound with the ID every
+// sending of it carries, so that a copy sent again is dropped.
+type OutboxMessage struct {
+	ID          string    `json:"id"`
+	To          string    `json:"to"`
+	ToExecution string    `json:"toExecution,omitempty"`
+	Name        string    `json:"name"`
+	Input       string    `json:"input,omitempty"`
+	At          time.Time `json:"at,omitzero"`
 }
 
 // DecodeState reads a SchedulerState from an execution's input; empty

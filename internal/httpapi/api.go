@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/entity"
 )
 
 // BasePath is the management API's path below the route prefix. Durable
@@ -49,6 +50,9 @@ type Client interface {
 	PurgeWithOptions(ctx context.Context, id string, o client.PurgeOptions) (int, error)
 	PurgeRange(ctx context.Context, q client.PurgeQuery, progress client.Progress) (int, error)
 	StartBatch(ctx context.Context, req client.BatchRequest) (string, error)
+	SignalEntity(ctx context.Context, id entity.ID, op string, input any, at time.Time) (string, error)
+	GetEntity(ctx context.Context, id entity.ID, includeState bool) (*client.EntityMetadata, error)
+	ListEntities(ctx context.Context, q client.EntityQuery) (*client.EntityPage, error)
 }
 
 // Config is what an API is built from.
@@ -133,6 +137,7 @@ func (a *API) routes() {
 	// a raw '/' (which the JS clients put in the URL unescaped) gets a 400
 	// that names the problem rather than a 404.
 	a.mux.HandleFunc("POST "+m+"/instances/{instanceId}/{operation}/{eventName...}", a.raiseEvent)
+	a.entityRoutes(m)
 }
 
 // ServeHTTP routes a request. Requests that match no route get a JSON 404,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/durable-go/durable/internal/apijson"
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 )
@@ -244,9 +245,26 @@ type statusRequest struct {
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
-	c, id, ok := a.instanceRequest(w, r)
-	if !ok {
-		return
+	var c Client
+	var id string
+	if e, isEntity := entity.Parse(r.PathValue("instanceId")); isEntity {
+		// An entity's instance may be read (its input is its scheduler
+		// state), though nothing can start one under that ID.
+		if _, err := entity.NewID(e.Name, e.Key); err != nil {
+			a.fail(w, r, http.StatusBadRequest, fmt.Errorf("%w: %v", client.ErrBadArgument, err))
+			return
+		}
+		var err error
+		if c, err = a.clientFor(r); err != nil {
+			a.fail(w, r, http.StatusBadRequest, err)
+			return
+		}
+		id = r.PathValue("instanceId")
+	} else {
+		var ok bool
+		if c, id, ok = a.instanceRequest(w, r); !ok {
+			return
+		}
 	}
 	q := query(r)
 	var sr statusRequest

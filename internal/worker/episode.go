@@ -13,6 +13,7 @@ import (
 
 	"github.com/durable-go/durable/internal/azstore"
 	"github.com/durable-go/durable/internal/durable"
+	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/internal/telemetry"
@@ -283,7 +284,15 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		inst.snap = snap
 	}
 	if len(snap.events) == 0 && !hasStart(events) {
-		return w.notStarted(ctx, inst, batch)
+		if !entity.IsEntity(inst.id) {
+			return w.notStarted(ctx, inst, batch)
+		}
+		// An entity starts with its first message, as the Durable Task
+		// Framework's auto-start does: an execution named by the entity's
+		// instance ID, with no input (no state yet).
+		events = append([]history.Event{{Type: history.ExecutionStarted, EventID: -1, Timestamp: now, Name: inst.id,
+			OrchestrationInstance: &history.OrchestrationInstance{InstanceID: inst.id,
+				ExecutionID: strings.ReplaceAll(uuid.NewString(), "-", "")}}}, events...)
 	}
 	if len(events) == 0 && !kick {
 		// Only chained timers: nothing to replay.
@@ -1123,7 +1132,9 @@ func (w *Worker) updateInstanceRow(ctx context.Context, id string, snap *snapsho
 			extra = map[string]any{"CreatedTime": created.UTC(), "TaskHubName": w.hub.Name()}
 			// A client indexes the starts it makes; sub-orchestrations and
 			// continued executions are indexed here, before their row.
-			if start.MessageID != layout.StartMessageID(id, snap.executionID) {
+			// Entities are not: the index serves lists of orchestrations,
+			// and an entity's every batch is an execution.
+			if start.MessageID != layout.StartMessageID(id, snap.executionID) && !entity.IsEntity(id) {
 				if err := w.hub.PutIndex(ctx, id, created); err != nil {
 					return err
 				}

@@ -774,6 +774,120 @@
     view.dataset.loaded = String(inflight.countedAt);
   }
 
+  // --- entities ---------------------------------------------------------------------
+
+  // The entities view (#/entities): a page of durable entities with their
+  // states, from GET entities?fetchState=true; "More" follows the
+  // continuation token.
+  const ents = { rows: [], next: "", error: "", loaded: 0 };
+
+  async function renderEntities(more) {
+    const params = [["fetchState", "true"], ["top", "100"]];
+    const headers = more && ents.next ? { "x-ms-continuation-token": ents.next } : undefined;
+    const r = await call("GET", apiURL("entities", params), undefined, headers);
+    if (currentRoute().view !== "entities") return;
+    if (!more) ents.rows = [];
+    ents.error = r.ok ? "" : r.error;
+    if (r.ok && Array.isArray(r.data)) ents.rows = ents.rows.concat(r.data);
+    ents.next = r.ok ? (r.headers.get("x-ms-continuation-token") || "") : "";
+    ents.loaded = Date.now();
+    drawEntities();
+  }
+
+  function entityHref(e) {
+    return "#/entities/" + encodeURIComponent(e.name) + "/" + encodeURIComponent(e.key === "" ? "$" : e.key);
+  }
+
+  function drawEntities() {
+    const view = document.getElementById("view");
+    const intro = el("div", { class: "panel" }, el("h2", { text: "Durable entities" }),
+      el("p", { class: "hint", text: "Entities with state, by name and key, with the time of their last operation. Click one for its details and to signal it an operation." }));
+    const body = el("tbody", { id: "entities-body" });
+    for (const e of ents.rows) {
+      const id = e.entityId || {};
+      body.append(el("tr", { "data-entity": "@" + id.name + "@" + id.key },
+        el("td", {}, el("a", { href: entityHref(id), text: id.name })),
+        el("td", { class: "mono", text: id.key }),
+        el("td", { text: fmtTime(e.lastOperationTime) }),
+        el("td", { class: "mono state", text: clip(JSON.stringify(e.state), 120) })));
+    }
+    const table = el("div", { class: "tablewrap" }, el("table", { id: "entities" },
+      el("thead", {}, el("tr", {}, ["Entity", "Key", "Last operation", "State"].map((h) => el("th", { text: h })))), body));
+    if (!ents.rows.length) {
+      table.append(el("div", { class: "empty", text: ents.error ? "Could not list the entities: " + ents.error : "No entities with state in this task hub." }));
+    }
+    const foot = el("div", { class: "pager" }, el("span", { class: "spacer" }),
+      ents.next ? el("button", { type: "button", class: "btn", id: "entities-more", onclick: () => renderEntities(true) }, "More") : null);
+    view.replaceChildren(intro, table, foot);
+    view.dataset.view = "entities";
+    view.dataset.loaded = String(ents.loaded);
+  }
+
+  function clip(s, n) {
+    s = s === undefined ? "" : String(s);
+    return s.length > n ? s.slice(0, n - 1) + "…" : s;
+  }
+
+  // The entity view (#/entities/{name}/{key}): its state, lock and waiting
+  // operations, read from the entity's instance (its input is the
+  // scheduler state), and an action to signal it an operation.
+  async function renderEntity(name, key) {
+    const view = document.getElementById("view");
+    const id = "@" + name.toLowerCase() + "@" + key;
+    const st = await call("GET", apiURL("instances/" + encodeURIComponent(id), { showInput: "true" }));
+    const r = currentRoute();
+    if (r.view !== "entity" || r.name !== name || r.key !== key) return;
+    const back = el("a", { class: "back", href: "#/entities", text: "← Entities" });
+    const signal = el("button", { type: "button", class: "btn small", id: "entity-signal", onclick: () => signalEntity(name, key) }, "Signal operation");
+    const head = el("div", { class: "head" }, back, el("h1", { class: "mono", id: "entity-id", text: id }), el("div", { class: "actions" }, signal));
+    let sched = null;
+    if (st.ok && st.data) {
+      sched = st.data.input;
+      if (typeof sched === "string") { try { sched = JSON.parse(sched); } catch { sched = null; } }
+    }
+    const kv = (k, v, attrs) => el("div", attrs || {}, el("div", { class: "k", text: k }), el("div", { class: "v" }, v));
+    const parts = [head];
+    if (!st.ok || !sched) {
+      parts.push(el("div", { class: "panel" }, el("h2", { text: st.status === 404 ? "No such entity yet" : "Could not load the entity" }),
+        el("div", { class: "msg", text: st.status === 404 ? `${id} has received no operation. Signal one to create it.` : (st.error || "unexpected answer") })));
+    } else {
+      let state = sched.state;
+      if (typeof state === "string") { try { state = JSON.parse(state); } catch { /* shown as stored */ } }
+      const queue = Array.isArray(sched.queue) ? sched.queue : [];
+      parts.push(el("div", { class: "panel summary" },
+        kv("Exists", sched.state !== undefined && sched.state !== null ? "yes" : "no (no state)", { id: "entity-exists" }),
+        kv("Last operation", fmtTime(st.data.createdTime)),
+        kv("Locked by", sched.lockedBy ? el("a", { id: "entity-locked-by", href: "#/instances/" + encodeURIComponent(sched.lockedBy), text: sched.lockedBy }) : "nobody"),
+        kv("Waiting operations", String(queue.length), { id: "entity-queue-size" })));
+      parts.push(el("div", { class: "panel" }, el("h2", { text: "State" }), el("pre", { class: "json", id: "entity-state", text: pretty(state) })));
+      if (queue.length) {
+        parts.push(el("div", { class: "panel section" }, el("h2", { text: "Waiting operations (behind the lock)" }),
+          el("table", { id: "entity-queue" }, el("thead", {}, el("tr", {}, ["Operation", "From", "Input"].map((h) => el("th", { text: h })))),
+            el("tbody", {}, queue.map((q) => el("tr", {}, el("td", { text: q.op || (q.lockset ? "(lock)" : "") }),
+              el("td", { class: "mono", text: q.parent || "client" }), el("td", { class: "mono", text: clip(q.input || "", 80) })))))));
+      }
+    }
+    view.replaceChildren(...parts);
+    view.dataset.view = "entity";
+    view.dataset.loaded = String(Date.now());
+  }
+
+  async function signalEntity(name, key) {
+    await ask({
+      title: "Signal an operation",
+      message: `Sends the operation to @${name.toLowerCase()}@${key}, one way: the entity runs it when the app processes it.`,
+      fields: [{ name: "op", label: "Operation", required: true, placeholder: "deposit" },
+        { name: "input", label: "Input (JSON, optional)", type: "textarea", placeholder: "100" }],
+      confirm: "Signal",
+      run: async (v, box) => {
+        const input = v.input.trim();
+        const r = await call("POST", apiURL("entities/" + encodeURIComponent(name) + "/" + encodeURIComponent(key === "" ? "$" : key), [["op", v.op.trim()]]),
+          input === "" ? undefined : input);
+        box.replaceChildren(el("div", { class: r.ok ? "ok" : "err", text: r.ok ? `Signalled ${v.op.trim()}.` : r.error }));
+      },
+    });
+  }
+
   // --- instance view -----------------------------------------------------------
 
   async function renderInstance(id) {
@@ -1054,6 +1168,13 @@
       return { view: "instance", id };
     }
     if (location.hash === "#/versions") return { view: "versions" };
+    if (location.hash === "#/entities") return { view: "entities" };
+    const e = location.hash.match(/^#\/entities\/([^/]+)\/(.+)$/);
+    if (e) {
+      const dec = (x) => { try { return decodeURIComponent(x); } catch { return x; } };
+      const key = dec(e[2]);
+      return { view: "entity", name: dec(e[1]), key: key === "$" ? "" : key };
+    }
     return { view: "instances" };
   }
 
@@ -1080,9 +1201,13 @@
     view.dataset.busy = "1";
     try {
       const r = currentRoute();
-      markNav(r.view === "versions" ? "versions" : "instances");
+      markNav(r.view === "versions" ? "versions" : r.view === "entities" || r.view === "entity" ? "entities" : "instances");
       if (r.view === "instance") {
         await renderInstance(r.id);
+      } else if (r.view === "entities") {
+        await renderEntities(false);
+      } else if (r.view === "entity") {
+        await renderEntity(r.name, r.key);
       } else if (r.view === "versions") {
         await renderVersions(auto === true);
       } else {

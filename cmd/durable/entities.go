@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/entity"
+)
+
+// entityFlags are --name and --key, the entity to act on.
+type entityFlags struct {
+	name, key string
+}
+
+func (f *entityFlags) define(fs *flag.FlagSet) {
+	fs.StringVar(&f.name, "name", "", "entity `name` (required; not case sensitive)")
+	fs.StringVar(&f.key, "key", "", "entity `key` (may be empty)")
+}
+
+func (f entityFlags) id() (entity.ID, error) {
+	if strings.TrimSpace(f.name) == "" {
+		return entity.ID{}, usageErrorf("--name is required")
+	}
+	id, err := entity.NewID(f.name, f.key)
+	if err != nil {
+		return entity.ID{}, usageErrorf("%w", err)
+	}
+	return id, nil
+}
+
+// --- signal-entity ---------------------------------------------------------------
+
+type signalEntityCmd struct {
+	entity    entityFlags
+	operation string
+	input     string
+}
+
+func (c *signalEntityCmd) define(fs *flag.FlagSet) {
+	c.entity.define(fs)
+	fs.StringVar(&c.operation, "operation", "", "`name` of the operation (required)")
+	fs.StringVar(&c.input, "input", "", "input of the operation: inline `JSON`, or @path/to/file.json")
+}
+
+func (c *signalEntityCmd) run(ctx context.Context, e *env) error {
+	id, err := c.entity.id()
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(c.operation) == "" {
+		return usageErrorf("--operation is required")
+	}
+	in, err := readJSONArg("input", c.input)
+	if err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	var input any
+	if in != nil {
+		input = in
+	}
+	if _, err := t.client.SignalEntity(ctx, id, c.operation, input, time.Time{}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Signalled %s to entity %s.\n", c.operation, id)
+	return nil
+}
+
+// --- get-entity ---------------------------------------------------------------
+
+type getEntityCmd struct {
+	entity entityFlags
+	json   jsonFlag
+}
+
+func (c *getEntityCmd) define(fs *flag.FlagSet) {
+	c.entity.define(fs)
+	c.json.define(fs)
+}
+
+func (c *getEntityCmd) run(ctx context.Context, e *env) error {
+	id, err := c.entity.id()
+	if err != nil {
+		return err
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	md, err := t.client.GetEntity(ctx, id, true)
+	if errors.Is(err, client.ErrEntityNotFound) {
+		return notFound(t.explainNotFound(err))
+	}
+	if err != nil {
+		return err
+	}
+	if c.json {
+		// The HTTP API's body: the state itself.
+		return writeJSON(e.stdout, md.State)
+	}
+	tw := newTable(e.stdout, "FIELD", "VALUE")
+	tw.row("Entity", id.String())
+	tw.row("Last operation", formatTime(md.LastOperationTime))
+	if md.LockedBy != "" {
+		tw.row("Locked by", md.LockedBy)
+	}
+	if md.BacklogQueueSize > 0 {
+		tw.row("Waiting operations", strconv.Itoa(md.BacklogQueueSize))
+	}
+	tw.row("State", string(md.State))
+	return tw.flush()
+}
+
+// --- get-entities ---------------------------------------------------------------
+
+type getEntitiesCmd struct {
+	name                       string
+	lastOpAfter, lastOpBefore  timeValue
+	fetchState, includeDeleted bool
+	top                        int
+	continuation               string
+	json                       jsonFlag
+}
+
+func (c *getEntitiesCmd) define(fs *flag.FlagSet) {
+	fs.StringVar(&c.name, "name", "", "only entities of this `name`")
+	fs.Var(&c.lastOpAfter, "last-operation-after", "only entities whose last operation ran at or after this ISO 8601 `time`")
+	fs.Var(&c.lastOpBefore, "last-operation-before", "only entities whose last operation ran before this ISO 8601 `time`")
+	fs.BoolVar(&c.fetchState, "fetch-state", false, "include each entity's state")
+	fs.BoolVar(&c.includeDeleted, "include-deleted", false, "include entities without state")
+	fs.IntVar(&c.top, "top", 10, "`number` of entities per page")
+	fs.StringVar(&c.continuation, "continuation-token", "", "`token` printed by the previous page, to get the next one")
+	c.json.define(fs)
+}
+
+func (c *getEntitiesCmd) run(ctx context.Context, e *env) error {
+	if c.top < 1 || c.top > 1000 {
+		return usageErrorf("--top must be 1..1000, not %d", c.top)
+	}
+	if c.name != "" {
+		if _, err := entity.NewID(c.name, ""); err != nil {
+			return usageErrorf("--name: %w", err)
+		}
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	page, err := t.client.ListEntities(ctx, client.EntityQuery{Name: c.name, LastOperationFrom: c.lastOpAfter.t,
+		LastOperationTo: c.lastOpBefore.t, FetchState: c.fetchState, IncludeDeleted: c.includeDeleted, PageSize: c.top,
+		ContinuationToken: c.continuation})
+	if err != nil {
+		return t.missingHub(err)
+	}
+	next := ""
+	if page.ContinuationToken != "" {
+		next = "Continuation token (pass with --continuation-token for the next page): " + shellQuote(page.ContinuationToken) + "\n"
+	}
+	if c.json {
+		type item struct {
+			EntityID          entity.ID       `json:"entityId"`
+			LastOperationTime string          `json:"lastOperationTime"`
+			State             json.RawMessage `json:"state"`
+		}
+		items := make([]item, 0, len(page.Entities))
+		for _, md := range page.Entities {
+			state := md.State
+			if state == nil {
+				state = json.RawMessage("null")
+			}
+			items = append(items, item{EntityID: md.ID, LastOperationTime: md.LastOperationTime.UTC().Format(time.RFC3339Nano), State: state})
+		}
+		raw, err := json.Marshal(items)
+		if err != nil {
+			return internalError(fmt.Errorf("render entities: %w", err))
+		}
+		if err := writeJSON(e.stdout, raw); err != nil {
+			return err
+		}
+		fmt.Fprint(e.stderr, next)
+		return nil
+	}
+	if len(page.Entities) == 0 {
+		fmt.Fprintln(e.stdout, "No entities found.")
+	} else {
+		cols := []string{"ENTITY", "LAST OPERATION", "LOCKED BY"}
+		if c.fetchState {
+			cols = append(cols, "STATE")
+		}
+		tw := newTable(e.stdout, cols...)
+		for _, md := range page.Entities {
+			row := []string{md.ID.String(), formatTime(md.LastOperationTime), orDash(md.LockedBy)}
+			if c.fetchState {
+				row = append(row, string(md.State))
+			}
+			tw.row(row...)
+		}
+		if err := tw.flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprint(e.stdout, next)
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

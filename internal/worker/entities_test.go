@@ -1,0 +1,130 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/entity"
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/samples"
+)
+
+func balanceOf(t *testing.T, c *client.Client, key string) (int, bool) {
+	t.Helper()
+	md, err := c.GetEntity(context.Background(), entity.ID{Name: "account", Key: key}, true)
+	if errors.Is(err, client.ErrEntityNotFound) {
+		return 0, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b int
+	if err := json.Unmarshal(md.State, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b, true
+}
+
+// Entities on storage: signals from the app's client and from a client
+// with no worker create and change accounts; transfers lock two accounts
+// and keep the total; entities have their own list and stay out of the
+// orchestrations'.
+func TestEntitiesOnStorage(t *testing.T) {
+	// The samples' Account and Transfer, which every test app has.
+	a := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	outside := client.New(a.Hub, client.Options{})
+	const accounts, deposits = 3, 10
+	for i := range accounts {
+		for j := range deposits {
+			c := a.Client
+			if j%2 == 1 {
+				c = outside
+			}
+			if _, err := c.SignalEntity(ctx, entity.ID{Name: "Account", Key: fmt.Sprint(i)}, "deposit", 1, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range accounts {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if b, _ := balanceOf(t, a.Client, fmt.Sprint(i)); b == deposits {
+				break
+			}
+			if time.Now().After(deadline) {
+				b, ok := balanceOf(t, a.Client, fmt.Sprint(i))
+				t.Fatalf("account %d holds %d (exists %v), want %d", i, b, ok, deposits)
+			}
+		}
+	}
+	var ids []string
+	for i := range 6 {
+		id, err := a.Client.StartNew(ctx, "Transfer", samples.TransferInput{From: fmt.Sprint(i % accounts), To: fmt.Sprint((i + 1) % accounts),
+			Amount: 3 + i}, client.StartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if st := a.wait(t, ctx, id); st.RuntimeStatus != history.StatusCompleted {
+			t.Fatalf("%s: %s %s", id, st.RuntimeStatus, st.Output)
+		}
+	}
+	total := 0
+	for i := range accounts {
+		b, ok := balanceOf(t, a.Client, fmt.Sprint(i))
+		if !ok {
+			t.Fatalf("account %d is gone", i)
+		}
+		total += b
+	}
+	if total != accounts*deposits {
+		t.Fatalf("the accounts hold %d, want %d", total, accounts*deposits)
+	}
+	page, err := a.Client.ListEntities(ctx, client.EntityQuery{Name: "account", FetchState: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Entities) != accounts {
+		t.Fatalf("listed %d accounts, want %d", len(page.Entities), accounts)
+	}
+	for _, e := range page.Entities {
+		if e.LockedBy != "" || e.State == nil || e.LastOperationTime.IsZero() {
+			t.Fatalf("listed %+v", e)
+		}
+	}
+	list, err := a.Client.ListInstances(ctx, client.Query{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range list.Instances {
+		if entity.IsEntity(st.InstanceID) {
+			t.Fatalf("an entity among the orchestrations: %s", st.InstanceID)
+		}
+	}
+	if len(list.Instances) != len(ids) {
+		t.Fatalf("%d orchestrations listed, want %d", len(list.Instances), len(ids))
+	}
+	if _, ok := balanceOf(t, a.Client, "nobody"); ok {
+		t.Fatal("an account that never got an operation exists")
+	}
+	// Deleting the state: the entity no longer exists for readers.
+	if _, err := a.Client.SignalEntity(ctx, entity.ID{Name: "account", Key: "0"}, "delete", nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, ok := balanceOf(t, a.Client, "0"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a deleted entity still exists")
+		}
+	}
+}
