@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,7 +92,7 @@ func TestEntitiesUnderKills(t *testing.T) {
 			accounts*accountFunds, locked, queued)
 		if pool != signalled || total != accounts*accountFunds || locked != 0 || queued != 0 {
 			x.verdict.wrong++
-			t.Errorf("entities: %s", x.notes)
+			t.Errorf("entities: %s\n%s", x.notes, s.lockReport(t))
 		}
 		return x
 	})
@@ -126,4 +127,38 @@ func (s *store) balances(t *testing.T) (pool, total, locked, queued int) {
 		}
 	}
 	return pool, total, locked, queued
+}
+
+// lockReport describes the Accounts left locked or with operations
+// waiting: who holds each, what waits, and how the holder ended.
+func (s *store) lockReport(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	page, err := s.c.ListEntities(ctx, client.EntityQuery{Name: "account", IncludeDeleted: true, PageSize: 1000})
+	if err != nil {
+		return err.Error()
+	}
+	for _, e := range page.Entities {
+		if e.LockedBy == "" && e.BacklogQueueSize == 0 {
+			continue
+		}
+		row, err := s.h.GetInstance(ctx, e.ID.String())
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", e.ID, err)
+			continue
+		}
+		st, _ := entity.DecodeState(row.Input)
+		fmt.Fprintf(&b, "%s locked by %q; queue:", e.ID, e.LockedBy)
+		for _, q := range st.Queue {
+			fmt.Fprintf(&b, " [op %q from %s pos %d set %v id %s]", q.Operation, q.Parent, q.Position, q.LockSet, q.ID)
+		}
+		if e.LockedBy != "" {
+			if hs, err := s.h.GetInstance(ctx, e.LockedBy); err == nil {
+				fmt.Fprintf(&b, "; holder %s", hs.RuntimeStatus)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
