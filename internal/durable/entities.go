@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
@@ -149,12 +150,12 @@ func (c *OrchestrationContext) LockEntities(entities ...entity.ID) (release func
 	if len(x.locks) > 0 {
 		return nil, fmt.Errorf("lock entities: %w: critical sections do not nest", ErrCriticalSection)
 	}
-	id := c.NewGUID().String()
+	id := x.entityRequestID()
 	target, r, err := entity.LockRequest(id, x.instanceID, x.executionID, entities)
 	if err != nil {
 		return nil, fmt.Errorf("lock entities: %w", err)
 	}
-	x.entitySorter.Label(&r, target, x.now)
+	x.entitySorter.Label(&r, target, x.labelTime())
 	if err := x.sendEntityRequest(target, r); err != nil {
 		return nil, err
 	}
@@ -185,10 +186,33 @@ func (x *execution) entityRequest(c *OrchestrationContext, id entity.ID, op stri
 	if err != nil {
 		return entity.Request{}, fmt.Errorf("operation %s of %s: encode input: %w", op, id, err)
 	}
-	r := entity.Request{Operation: op, IsSignal: signal, Input: in, ID: c.NewGUID().String(), Parent: x.instanceID,
+	r := entity.Request{Operation: op, IsSignal: signal, Input: in, ID: x.entityRequestID(), Parent: x.instanceID,
 		ParentExecution: x.executionID}
-	x.entitySorter.Label(&r, id.String(), x.now)
+	x.entitySorter.Label(&r, id.String(), x.labelTime())
 	return r, nil
+}
+
+// entityRequestID is the ID of the entity request the next action sends:
+// derived from the execution and that action, as its message ID is. An
+// episode that sent a request and then was lost (a crash before its
+// checkpoint) is redone later, at another time; the copy it sends carries
+// the same message ID and is dropped by the entity, so the response names
+// the first attempt's request ID, which the redo must wait for.
+func (x *execution) entityRequestID() string {
+	return x.messageID("entity-request", x.seq)
+}
+
+// labelTime is the clock entity requests are labelled with (see
+// entity.Sorter): the previous episode's, or the execution's start in its
+// first episode, plus the ticks the sorter adds. Like entityRequestID it
+// must be what the first attempt of an episode used: the entity keeps the
+// first copy's timestamp, and a later request whose predecessor it never
+// saw would wait for the reorder window.
+func (x *execution) labelTime() time.Time {
+	if !x.prevNow.IsZero() {
+		return x.prevNow
+	}
+	return x.startedAt
 }
 
 func (x *execution) sendEntityRequest(target string, r entity.Request) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -388,5 +389,44 @@ func TestDeferredActionsRunOnlyWhenTheCodeReturns(t *testing.T) {
 	res := d.episode()
 	if res.Status != history.StatusCompleted || len(res.Outbound) != 1 || res.Outbound[0].Message.Event.Name != "bye" {
 		t.Fatalf("after the event: %s %s, sent %+v", res.Status, res.Output, res.Outbound)
+	}
+}
+
+// An episode that sent entity requests and was lost (a crash before its
+// checkpoint) is redone later, at another time: the requests it sends again
+// must be the very same (request IDs, sorter labels and message IDs), since
+// the entity keeps the first copy and drops the second by its message ID.
+func TestEntityRequestsOfARedoneEpisodeAreTheSame(t *testing.T) {
+	reg := bankRegistry(t)
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	in, _ := json.Marshal(transferInput{From: "a", To: "b", Amount: 1})
+	start := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: t0, Name: "Transfer", Input: string(in),
+		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: "t", ExecutionID: "e1"}}
+	first := Execute(reg, Episode{InstanceID: "t", New: []history.Event{start}, Now: t0.Add(time.Second)}, nil)
+	if len(first.Outbound) != 1 {
+		t.Fatalf("first episode sent %d messages", len(first.Outbound))
+	}
+	var lock entity.Request
+	if err := json.Unmarshal([]byte(first.Outbound[0].Message.Event.Input), &lock); err != nil {
+		t.Fatal(err)
+	}
+	grant := history.Event{Type: history.EventRaised, EventID: -1, Timestamp: t0.Add(2 * time.Second), Name: lock.ID,
+		Input: `{"result":"Lock Acquisition Completed"}`, MessageID: "grant"}
+	sent := func(now time.Time) []string {
+		res := Execute(reg, Episode{InstanceID: "t", Past: first.Appended, New: []history.Event{grant}, Now: now}, nil)
+		var out []string
+		for _, o := range res.Outbound {
+			out = append(out, o.Message.Event.MessageID+" "+o.Message.Event.Input)
+		}
+		return out
+	}
+	a, b := sent(t0.Add(3*time.Second)), sent(t0.Add(time.Hour))
+	if len(a) != 1 || strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Fatalf("the redone episode sent\n%s\nthe first attempt\n%s", strings.Join(b, "\n"), strings.Join(a, "\n"))
+	}
+	// And the same lock request, were the first episode redone.
+	again := Execute(reg, Episode{InstanceID: "t", New: []history.Event{start}, Now: t0.Add(time.Minute)}, nil)
+	if again.Outbound[0].Message.Event.Input != first.Outbound[0].Message.Event.Input {
+		t.Fatalf("a redone first episode locks with\n%s\nthe first attempt with\n%s", again.Outbound[0].Message.Event.Input, first.Outbound[0].Message.Event.Input)
 	}
 }

@@ -219,6 +219,11 @@ type execution struct {
 
 	// unwinding is set while the goroutine unwinds at a wait (see unwind).
 	unwinding bool
+	// startedAt is the execution's ExecutionStarted time and prevNow the
+	// clock of the episode before the current one: both are recorded in
+	// history before the current episode, so a redo of an episode that was
+	// not recorded sees them as the first attempt did (see labelTime).
+	startedAt, prevNow time.Time
 
 	continueAsNew *string
 	// continueVersion is the version a continue-as-new names, if any.
@@ -495,6 +500,7 @@ func (x *execution) run(fn OrchestratorFunc) runOutcome {
 			x.now = e.Timestamp
 		}
 		if e.Type == history.ExecutionStarted {
+			x.startedAt = e.Timestamp
 			break
 		}
 	}
@@ -606,7 +612,7 @@ func (x *execution) apply(e history.Event) {
 	}
 	switch e.Type {
 	case history.OrchestratorStarted:
-		x.now = e.Timestamp
+		x.prevNow, x.now = x.now, e.Timestamp
 	case history.ExecutionSuspended:
 		x.suspended = true
 		x.suspendReason = e.Reason

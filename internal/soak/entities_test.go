@@ -149,7 +149,7 @@ func (s *store) lockReport(t *testing.T) string {
 			continue
 		}
 		st, _ := entity.DecodeState(row.Input)
-		fmt.Fprintf(&b, "%s locked by %q; queue:", e.ID, e.LockedBy)
+		fmt.Fprintf(&b, "%s (%s %.200s) locked by %q; queue:", e.ID, row.RuntimeStatus, row.Output, e.LockedBy)
 		for _, q := range st.Queue {
 			fmt.Fprintf(&b, " [op %q from %s pos %d set %v id %s]", q.Operation, q.Parent, q.Position, q.LockSet, q.ID)
 		}
