@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -113,6 +114,20 @@ type ContinueAsNew struct {
 	// started: those IDs were consumed before then.
 	Inherited int
 	StartedAt time.Time
+	// At is the clock of the episode that continued as new: the next
+	// execution's start time. A redo of that episode, whose history records
+	// the continue-as-new, has the same clock (see NextExecutionID).
+	At time.Time
+}
+
+// NextExecutionID is the ID of the execution that follows executionID of
+// instanceID by continue-as-new. It is derived, not random, so that a
+// crash after the next execution's first episode sent its messages and
+// before its checkpoint leads the redo to the same execution, whose
+// messages carry the same IDs (they derive from the execution) and are
+// dropped as copies. .NET's Guid "N" form, as the client writes IDs.
+func NextExecutionID(instanceID, executionID string) string {
+	return strings.ReplaceAll(uuid.NewSHA1(guidNamespace, []byte(instanceID+"/"+executionID+"/next")).String(), "-", "")
 }
 
 // MaxAppliedMessageIDs bounds the message IDs a continue-as-new carries,

@@ -288,7 +288,8 @@ func (x *execution) nextExecution(carry []history.Event) *ContinueAsNew {
 	if x.continueVersion != nil {
 		version = *x.continueVersion
 	}
-	return &ContinueAsNew{Input: *x.continueAsNew, Version: version, CarryOver: carry, Applied: applied, Inherited: inherited, StartedAt: started}
+	return &ContinueAsNew{Input: *x.continueAsNew, Version: version, CarryOver: carry, Applied: applied, Inherited: inherited, StartedAt: started,
+		At: x.now}
 }
 
 // carryOver lists events received but never consumed, oldest first.

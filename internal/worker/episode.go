@@ -487,9 +487,13 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 				w.logger(inst).Warn("deleting the messages of a continued execution failed", "error", err)
 			}
 		}
-		next := strings.ReplaceAll(uuid.NewString(), "-", "") // .NET's Guid "N" form, as the client writes
+		next := durable.NextExecutionID(inst.id, snap.executionID)
 		res.ContinueAsNew.Applied = appliedToCarry(res.ContinueAsNew, snap.deleted, now)
-		events = durable.NewExecutionEvents(res, inst.id, next, now)
+		startAt := res.ContinueAsNew.At
+		if startAt.IsZero() {
+			startAt = now
+		}
+		events = durable.NewExecutionEvents(res, inst.id, next, startAt)
 		w.opts.Tracer.Continue(snap.events, events)
 		var spill []history.Event
 		events, spill = splitCarry(inst.id, snap.executionID, events)
