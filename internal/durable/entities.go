@@ -88,6 +88,10 @@ var ErrCriticalSection = errors.New("not allowed in this critical section")
 // locked entities can only be called, not signalled.
 func (c *OrchestrationContext) SignalEntity(id entity.ID, op string, input any) error {
 	x := c.x
+	id, err := validEntity(id)
+	if err != nil {
+		return fmt.Errorf("signal %s: %w", op, err)
+	}
 	if x.holdsLock(id) {
 		return fmt.Errorf("signal %s: %w: a locked entity can only be called", id, ErrCriticalSection)
 	}
@@ -104,6 +108,10 @@ func (c *OrchestrationContext) SignalEntity(id entity.ID, op string, input any) 
 // entities can be called.
 func (c *OrchestrationContext) CallEntity(id entity.ID, op string, input any) Task {
 	x := c.x
+	id, err := validEntity(id)
+	if err != nil {
+		return x.failedTask(fmt.Errorf("call %s: %w", op, err))
+	}
 	if len(x.locks) > 0 && !x.holdsLock(id) {
 		return x.failedTask(fmt.Errorf("call %s: %w: %s is not locked by it", op, ErrCriticalSection, id))
 	}
@@ -150,8 +158,14 @@ func (c *OrchestrationContext) LockEntities(entities ...entity.ID) (release func
 	if len(x.locks) > 0 {
 		return nil, fmt.Errorf("lock entities: %w: critical sections do not nest", ErrCriticalSection)
 	}
+	set := make([]entity.ID, len(entities))
+	for i, e := range entities {
+		if set[i], err = validEntity(e); err != nil {
+			return nil, fmt.Errorf("lock entities: %w", err)
+		}
+	}
 	id := x.entityRequestID()
-	target, r, err := entity.LockRequest(id, x.instanceID, x.executionID, entities)
+	target, r, err := entity.LockRequest(id, x.instanceID, x.executionID, set)
 	if err != nil {
 		return nil, fmt.Errorf("lock entities: %w", err)
 	}
@@ -173,6 +187,20 @@ func (c *OrchestrationContext) LockEntities(entities ...entity.ID) (release func
 		x.locks, x.lockID = nil, ""
 	}, nil
 }
+
+// validEntity checks an entity ID and returns it with its name
+// lower-cased, as it is stored.
+func validEntity(id entity.ID) (entity.ID, error) {
+	n, err := entity.NewID(id.Name, id.Key)
+	if err != nil {
+		return entity.ID{}, fmt.Errorf("%w: %v", ErrBadEntityID, err)
+	}
+	return n, nil
+}
+
+// ErrBadEntityID is the error of an operation on an entity whose name or
+// key cannot be an entity's.
+var ErrBadEntityID = errors.New("bad entity ID")
 
 // holdsLock reports whether the orchestration's critical section holds id.
 func (x *execution) holdsLock(id entity.ID) bool {

@@ -311,7 +311,18 @@ func TestCriticalSectionRules(t *testing.T) {
 	reg := bankRegistry(t)
 	var broken []string
 	_ = reg.AddOrchestrator("Rules", func(ctx *OrchestrationContext) (any, error) {
-		release, err := ctx.LockEntities(a, b)
+		bad := entity.ID{Name: "acc@unt", Key: "x"}
+		if err := ctx.SignalEntity(bad, "deposit", 1); !errors.Is(err, ErrBadEntityID) {
+			broken = append(broken, "signalled a malformed entity ID")
+		}
+		if err := ctx.CallEntity(bad, "balance", nil).Await(nil); !errors.Is(err, ErrBadEntityID) {
+			broken = append(broken, "called a malformed entity ID")
+		}
+		if _, err := ctx.LockEntities(a, bad); !errors.Is(err, ErrBadEntityID) {
+			broken = append(broken, "locked a malformed entity ID")
+		}
+		// Names are not case sensitive.
+		release, err := ctx.LockEntities(entity.ID{Name: "Account", Key: "a"}, b)
 		if err != nil {
 			return nil, err
 		}
