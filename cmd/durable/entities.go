@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/durable-go/durable/internal/apijson"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/entity"
 )
@@ -167,22 +167,9 @@ func (c *getEntitiesCmd) run(ctx context.Context, e *env) error {
 		next = "Continuation token (pass with --continuation-token for the next page): " + shellQuote(page.ContinuationToken) + "\n"
 	}
 	if c.json {
-		type item struct {
-			EntityID          entity.ID       `json:"entityId"`
-			LastOperationTime string          `json:"lastOperationTime"`
-			State             json.RawMessage `json:"state"`
-		}
-		items := make([]item, 0, len(page.Entities))
-		for _, md := range page.Entities {
-			state := md.State
-			if state == nil {
-				state = json.RawMessage("null")
-			}
-			items = append(items, item{EntityID: md.ID, LastOperationTime: md.LastOperationTime.UTC().Format(time.RFC3339Nano), State: state})
-		}
-		raw, err := json.Marshal(items)
+		raw, err := apijson.Entities(page.Entities)
 		if err != nil {
-			return internalError(fmt.Errorf("render entities: %w", err))
+			return internalError(err)
 		}
 		if err := writeJSON(e.stdout, raw); err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -276,3 +277,29 @@ func value(raw json.RawMessage) json.RawMessage {
 // escaping: these bodies are API payloads, not HTML, and escaping would
 // rewrite users' payloads (a "<" would come back as \u003c).
 func marshal(v any) (json.RawMessage, error) { return history.EncodeJSON(v) }
+
+// entityItem is one element of a list of entities, as Durable Functions'
+// HTTP API shapes it (DurableEntityStatus).
+type entityItem struct {
+	EntityID          entity.ID       `json:"entityId"`
+	LastOperationTime string          `json:"lastOperationTime"`
+	State             json.RawMessage `json:"state"`
+}
+
+// Entities renders a page of entities: their IDs, the times of their last
+// operations, and their states (null when not read).
+func Entities(list []client.EntityMetadata) (json.RawMessage, error) {
+	items := make([]entityItem, 0, len(list))
+	for _, e := range list {
+		state := e.State
+		if state == nil {
+			state = json.RawMessage("null")
+		}
+		items = append(items, entityItem{EntityID: e.ID, LastOperationTime: e.LastOperationTime.UTC().Format(time.RFC3339Nano), State: state})
+	}
+	b, err := marshal(items)
+	if err != nil {
+		return nil, fmt.Errorf("render entities: %w", err)
+	}
+	return b, nil
+}

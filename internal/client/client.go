@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/durable-go/durable/internal/azstore"
+	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/internal/telemetry"
@@ -189,7 +190,7 @@ func (c *Client) startNew(ctx context.Context, name string, input any, o StartOp
 	now := time.Now().UTC()
 	exec := o.executionID
 	if exec == "" {
-		exec = strings.ReplaceAll(uuid.NewString(), "-", "")
+		exec = history.ExecutionID(uuid.New())
 	}
 	traceContext, endSpan := c.opts.Tracer.CreateOrchestration(ctx, name, o.Version, id, exec)
 	defer func() { endSpan(err) }()
@@ -290,11 +291,39 @@ func (c *Client) sendStart(ctx context.Context, row *layout.InstanceRow, tc *his
 	return nil
 }
 
-// instance reads an instance row, mapping absence to ErrNotFound.
+// instance reads an orchestration's instance row, mapping absence to
+// ErrNotFound.
 func (c *Client) instance(ctx context.Context, id string) (*layout.InstanceRow, error) {
-	if err := layout.ValidateInstanceID(id); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadArgument, err)
+	if err := ValidateInstanceID(id); err != nil {
+		return nil, err
 	}
+	return c.row(ctx, id)
+}
+
+// ValidateInstanceID checks an orchestration's instance ID: an
+// ErrBadArgument naming what is wrong with it, or nil.
+func ValidateInstanceID(id string) error {
+	if err := layout.ValidateInstanceID(id); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadArgument, err)
+	}
+	return nil
+}
+
+// ValidateReadableID checks the ID of an instance that may be read: an
+// orchestration's, or an entity's ("@name@key"), which only the entity's
+// operations create and only the entity operations manage.
+func ValidateReadableID(id string) error {
+	if e, ok := entity.Parse(id); ok {
+		if _, err := entity.NewID(e.Name, e.Key); err != nil {
+			return fmt.Errorf("%w: %v", ErrBadArgument, err)
+		}
+		return nil
+	}
+	return ValidateInstanceID(id)
+}
+
+// row reads an instance row, mapping absence to ErrNotFound.
+func (c *Client) row(ctx context.Context, id string) (*layout.InstanceRow, error) {
 	row, err := c.hub.GetInstance(ctx, id)
 	if err != nil {
 		if errors.Is(err, azstore.ErrNotFound) {

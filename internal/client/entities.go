@@ -167,28 +167,16 @@ func (c *Client) ListEntities(ctx context.Context, q EntityQuery) (*EntityPage, 
 		aq.Continuation = pos
 	}
 	out := &EntityPage{}
-	for {
-		page, err := c.hub.QueryInstances(ctx, aq)
-		if err != nil {
-			return nil, fmt.Errorf("list entities: %w", err)
+	token, err := c.fillPage(ctx, aq, size, func(row *layout.InstanceRow) (bool, error) {
+		md, err := entityFromRow(row, q.FetchState, q.IncludeDeleted)
+		if md != nil {
+			out.Entities = append(out.Entities, *md)
 		}
-		for _, row := range page.Rows {
-			md, err := entityFromRow(row, q.FetchState, q.IncludeDeleted)
-			if err != nil {
-				return nil, err
-			}
-			if md != nil {
-				out.Entities = append(out.Entities, *md)
-			}
-		}
-		aq.Continuation = page.Continuation
-		if page.Continuation == "" || len(out.Entities) >= size {
-			break
-		}
-		aq.Top = int32(size - len(out.Entities))
+		return md != nil, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list entities: %w", err)
 	}
-	if aq.Continuation != "" {
-		out.ContinuationToken = encodeToken(aq.Continuation)
-	}
+	out.ContinuationToken = token
 	return out, nil
 }

@@ -135,29 +135,51 @@ func (c *Client) ListInstances(ctx context.Context, q Query) (*Page, error) {
 	}
 	aq.Columns = q.readColumns()
 	out := &Page{}
-	// The table service may answer with fewer rows than asked, even none,
-	// and a continuation; keep reading until the page is full or done.
+	token, err := c.fillPage(ctx, aq, size, func(row *layout.InstanceRow) (bool, error) {
+		if q.hides(row.Name) || !q.hasVersion(row.Version) {
+			return false, nil
+		}
+		out.Instances = append(out.Instances, statusFromRow(row, q.ShowInput))
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list instances: %w", err)
+	}
+	out.ContinuationToken = token
+	return out, nil
+}
+
+// fillPage reads instance rows by aq until keep has taken size of them or
+// the table has no more, and returns the continuation token of what is
+// left ("" at the end). The table service may answer with fewer rows than
+// asked, even none, and a continuation: it keeps reading until the page is
+// full or done.
+func (c *Client) fillPage(ctx context.Context, aq azstore.InstanceQuery, size int, keep func(*layout.InstanceRow) (bool, error)) (string, error) {
+	kept := 0
 	for {
 		page, err := c.hub.QueryInstances(ctx, aq)
 		if err != nil {
-			return nil, fmt.Errorf("list instances: %w", err)
+			return "", err
 		}
 		for _, row := range page.Rows {
-			if q.hides(row.Name) || !q.hasVersion(row.Version) {
-				continue
+			ok, err := keep(row)
+			if err != nil {
+				return "", err
 			}
-			out.Instances = append(out.Instances, statusFromRow(row, q.ShowInput))
+			if ok {
+				kept++
+			}
 		}
 		aq.Continuation = page.Continuation
-		if page.Continuation == "" || len(out.Instances) >= size {
+		if page.Continuation == "" || kept >= size {
 			break
 		}
-		aq.Top = int32(size - len(out.Instances))
+		aq.Top = int32(size - kept)
 	}
-	if aq.Continuation != "" {
-		out.ContinuationToken = encodeToken(aq.Continuation)
+	if aq.Continuation == "" {
+		return "", nil
 	}
-	return out, nil
+	return encodeToken(aq.Continuation), nil
 }
 
 // Rewind restarts a Failed instance from its last failure: the failed

@@ -3,12 +3,9 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/durable-go/durable/internal/azstore"
-	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/internal/telemetry"
@@ -85,18 +82,12 @@ func statusFromRow(row *layout.InstanceRow, showInput bool) *Status {
 
 // GetStatus reads an instance's status; ErrNotFound when it does not exist.
 func (c *Client) GetStatus(ctx context.Context, id string, o StatusOptions) (*Status, error) {
-	var row *layout.InstanceRow
-	var err error
-	if _, ok := entity.Parse(id); ok {
-		// An entity's instance may be read, though not managed as an
-		// orchestration: its input is its scheduler state.
-		row, err = c.hub.GetInstance(ctx, id)
-		if errors.Is(err, azstore.ErrNotFound) {
-			err = fmt.Errorf("%w: %q", ErrNotFound, id)
-		}
-	} else {
-		row, err = c.instance(ctx, id)
+	// An entity's instance may be read too: its input is its scheduler
+	// state.
+	if err := ValidateReadableID(id); err != nil {
+		return nil, err
 	}
+	row, err := c.row(ctx, id)
 	if err != nil {
 		return nil, err
 	}

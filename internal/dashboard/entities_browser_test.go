@@ -79,9 +79,7 @@ func TestBrowserEntities(t *testing.T) {
 	// An entity that never got an operation.
 	run(t, ctx, "open an unknown entity", chromedp.Navigate(h.url+"#/entities/account/nobody"),
 		until(`document.getElementById("view").dataset.view === "entity"`))
-	if text := pageText(ctx); !contains(text, "has received no operation") {
+	if text := pageText(ctx); !strings.Contains(text, "has received no operation") {
 		t.Fatalf("unknown entity:%s", text)
 	}
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -125,9 +124,9 @@ type ContinueAsNew struct {
 // crash after the next execution's first episode sent its messages and
 // before its checkpoint leads the redo to the same execution, whose
 // messages carry the same IDs (they derive from the execution) and are
-// dropped as copies. .NET's Guid "N" form, as the client writes IDs.
+// dropped as copies.
 func NextExecutionID(instanceID, executionID string) string {
-	return strings.ReplaceAll(uuid.NewSHA1(guidNamespace, []byte(instanceID+"/"+executionID+"/next")).String(), "-", "")
+	return history.ExecutionID(uuid.NewSHA1(guidNamespace, []byte(instanceID+"/"+executionID+"/next")))
 }
 
 // MaxAppliedMessageIDs bounds the message IDs a continue-as-new carries,
@@ -843,17 +842,12 @@ func (x *execution) unbuffer(e history.Event) {
 }
 
 func (x *execution) sendEvent(instanceID, eventName string, data any) error {
-	return x.sendEventAt(instanceID, eventName, data, time.Time{})
+	return x.sendEventAs("", instanceID, eventName, data, time.Time{})
 }
 
-// sendEventAt raises an event on another instance, delivered at at (at
-// once when zero).
-func (x *execution) sendEventAt(instanceID, eventName string, data any, at time.Time) error {
-	return x.sendEventAs("", instanceID, eventName, data, at)
-}
-
-// sendEventAs is sendEventAt with the message's ID chosen by the caller
-// ("" for the usual one).
+// sendEventAs raises an event on another instance, delivered at at (at
+// once when zero), in a message whose ID the caller chose ("" for the
+// usual one, derived from the execution and the action).
 func (x *execution) sendEventAs(messageID, instanceID, eventName string, data any, at time.Time) error {
 	in, err := marshalJSON(data)
 	if err != nil {

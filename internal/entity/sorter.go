@@ -104,18 +104,18 @@ func (s *Sorter) Receive(r Request) []Request {
 // drain lets through the buffered requests whose predecessor has been let
 // through (or fell behind the horizon), in order.
 func (b *ReceiveBuffer) drain(horizon Time) []Request {
+	keys := make([]Time, 0, len(b.Buffered))
+	for k := range b.Buffered {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Before(keys[j].Time) })
 	var out []Request
-	for len(b.Buffered) > 0 {
-		keys := make([]Time, 0, len(b.Buffered))
-		for k := range b.Buffered {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i].Before(keys[j].Time) })
-		next := b.Buffered[keys[0]]
+	for _, k := range keys {
+		next := b.Buffered[k]
 		if next.Predecessor.After(b.Last.Time) && !next.Predecessor.Before(horizon.Time) {
 			break
 		}
-		delete(b.Buffered, keys[0])
+		delete(b.Buffered, k)
 		if !next.Timestamp.After(b.Last.Time) {
 			continue
 		}

@@ -10,7 +10,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // EventType is the numeric event type used in queue messages; its String form
@@ -139,6 +142,11 @@ func equalFold(a, b string) bool {
 	}
 	return true
 }
+
+// ExecutionID writes u as execution IDs are written: .NET's Guid "N"
+// form (32 hex digits, no hyphens), as the Durable Task Framework's client
+// writes them.
+func ExecutionID(u uuid.UUID) string { return strings.ReplaceAll(u.String(), "-", "") }
 
 // OrchestrationInstance names one execution of an instance.
 type OrchestrationInstance struct {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/durable-go/durable/internal/apijson"
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/entity"
 )
@@ -112,13 +112,6 @@ func (a *API) getEntity(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, md.State)
 }
 
-// entityJSON is an entity in a list, as Durable Functions shapes it.
-type entityJSON struct {
-	EntityID          entity.ID       `json:"entityId"`
-	LastOperationTime string          `json:"lastOperationTime"`
-	State             json.RawMessage `json:"state"`
-}
-
 // listEntities answers a page of entities (of {name}, or all).
 func (a *API) listEntities(w http.ResponseWriter, r *http.Request) {
 	c, err := a.clientFor(r)
@@ -142,16 +135,13 @@ func (a *API) listEntities(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errorStatus(err), err)
 		return
 	}
-	out := make([]entityJSON, 0, len(page.Entities))
-	for _, e := range page.Entities {
-		state := e.State
-		if state == nil {
-			state = json.RawMessage("null")
-		}
-		out = append(out, entityJSON{EntityID: e.ID, LastOperationTime: e.LastOperationTime.UTC().Format(time.RFC3339Nano), State: state})
+	body, err := apijson.Entities(page.Entities)
+	if err != nil {
+		a.fail(w, r, http.StatusInternalServerError, err)
+		return
 	}
 	if page.ContinuationToken != "" {
 		w.Header().Set(ContinuationHeader, page.ContinuationToken)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, body)
 }

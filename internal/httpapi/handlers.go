@@ -15,7 +15,6 @@ import (
 
 	"github.com/durable-go/durable/internal/apijson"
 	"github.com/durable-go/durable/internal/client"
-	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/layout"
 )
@@ -23,8 +22,8 @@ import (
 // pathID returns the {instanceId} route value, validated.
 func pathID(r *http.Request) (string, error) {
 	id := r.PathValue("instanceId")
-	if err := layout.ValidateInstanceID(id); err != nil {
-		return "", fmt.Errorf("%w: %v", client.ErrBadArgument, err)
+	if err := client.ValidateInstanceID(id); err != nil {
+		return "", err
 	}
 	return id, nil
 }
@@ -33,12 +32,19 @@ func pathID(r *http.Request) (string, error) {
 // request about one existing instance. Either failing is the caller's
 // mistake, so it answers 400 itself and returns ok=false then.
 func (a *API) instanceRequest(w http.ResponseWriter, r *http.Request) (c Client, id string, ok bool) {
+	return a.instanceRequestWith(w, r, client.ValidateInstanceID)
+}
+
+// instanceRequestWith is instanceRequest with the {instanceId} checked by
+// validate.
+func (a *API) instanceRequestWith(w http.ResponseWriter, r *http.Request, validate func(string) error) (c Client, id string, ok bool) {
 	c, err := a.clientFor(r)
 	if err != nil {
 		a.fail(w, r, http.StatusBadRequest, err)
 		return nil, "", false
 	}
-	if id, err = pathID(r); err != nil {
+	id = r.PathValue("instanceId")
+	if err := validate(id); err != nil {
 		a.fail(w, r, http.StatusBadRequest, err)
 		return nil, "", false
 	}
@@ -245,26 +251,11 @@ type statusRequest struct {
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
-	var c Client
-	var id string
-	if e, isEntity := entity.Parse(r.PathValue("instanceId")); isEntity {
-		// An entity's instance may be read (its input is its scheduler
-		// state), though nothing can start one under that ID.
-		if _, err := entity.NewID(e.Name, e.Key); err != nil {
-			a.fail(w, r, http.StatusBadRequest, fmt.Errorf("%w: %v", client.ErrBadArgument, err))
-			return
-		}
-		var err error
-		if c, err = a.clientFor(r); err != nil {
-			a.fail(w, r, http.StatusBadRequest, err)
-			return
-		}
-		id = r.PathValue("instanceId")
-	} else {
-		var ok bool
-		if c, id, ok = a.instanceRequest(w, r); !ok {
-			return
-		}
+	// An entity's instance may be read too (its input is its scheduler
+	// state), though nothing can start one under that ID.
+	c, id, ok := a.instanceRequestWith(w, r, client.ValidateReadableID)
+	if !ok {
+		return
 	}
 	q := query(r)
 	var sr statusRequest

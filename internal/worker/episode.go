@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -292,7 +291,7 @@ func (w *Worker) episode(ctx context.Context, inst *instance, batch []delivery, 
 		// instance ID, with no input (no state yet).
 		events = append([]history.Event{{Type: history.ExecutionStarted, EventID: -1, Timestamp: now, Name: inst.id,
 			OrchestrationInstance: &history.OrchestrationInstance{InstanceID: inst.id,
-				ExecutionID: strings.ReplaceAll(uuid.NewString(), "-", "")}}}, events...)
+				ExecutionID: history.ExecutionID(uuid.New())}}}, events...)
 	}
 	if len(events) == 0 && !kick {
 		// Only chained timers: nothing to replay.
