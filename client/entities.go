@@ -96,3 +96,43 @@ func (c *Client) ListEntities(ctx context.Context, q EntityQuery) (*EntityPage, 
 	}
 	return out, nil
 }
+
+// CleanEntityOptions says what CleanEntityStorage does.
+type CleanEntityOptions struct {
+	// RemoveEmptyEntities deletes entities that have no state, hold no
+	// lock, have no operation waiting and have been idle for EmptyFor.
+	RemoveEmptyEntities bool
+	// ReleaseOrphanedLocks releases locks whose orchestration no longer
+	// runs (it finished or is gone) without having released them.
+	ReleaseOrphanedLocks bool
+	// EmptyFor is how long an empty entity must have been idle to be
+	// removed; zero means 30 minutes, Durable Functions' message reorder
+	// window. A removed entity forgets which messages it has received, so
+	// a late copy of one (a redelivery) would run again: do not set it
+	// shorter than such a copy can take to arrive.
+	EmptyFor time.Duration
+	// ContinuationToken resumes a clean that returned one.
+	ContinuationToken string
+}
+
+// CleanEntityResult is what CleanEntityStorage did.
+type CleanEntityResult struct {
+	EmptyEntitiesRemoved  int
+	OrphanedLocksReleased int
+	// ContinuationToken is set when ctx's deadline stopped the clean
+	// before the last entity; pass it back to go on.
+	ContinuationToken string
+}
+
+// CleanEntityStorage removes empty entities and releases orphaned locks,
+// as Durable Functions' CleanEntityStorageAsync does. It reads only the
+// entities' rows, a page at a time; with a deadline on ctx it stops in
+// time and returns a continuation token.
+func (c *Client) CleanEntityStorage(ctx context.Context, o CleanEntityOptions) (*CleanEntityResult, error) {
+	r, err := c.c.CleanEntityStorage(ctx, iclient.CleanEntityOptions(o))
+	if err != nil {
+		return nil, publicError(err)
+	}
+	return &CleanEntityResult{EmptyEntitiesRemoved: r.EmptyEntitiesRemoved, OrphanedLocksReleased: r.OrphanedLocksReleased,
+		ContinuationToken: r.ContinuationToken}, nil
+}

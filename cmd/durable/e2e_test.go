@@ -1033,6 +1033,27 @@ func testEntities(t *testing.T, f *fixture) {
 	f.fails(exitBadArgs, "--name is required", "get-entity", "--key", "alice")
 	f.fails(exitBadArgs, "contains", "signal-entity", "--name", "Acc@unt", "--key", "x", "--operation", "deposit")
 	f.fails(exitBadArgs, "not valid JSON", "signal-entity", "--name", "Account", "--key", "x", "--operation", "deposit", "--input", "{")
+
+	// An entity whose state is deleted is removed by a clean, once idle.
+	f.ok("signal-entity", "--name", "Account", "--key", "carol", "--operation", "deposit", "--input", "1")
+	f.ok("signal-entity", "--name", "Account", "--key", "carol", "--operation", "delete")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r = f.durable("get-entities", "--name", "Account", "--include-deleted", "--json")
+		if r.code == exitOK && strings.Contains(r.stdout, "carol") {
+			if r = f.durable("get-entity", "--name", "Account", "--key", "carol"); r.code == exitNotFound {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("account carol's state was not deleted: %d %q %q", r.code, r.stdout, r.stderr)
+		}
+	}
+	r = f.ok("clean-entity-storage", "--remove-empty", "--release-orphaned-locks", "--empty-for", "1ms", "--json")
+	jsonEqual(t, "clean-entity-storage", []byte(r.stdout), `{"emptyEntitiesRemoved":1,"orphanedLocksReleased":0}`)
+	if r = f.ok("get-entities", "--include-deleted"); strings.Contains(r.stdout, "carol") || !strings.Contains(r.stdout, "alice") {
+		t.Errorf("after the clean, get-entities --include-deleted printed %q", r.stdout)
+	}
+	f.fails(exitBadArgs, "say what to clean", "clean-entity-storage")
 }
 
 // stripTimes blanks the lastOperationTime values of an entity list.

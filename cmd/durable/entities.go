@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -205,4 +206,48 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// --- clean-entity-storage ---------------------------------------------------------------
+
+type cleanEntityStorageCmd struct {
+	removeEmpty, releaseLocks bool
+	emptyFor                  time.Duration
+	json                      jsonFlag
+}
+
+func (c *cleanEntityStorageCmd) define(fs *flag.FlagSet) {
+	fs.BoolVar(&c.removeEmpty, "remove-empty", false, "remove entities without state, lock or waiting operation")
+	fs.BoolVar(&c.releaseLocks, "release-orphaned-locks", false, "release locks whose orchestration no longer runs")
+	fs.DurationVar(&c.emptyFor, "empty-for", entity.ReorderWindow,
+		"how long an empty entity must have been idle to be removed (`duration`); shorter than a message can\ntake to be redelivered lets a late copy of one run again")
+	c.json.define(fs)
+}
+
+func (c *cleanEntityStorageCmd) run(ctx context.Context, e *env) error {
+	if !c.removeEmpty && !c.releaseLocks {
+		return usageErrorf("say what to clean: --remove-empty, --release-orphaned-locks or both")
+	}
+	if c.emptyFor <= 0 {
+		return usageErrorf("--empty-for must be positive, not %s", c.emptyFor)
+	}
+	t, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := t.client.CleanEntityStorage(ctx, client.CleanEntityOptions{RemoveEmptyEntities: c.removeEmpty,
+		ReleaseOrphanedLocks: c.releaseLocks, EmptyFor: c.emptyFor})
+	if err != nil {
+		return t.missingHub(err)
+	}
+	if c.json {
+		b, err := json.Marshal(map[string]int{"emptyEntitiesRemoved": res.EmptyEntitiesRemoved,
+			"orphanedLocksReleased": res.OrphanedLocksReleased})
+		if err != nil {
+			return internalError(err)
+		}
+		return writeJSON(e.stdout, b)
+	}
+	fmt.Fprintf(e.stdout, "Removed %d empty entities; released %d orphaned locks.\n", res.EmptyEntitiesRemoved, res.OrphanedLocksReleased)
+	return nil
 }

@@ -127,6 +127,13 @@ func commands() []spec {
 			about: "Prints one page of entities (of one name, or all) as a table; --json prints the HTTP API's\n" +
 				"array. It reads the entities' rows only, not the orchestrations'. Not in Core Tools.",
 			example: "durable get-entities --name Account --fetch-state"},
+		{name: "clean-entity-storage", newCmd: func() command { return &cleanEntityStorageCmd{} },
+			synopsis: "[--remove-empty] [--release-orphaned-locks] [--empty-for DURATION] [--json]",
+			summary:  "Remove empty durable entities and release orphaned locks",
+			about: "Removes entities that have no state, no lock and no waiting operation and have been idle for\n" +
+				"--empty-for, and releases locks held by orchestrations that no longer run, as Durable\n" +
+				"Functions' CleanEntityStorageAsync does. It reads the entities' rows only. Not in Core Tools.",
+			example: "durable clean-entity-storage --remove-empty --release-orphaned-locks"},
 		{name: "rewind", newCmd: func() command {
 			return &reasonCmd{do: (*client.Client).Rewind,
 				done: "Sent the rewind request to instance %s; it runs again from its last failure when the app processes it."}

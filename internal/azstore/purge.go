@@ -25,6 +25,9 @@ type HistoryKeys struct {
 	RowKeys []string
 	// SentinelETag is the sentinel row's ETag, "" when it has none.
 	SentinelETag string
+	// ExecutionID is the execution the sentinel names: the one whose
+	// checkpoint is the last committed.
+	ExecutionID string
 }
 
 // ErrBudget reports that a range read stopped because it returned more
@@ -50,7 +53,7 @@ func (h *Hub) ScanHistoryKeys(ctx context.Context, loPK, hiPK string, want map[s
 	} else {
 		filter = fmt.Sprintf("PartitionKey ge '%s' and PartitionKey le '%s'", odataQuote(loPK), odataQuote(hiPK))
 	}
-	sel := "PartitionKey,RowKey"
+	sel := "PartitionKey,RowKey,ExecutionId"
 	pager := h.history.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Select: &sel})
 	out := make(map[string]*HistoryKeys, len(want))
 	other := 0
@@ -64,6 +67,7 @@ func (h *Hub) ScanHistoryKeys(ctx context.Context, loPK, hiPK string, want map[s
 			var k struct {
 				PartitionKey string `json:"PartitionKey"`
 				RowKey       string `json:"RowKey"`
+				ExecutionID  string `json:"ExecutionId"`
 				ETag         string `json:"odata.etag"`
 			}
 			if err := json.Unmarshal(raw, &k); err != nil {
@@ -80,7 +84,7 @@ func (h *Hub) ScanHistoryKeys(ctx context.Context, loPK, hiPK string, want map[s
 				out[k.PartitionKey] = hk
 			}
 			if k.RowKey == layout.SentinelRowKey {
-				hk.SentinelETag = k.ETag
+				hk.SentinelETag, hk.ExecutionID = k.ETag, k.ExecutionID
 			} else {
 				hk.RowKeys = append(hk.RowKeys, k.RowKey)
 			}

@@ -180,3 +180,167 @@ func (c *Client) ListEntities(ctx context.Context, q EntityQuery) (*EntityPage, 
 	out.ContinuationToken = token
 	return out, nil
 }
+
+// CleanEntityOptions says what CleanEntityStorage does.
+type CleanEntityOptions struct {
+	// RemoveEmptyEntities deletes the rows and history of entities that
+	// have no state, hold no lock, have no operation waiting, and have run
+	// no operation for EmptyFor.
+	RemoveEmptyEntities bool
+	// ReleaseOrphanedLocks releases the locks held by orchestrations that
+	// no longer run (finished, or gone) without having released them.
+	ReleaseOrphanedLocks bool
+	// EmptyFor is how long an empty entity must have been idle before it
+	// is removed; zero is entity.ReorderWindow (30 minutes), as in the
+	// Durable Task Framework. Removing an entity forgets which of its
+	// senders' messages it has received, so a copy of one that arrives
+	// later (a redelivery, a resend after a crash) would run again: keep
+	// it at least as long as such a copy can take.
+	EmptyFor time.Duration
+	// ContinuationToken resumes a clean that returned one.
+	ContinuationToken string
+}
+
+// CleanEntityResult is what CleanEntityStorage did.
+type CleanEntityResult struct {
+	EmptyEntitiesRemoved  int
+	OrphanedLocksReleased int
+	// ContinuationToken is set when the clean stopped before the last
+	// entity (its time ran out); pass it back to go on.
+	ContinuationToken string
+}
+
+// cleanPageSize is how many entity rows a clean reads at a time.
+const cleanPageSize = 100
+
+// CleanEntityStorage removes empty entities and releases orphaned locks,
+// as o says, reading the entities' rows by their key range (never the
+// orchestrations') a page at a time. It stops, with a continuation token,
+// when ctx's deadline is less than a page's work away or ctx ends after a
+// page; without a deadline it goes through every entity.
+//
+// An entity is removed only if its history is still the execution its
+// row shows, and the removal is conditional on both: an operation that
+// arrives meanwhile either finds the entity gone and starts a new one
+// (it had no state to lose), or makes the removal fail and is kept.
+func (c *Client) CleanEntityStorage(ctx context.Context, o CleanEntityOptions) (*CleanEntityResult, error) {
+	out := &CleanEntityResult{}
+	if !o.RemoveEmptyEntities && !o.ReleaseOrphanedLocks {
+		return out, nil
+	}
+	emptyFor := o.EmptyFor
+	if emptyFor <= 0 {
+		emptyFor = entity.ReorderWindow
+	}
+	aq := azstore.InstanceQuery{InstanceIDPrefix: entity.Prefix(""), Top: cleanPageSize,
+		Columns: []string{"Name", "RuntimeStatus", "CreatedTime", "LastUpdatedTime", "CustomStatus", "ExecutionId"}}
+	if o.ContinuationToken != "" {
+		pos, err := decodeToken(o.ContinuationToken)
+		if err != nil {
+			return nil, err
+		}
+		aq.Continuation = pos
+	}
+	for {
+		started := time.Now()
+		page, err := c.hub.QueryInstances(ctx, aq)
+		if err != nil {
+			return out, fmt.Errorf("clean entity storage: %w", err)
+		}
+		for _, row := range page.Rows {
+			st := entity.DecodeStatus(row.CustomStatus)
+			switch {
+			case st.LockedBy != "":
+				if !o.ReleaseOrphanedLocks {
+					continue
+				}
+				released, err := c.releaseOrphanedLock(ctx, row.InstanceID, st.LockedBy)
+				if err != nil {
+					return out, fmt.Errorf("clean entity storage: %w", err)
+				}
+				if released {
+					out.OrphanedLocksReleased++
+				}
+			case o.RemoveEmptyEntities && !st.EntityExists && st.QueueSize == 0 && time.Since(row.LastUpdatedTime) >= emptyFor:
+				removed, err := c.removeEmptyEntity(ctx, row)
+				if err != nil {
+					return out, fmt.Errorf("clean entity storage: %w", err)
+				}
+				if removed {
+					out.EmptyEntitiesRemoved++
+				}
+			}
+		}
+		if page.Continuation == "" {
+			return out, nil
+		}
+		aq.Continuation = page.Continuation
+		if dl, ok := ctx.Deadline(); (ok && time.Until(dl) < 2*time.Since(started)) || ctx.Err() != nil {
+			out.ContinuationToken = encodeToken(page.Continuation)
+			return out, nil
+		}
+	}
+}
+
+// releaseOrphanedLock sends entity id the release of the lock owner holds
+// when owner is no longer running (finished, or gone), and reports
+// whether it did. The entity applies a release only while owner still
+// holds its lock, so a copy of the owner's own release is harmless.
+func (c *Client) releaseOrphanedLock(ctx context.Context, id, owner string) (bool, error) {
+	row, err := c.hub.GetInstanceColumns(ctx, owner, []string{"RuntimeStatus"})
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("read %s, which holds the lock of %s: %w", owner, id, err)
+	case row != nil && !row.RuntimeStatus.IsTerminal():
+		return false, nil
+	}
+	b, err := json.Marshal(entity.Release{Parent: owner, ID: "fix-orphaned-lock"})
+	if err != nil {
+		return false, fmt.Errorf("release the lock of %s: %w", id, err)
+	}
+	tm := history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: id},
+		Event: history.Event{Type: history.EventRaised, EventID: -1, Timestamp: time.Now().UTC(), Name: entity.EventRelease,
+			Input: string(b), MessageID: uuid.NewString()}}
+	if err := c.hub.SendToInstance(ctx, tm, time.Time{}); err != nil {
+		return false, fmt.Errorf("release the lock of %s held by %s: %w", id, owner, err)
+	}
+	c.wake(ctx, id, "orphaned lock release", time.Time{})
+	return true, nil
+}
+
+// removeEmptyEntity deletes an empty entity's history, blobs and row, and
+// reports whether it did. History goes first, on the sentinel's ETag and
+// only while the sentinel names the execution the row shows: a checkpoint
+// since (an operation that arrived) fails the delete and keeps the entity;
+// one after finds no history and starts the entity afresh, which is what
+// it was. The row goes last, on its ETag: a row a new life wrote stays.
+func (c *Client) removeEmptyEntity(ctx context.Context, row *layout.InstanceRow) (bool, error) {
+	pk := layout.EscapePartitionKey(row.InstanceID)
+	keys, _, err := c.hub.ScanHistoryKeys(ctx, pk, pk, map[string]bool{pk: true}, 0)
+	if err != nil {
+		return false, fmt.Errorf("remove empty entity %s: %w", row.InstanceID, err)
+	}
+	if k := keys[pk]; k != nil {
+		if k.SentinelETag == "" || k.ExecutionID != row.ExecutionID {
+			// History has moved on from the row (or was written by
+			// something else): the entity is not as idle as its row says.
+			return false, nil
+		}
+		if err := c.hub.DeleteHistoryRows(ctx, row.InstanceID, k); err != nil {
+			if errors.Is(err, azstore.ErrConflict) {
+				return false, nil
+			}
+			return false, fmt.Errorf("remove empty entity %s: %w", row.InstanceID, err)
+		}
+	}
+	if _, err := c.hub.DeleteInstanceBlobs(ctx, row.InstanceID); err != nil {
+		return false, fmt.Errorf("remove empty entity %s: %w", row.InstanceID, err)
+	}
+	if err := c.hub.DeleteInstanceRowIfMatch(ctx, row.InstanceID, row.ETag); err != nil {
+		if errors.Is(err, azstore.ErrConflict) || errors.Is(err, azstore.ErrNotFound) {
+			return false, nil
+		}
+		return false, fmt.Errorf("remove empty entity %s: %w", row.InstanceID, err)
+	}
+	return true, nil
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/entity"
 )
 
@@ -75,6 +76,35 @@ func TestBrowserEntities(t *testing.T) {
 	}
 	h.waitBalance(t, "alice", 55)
 	run(t, ctx, "refresh", chromedp.Click(chromedp.CSS("#refresh")), until(`document.getElementById("entity-state")?.textContent === "55"`))
+	// Its recent operations, newest first: the two deposits.
+	recent := `[...document.querySelectorAll("#entity-recent tbody tr")].map(r => [...r.cells].map(c => c.textContent).filter((_, i) => i !== 2).join(" ")).join("; ")`
+	if got := eval[string](t, ctx, recent); got != "deposit signal ok; deposit signal ok" {
+		t.Fatalf("recent operations %q", got)
+	}
+	screenshot(t, ctx, "dashboard-entity.png")
+
+	// Cleaning: bob, emptied, goes once idle for a second; alice stays.
+	h.signal(t, "bob", "delete", nil)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := h.client.GetEntity(context.Background(), entity.ID{Name: "account", Key: "bob"}, false); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bob's state was not deleted")
+		}
+	}
+	time.Sleep(1100 * time.Millisecond)
+	run(t, ctx, "clean entity storage", chromedp.Navigate(h.url+"#/entities"),
+		until(`document.getElementById("view").dataset.view === "entities" && !!document.getElementById("entities-clean")`),
+		chromedp.Click(chromedp.CSS("#entities-clean")), until(`document.getElementById("dialog").open`),
+		chromedp.SetValue(chromedp.CSS("#f-minutes"), "0.01"), chromedp.Click(chromedp.CSS("#dialog-confirm")))
+	if res := closeDialog(t, ctx); res != "Removed 1 empty entities; released 0 orphaned locks." {
+		t.Fatalf("clean result %q", res)
+	}
+	page, err := h.client.ListEntities(context.Background(), client.EntityQuery{IncludeDeleted: true})
+	if err != nil || len(page.Entities) != 1 || page.Entities[0].ID.Key != "alice" {
+		t.Fatalf("after the clean: %+v %v", page, err)
+	}
 
 	// An entity that never got an operation.
 	run(t, ctx, "open an unknown entity", chromedp.Navigate(h.url+"#/entities/account/nobody"),

@@ -391,3 +391,43 @@ func TestEachSendersRequestsApplyOnceInOrder(t *testing.T) {
 		}
 	}
 }
+
+// An entity remembers its last operations, failures and locks included,
+// and no more than RecentOperations of them.
+func TestRecentOperations(t *testing.T) {
+	id, _ := NewID("Account", "a")
+	orch := &sender{id: "transfer-1", execution: "e1"}
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	st := &SchedulerState{}
+	var events []Event
+	for i := range RecentOperations + 2 {
+		events = append(events, clientSignal("deposit", 1, fmt.Sprint("c", i)))
+	}
+	Process(id, st, events, account, now, ids("x"), 0)
+	if len(st.Recent) != RecentOperations {
+		t.Fatalf("remembers %d operations, want %d", len(st.Recent), RecentOperations)
+	}
+	later := now.Add(time.Second)
+	lockTarget, lock, err := LockRequest("lock-1", "transfer-1", "e1", []ID{id})
+	if err != nil || lockTarget != id.String() {
+		t.Fatal(lockTarget, err)
+	}
+	b, _ := json.Marshal(lock)
+	Process(id, st, []Event{orch.request(id, "withdraw", 100, false, later), {Name: EventOperation, Input: string(b)}}, account, later, ids("y"), 0)
+	n := len(st.Recent)
+	failed, locked := st.Recent[n-2], st.Recent[n-1]
+	if failed.Operation != "withdraw" || failed.From != "transfer-1" || failed.Signal || !strings.Contains(failed.Error, "less than 100") ||
+		!failed.At.Equal(later) {
+		t.Fatalf("the failed withdraw is remembered as %+v", failed)
+	}
+	if locked.Operation != "" || locked.From != "transfer-1" {
+		t.Fatalf("the lock is remembered as %+v", locked)
+	}
+	if first := st.Recent[0]; first.Operation != "deposit" || !first.Signal || first.From != "" || !first.At.Equal(now) {
+		t.Fatalf("the oldest remembered is %+v", first)
+	}
+	round, err := DecodeState(st.Encode())
+	if err != nil || len(round.Recent) != RecentOperations || !round.Recent[0].At.Equal(now) {
+		t.Fatalf("decoded %+v: %v", round.Recent, err)
+	}
+}

@@ -135,7 +135,7 @@ func Process(id ID, state *SchedulerState, events []Event, fn Func, now time.Tim
 		step.run(id, op, fn, now, newID)
 	}
 	if lock != nil {
-		step.lock(*lock)
+		step.lock(*lock, now)
 	}
 	return step
 }
@@ -175,6 +175,7 @@ func (step *Step) run(id ID, op Request, fn Func, now time.Time, newID func() st
 			step.send(ctx.actions, now, newID)
 		}
 	}
+	state.remember(RecentOperation{Operation: op.Operation, From: op.Parent, At: now, Signal: op.IsSignal, Error: resp.ErrorMessage})
 	if op.IsSignal || op.Parent == "" {
 		return
 	}
@@ -205,8 +206,9 @@ func (step *Step) send(actions []action, now time.Time, newID func() string) {
 // lock takes the entity's lock for a lock request's orchestration, and
 // passes the request on to the next entity of its set or, at the last,
 // tells the orchestration that it holds them all.
-func (step *Step) lock(r Request) {
+func (step *Step) lock(r Request, now time.Time) {
 	step.State.LockedBy = r.Parent
+	step.State.remember(RecentOperation{From: r.Parent, At: now})
 	r.Position++
 	if r.Position < len(r.LockSet) {
 		b, _ := json.Marshal(r)

@@ -30,6 +30,40 @@ type SchedulerState struct {
 	// addition of this app; readers of the Durable Task Framework's
 	// format ignore it.
 	Outbox []OutboxMessage `json:"outbox,omitempty"`
+	// Recent lists the last operations the entity ran, oldest first, for
+	// whoever looks at it: its history keeps none, each batch beginning a
+	// new execution. An addition of this app, as Outbox is.
+	Recent []RecentOperation `json:"recent,omitempty"`
+}
+
+// RecentOperations is how many operations Recent keeps.
+const RecentOperations = 10
+
+// RecentOperation is an operation an entity ran, or a lock it granted.
+type RecentOperation struct {
+	// Operation is the operation's name; "" for a lock taken.
+	Operation string `json:"op,omitempty"`
+	// From is the orchestration that sent it; "" for a client (or an
+	// entity's signal).
+	From string `json:"from,omitempty"`
+	// At is when its batch ran.
+	At time.Time `json:"at"`
+	// Signal marks an operation whose sender does not wait for a result.
+	Signal bool `json:"signal,omitempty"`
+	// Error is its failure's message (at most 200 bytes), "" when it
+	// succeeded.
+	Error string `json:"error,omitempty"`
+}
+
+// remember adds op to Recent, dropping the oldest beyond RecentOperations.
+func (s *SchedulerState) remember(op RecentOperation) {
+	if len(op.Error) > 200 {
+		op.Error = op.Error[:200]
+	}
+	s.Recent = append(s.Recent, op)
+	if n := len(s.Recent) - RecentOperations; n > 0 {
+		s.Recent = append(s.Recent[:0:0], s.Recent[n:]...)
+	}
 }
 
 // OutboxMessage is a message of an Outbox: an Outbound with the ID every

@@ -53,6 +53,7 @@ type Client interface {
 	SignalEntity(ctx context.Context, id entity.ID, op string, input any, at time.Time) (string, error)
 	GetEntity(ctx context.Context, id entity.ID, includeState bool) (*client.EntityMetadata, error)
 	ListEntities(ctx context.Context, q client.EntityQuery) (*client.EntityPage, error)
+	CleanEntityStorage(ctx context.Context, o client.CleanEntityOptions) (*client.CleanEntityResult, error)
 }
 
 // Config is what an API is built from.

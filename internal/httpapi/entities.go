@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,57 @@ func (a *API) entityRoutes(m string) {
 	a.mux.HandleFunc("GET "+m+"/entities", a.listEntities)
 	a.mux.HandleFunc("GET "+m+"/entities/{$}", a.listEntities)
 	a.mux.HandleFunc("GET "+m+"/entities/{name}", a.listEntities)
+	a.mux.HandleFunc("POST "+m+"/entities", a.cleanEntityStorage)
+	a.mux.HandleFunc("POST "+m+"/entities/{$}", a.cleanEntityStorage)
+}
+
+// cleanBudget is how long one clean request works before it answers with
+// a continuation token, well within the Functions host's HTTP timeout.
+const cleanBudget = 30 * time.Second
+
+// cleanEntityStorage removes empty entities (?removeEmptyEntities=true,
+// idle for ?emptyForSeconds=, default 30 minutes) and releases orphaned
+// locks (?releaseOrphanedLocks=true): Durable Functions' clean entity
+// storage, which its HTTP API lacks, with the gRPC call's request and
+// answer. Work left over is resumed through x-ms-continuation-token, as
+// lists are.
+func (a *API) cleanEntityStorage(w http.ResponseWriter, r *http.Request) {
+	c, err := a.clientFor(r)
+	if err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	q := query(r)
+	o := client.CleanEntityOptions{ContinuationToken: r.Header.Get(ContinuationHeader)}
+	var (
+		errs    [3]error
+		seconds int
+	)
+	o.RemoveEmptyEntities, errs[0] = q.bool("removeEmptyEntities", false)
+	o.ReleaseOrphanedLocks, errs[1] = q.bool("releaseOrphanedLocks", false)
+	seconds, errs[2] = q.positiveInt("emptyForSeconds", 0)
+	if err := errors.Join(errs[:]...); err != nil {
+		a.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if !o.RemoveEmptyEntities && !o.ReleaseOrphanedLocks {
+		a.fail(w, r, http.StatusBadRequest, fmt.Errorf("%w: say what to clean: removeEmptyEntities=true, releaseOrphanedLocks=true or both",
+			client.ErrBadArgument))
+		return
+	}
+	o.EmptyFor = time.Duration(seconds) * time.Second
+	ctx, cancel := context.WithTimeout(r.Context(), cleanBudget)
+	defer cancel()
+	res, err := c.CleanEntityStorage(ctx, o)
+	if err != nil {
+		a.fail(w, r, errorStatus(err), err)
+		return
+	}
+	if res.ContinuationToken != "" {
+		w.Header().Set(ContinuationHeader, res.ContinuationToken)
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"emptyEntitiesRemoved": res.EmptyEntitiesRemoved,
+		"orphanedLocksReleased": res.OrphanedLocksReleased})
 }
 
 // entityID reads the entity of a request's path.

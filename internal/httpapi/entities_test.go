@@ -38,6 +38,17 @@ func (f *fakeClient) ListEntities(_ context.Context, q client.EntityQuery) (*cli
 	return page, nil
 }
 
+func (f *fakeClient) CleanEntityStorage(_ context.Context, o client.CleanEntityOptions) (*client.CleanEntityResult, error) {
+	if err := f.op("clean %+v", o); err != nil {
+		return nil, err
+	}
+	res := &client.CleanEntityResult{EmptyEntitiesRemoved: 2, OrphanedLocksReleased: 1}
+	if o.ContinuationToken == "" {
+		res.ContinuationToken = "more"
+	}
+	return res, nil
+}
+
 func (f *fakeClient) lastCall() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -101,5 +112,25 @@ func TestEntityRoutes(t *testing.T) {
 	}
 	if rec = do(t, h, "GET", base+"?top=x", ""); rec.Code != http.StatusBadRequest {
 		t.Fatalf("a bad top: %d", rec.Code)
+	}
+
+	// Clean entity storage: the gRPC call's request and answer, resumed
+	// through the continuation header.
+	rec = do(t, h, "POST", base+"?removeEmptyEntities=true&releaseOrphanedLocks=true&emptyForSeconds=60", "")
+	if rec.Code != http.StatusOK || rec.Header().Get(ContinuationHeader) != "more" ||
+		strings.TrimSpace(rec.Body.String()) != `{"emptyEntitiesRemoved":2,"orphanedLocksReleased":1}` {
+		t.Fatalf("clean: %d %s %v", rec.Code, rec.Body, rec.Header())
+	}
+	if call := fc.lastCall(); call != "clean {RemoveEmptyEntities:true ReleaseOrphanedLocks:true EmptyFor:1m0s ContinuationToken:}" {
+		t.Fatalf("clean call %s", call)
+	}
+	if rec = do(t, h, "POST", base+"/?releaseOrphanedLocks=true", "", ContinuationHeader, "more"); rec.Code != http.StatusOK ||
+		rec.Header().Get(ContinuationHeader) != "" || !strings.Contains(fc.lastCall(), "ContinuationToken:more") {
+		t.Fatalf("clean, continued: %d %v %s", rec.Code, rec.Header(), fc.lastCall())
+	}
+	for _, bad := range []string{"", "?removeEmptyEntities=maybe", "?removeEmptyEntities=true&emptyForSeconds=-1"} {
+		if rec = do(t, h, "POST", base+bad, ""); rec.Code != http.StatusBadRequest {
+			t.Fatalf("clean%s: %d, want 400", bad, rec.Code)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/samples"
@@ -142,4 +143,123 @@ func TestEntitiesOnStorage(t *testing.T) {
 			t.Fatal("a deleted entity still exists")
 		}
 	}
+}
+
+// Cleaning entity storage: an entity whose state was deleted is removed
+// once idle, one with state stays; a lock whose holder is gone is
+// released, one whose holder still runs is not; a removed entity starts
+// afresh on its next operation.
+func TestCleanEntityStorage(t *testing.T) {
+	a := startApp(t, withRegistry(func(r *durable.Registry) {
+		_ = r.AddOrchestrator("HoldLock", func(ctx *durable.OrchestrationContext) (any, error) {
+			var key string
+			if err := ctx.GetInput(&key); err != nil {
+				return nil, err
+			}
+			release, err := ctx.LockEntities(entity.ID{Name: "account", Key: key})
+			if err != nil {
+				return nil, err
+			}
+			defer release()
+			return nil, ctx.WaitForExternalEvent("go").Await(nil)
+		})
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	signal := func(key, op string, input any) {
+		t.Helper()
+		if _, err := a.Client.SignalEntity(ctx, entity.ID{Name: "account", Key: key}, op, input, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+		}
+	}
+	meta := func(key string) *client.EntityMetadata {
+		t.Helper()
+		page, err := a.Client.ListEntities(ctx, client.EntityQuery{Name: "account", IncludeDeleted: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entities {
+			if e.ID.Key == key {
+				return &e
+			}
+		}
+		return nil
+	}
+	signal("kept", "deposit", 5)
+	signal("emptied", "deposit", 5)
+	signal("emptied", "delete", nil)
+	until("account emptied has no state", func() bool {
+		md := meta("emptied")
+		_, ok := balanceOf(t, a.Client, "emptied")
+		return md != nil && !ok
+	})
+	// Two holders: one that will vanish without releasing its lock, one
+	// that keeps running.
+	for _, key := range []string{"orphaned", "held"} {
+		if _, err := a.Client.StartNew(ctx, "HoldLock", key, client.StartOptions{InstanceID: "hold-" + key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until("both accounts are locked", func() bool {
+		o, h := meta("orphaned"), meta("held")
+		return o != nil && o.LockedBy == "hold-orphaned" && h != nil && h.LockedBy == "hold-held"
+	})
+	// The holder is lost the way a hub loses an instance to a purge by
+	// hand: its row and history go, its lock stays.
+	if _, err := a.Hub.DeleteHistory(ctx, "hold-orphaned"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Hub.DeleteInstanceRow(ctx, "hold-orphaned"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Too recent to remove, by default.
+	res, err := a.Client.CleanEntityStorage(ctx, client.CleanEntityOptions{RemoveEmptyEntities: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.EmptyEntitiesRemoved != 0 || res.OrphanedLocksReleased != 0 {
+		t.Fatalf("cleaned %+v with the default window", res)
+	}
+	res, err = a.Client.CleanEntityStorage(ctx, client.CleanEntityOptions{RemoveEmptyEntities: true, ReleaseOrphanedLocks: true,
+		EmptyFor: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.EmptyEntitiesRemoved != 1 || res.OrphanedLocksReleased != 1 || res.ContinuationToken != "" {
+		t.Fatalf("cleaned %+v, want one entity removed and one lock released", res)
+	}
+	if _, err := a.Hub.GetInstance(ctx, "@account@emptied"); err == nil {
+		t.Fatal("the emptied account's row is still there")
+	}
+	if keys, err := a.Hub.LoadHistory(ctx, "@account@emptied"); err != nil || keys.Rows != 0 {
+		t.Fatalf("the emptied account keeps %d history rows (%v)", keys.Rows, err)
+	}
+	until("the orphaned lock is released", func() bool { return meta("orphaned").LockedBy == "" })
+	if b, ok := balanceOf(t, a.Client, "kept"); !ok || b != 5 {
+		t.Fatalf("account kept holds %d (exists %v)", b, ok)
+	}
+	if md := meta("held"); md.LockedBy != "hold-held" {
+		t.Fatalf("a running holder's lock was released: %+v", md)
+	}
+	// The removed account starts afresh; the held one runs its operation
+	// once its holder ends.
+	signal("emptied", "deposit", 2)
+	signal("held", "deposit", 3)
+	until("account emptied holds 2", func() bool { b, _ := balanceOf(t, a.Client, "emptied"); return b == 2 })
+	if err := a.Client.RaiseEvent(ctx, "hold-held", "go", nil); err != nil {
+		t.Fatal(err)
+	}
+	until("account held holds 3, unlocked", func() bool {
+		b, _ := balanceOf(t, a.Client, "held")
+		return b == 3 && meta("held").LockedBy == ""
+	})
 }

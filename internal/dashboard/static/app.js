@@ -199,6 +199,7 @@
     for (const f of fields || []) {
       if (f.type === "checkbox") {
         const box = el("input", { type: "checkbox", id: "f-" + f.name });
+        box.checked = !!f.value;
         inputs[f.name] = box;
         body.append(el("label", { class: "field check-field", for: "f-" + f.name }, box, f.label));
         continue;
@@ -816,11 +817,43 @@
     if (!ents.rows.length) {
       table.append(el("div", { class: "empty", text: ents.error ? "Could not list the entities: " + ents.error : "No entities with state in this task hub." }));
     }
-    const foot = el("div", { class: "pager" }, el("span", { class: "spacer" }),
+    const foot = el("div", { class: "pager" },
+      el("button", { type: "button", class: "btn", id: "entities-clean", onclick: () => cleanEntities() }, "Clean entity storage…"),
+      el("span", { class: "spacer" }),
       ents.next ? el("button", { type: "button", class: "btn", id: "entities-more", onclick: () => renderEntities(true) }, "More") : null);
     view.replaceChildren(intro, table, foot);
     view.dataset.view = "entities";
     view.dataset.loaded = String(ents.loaded);
+  }
+
+  // Clean entity storage: POST entities, as many rounds as the
+  // continuation token asks for.
+  async function cleanEntities() {
+    await ask({
+      title: "Clean entity storage",
+      message: "Removes entities that have no state, no lock and no waiting operation and have been idle for the time below, and releases locks held by orchestrations that no longer run.",
+      fields: [{ name: "remove", label: "Remove empty entities", type: "checkbox", value: true },
+        { name: "release", label: "Release orphaned locks", type: "checkbox", value: true },
+        { name: "minutes", label: "Idle for at least (minutes)", placeholder: "30", value: "30" }],
+      confirm: "Clean",
+      run: async (v, box) => {
+        const minutes = Number(String(v.minutes).trim() || "30");
+        if (!(minutes > 0)) { box.replaceChildren(el("div", { class: "err", text: "The idle time must be a positive number of minutes." })); return; }
+        const params = [["removeEmptyEntities", String(!!v.remove)], ["releaseOrphanedLocks", String(!!v.release)],
+          ["emptyForSeconds", String(Math.max(1, Math.round(minutes * 60)))]];
+        let removed = 0, released = 0, token = "";
+        for (;;) {
+          const r = await call("POST", apiURL("entities", params), undefined, token ? { "x-ms-continuation-token": token } : undefined);
+          if (!r.ok) { box.replaceChildren(el("div", { class: "err", text: r.error })); return; }
+          removed += (r.data && r.data.emptyEntitiesRemoved) || 0;
+          released += (r.data && r.data.orphanedLocksReleased) || 0;
+          token = r.headers.get("x-ms-continuation-token") || "";
+          if (!token) break;
+        }
+        box.replaceChildren(el("div", { class: "ok", id: "entities-cleaned", text: `Removed ${removed} empty entities; released ${released} orphaned locks.` }));
+        renderEntities(false);
+      },
+    });
   }
 
   function clip(s, n) {
@@ -860,6 +893,15 @@
         kv("Locked by", sched.lockedBy ? el("a", { id: "entity-locked-by", href: "#/instances/" + encodeURIComponent(sched.lockedBy), text: sched.lockedBy }) : "nobody"),
         kv("Waiting operations", String(queue.length), { id: "entity-queue-size" })));
       parts.push(el("div", { class: "panel" }, el("h2", { text: "State" }), el("pre", { class: "json", id: "entity-state", text: pretty(state) })));
+      const recent = Array.isArray(sched.recent) ? sched.recent.slice().reverse() : [];
+      parts.push(el("div", { class: "panel section" }, el("h2", { text: "Recent operations" }),
+        recent.length ? el("table", { id: "entity-recent" }, el("thead", {}, el("tr", {}, ["Operation", "From", "Ran", "Result"].map((h) => el("th", { text: h })))),
+          el("tbody", {}, recent.map((o) => el("tr", { class: o.error ? "failed" : "" },
+            el("td", { text: o.op || "(lock taken)" }),
+            el("td", { class: "mono" }, o.from ? el("a", { href: "#/instances/" + encodeURIComponent(o.from), text: o.from }) : (o.signal ? "signal" : "")),
+            el("td", { text: fmtTime(o.at) }),
+            el("td", { class: o.error ? "err" : "", text: o.error ? "failed: " + o.error : "ok" })))))
+          : el("div", { class: "empty", text: "No operation recorded yet." })));
       if (queue.length) {
         parts.push(el("div", { class: "panel section" }, el("h2", { text: "Waiting operations (behind the lock)" }),
           el("table", { id: "entity-queue" }, el("thead", {}, el("tr", {}, ["Operation", "From", "Input"].map((h) => el("th", { text: h })))),
