@@ -38,9 +38,10 @@ func Register(reg *task.Registry, settings Lookup) error {
 		"ApprovalTree":         ApprovalTree,
 		"RetryDemo":            RetryDemo,
 		"Transfer":             Transfer,
+		"Deposit":              Deposit,
 	}
 	var errs []error
-	errs = append(errs, reg.AddEntity("Account", Account))
+	errs = append(errs, reg.AddEntity("Account", Account), reg.AddEntity("Starter", Starter))
 	for name, fn := range acts {
 		errs = append(errs, reg.AddActivity(name, fn))
 	}
@@ -332,4 +333,60 @@ func Transfer(ctx *task.OrchestrationContext) (any, error) {
 		return nil, err
 	}
 	return true, nil
+}
+
+// DepositInput is Deposit's input.
+type DepositInput struct {
+	Account string `json:"account"`
+	Amount  int    `json:"amount"`
+}
+
+// Deposit pays Amount into the Account keyed Account, by a signal.
+func Deposit(ctx *task.OrchestrationContext) (any, error) {
+	var in DepositInput
+	if err := ctx.GetInput(&in); err != nil {
+		return nil, err
+	}
+	return nil, ctx.SignalEntity(task.EntityID{Name: "Account", Key: in.Account}, "deposit", in.Amount)
+}
+
+// StartRequest is the input of Starter's "start".
+type StartRequest struct {
+	// Orchestrator is the orchestration to start.
+	Orchestrator string `json:"orchestrator"`
+	// InstanceID is its instance ID; "" for a new one.
+	InstanceID string `json:"instanceId,omitempty"`
+	// Input is its input.
+	Input json.RawMessage `json:"input,omitempty"`
+}
+
+// Starter is an entity that starts orchestrations for whoever signals or
+// calls its "start" (a StartRequest), returns the instance ID, and counts
+// the starts in its state, a JSON number ("count" returns it). Each start
+// request it receives starts one orchestration, once, however often its
+// message is delivered.
+func Starter(ctx *task.EntityContext) (any, error) {
+	var n int
+	if err := ctx.GetState(&n); err != nil {
+		return nil, err
+	}
+	switch ctx.Operation() {
+	case "start":
+		var r StartRequest
+		if err := ctx.GetInput(&r); err != nil {
+			return nil, err
+		}
+		var input any
+		if len(r.Input) > 0 {
+			input = r.Input
+		}
+		id, err := ctx.StartNewOrchestration(r.Orchestrator, input, r.InstanceID)
+		if err != nil {
+			return nil, err
+		}
+		return id, ctx.SetState(n + 1)
+	case "count":
+		return n, nil
+	}
+	return nil, task.ErrUnknownOperation
 }

@@ -410,3 +410,49 @@ func TestTransferBetweenAccounts(t *testing.T) {
 		t.Fatalf("output %s", got)
 	}
 }
+
+// Starter starts the Deposits it is asked for; each pays into an Account.
+func TestStarterStartsDeposits(t *testing.T) {
+	reg := task.NewRegistry()
+	if err := samples.Register(reg, func(string) (string, bool) { return "", false }); err != nil {
+		t.Fatal(err)
+	}
+	starter, acct := task.EntityID{Name: "Starter", Key: "s"}, task.EntityID{Name: "Account", Key: "paid"}
+	if err := reg.AddOrchestrator("Pay", func(ctx *task.OrchestrationContext) (any, error) {
+		var ids []string
+		for i := range 3 {
+			in, _ := json.Marshal(samples.DepositInput{Account: "paid", Amount: 10 + i})
+			var id string
+			if err := ctx.CallEntity(starter, "start", samples.StartRequest{Orchestrator: "Deposit", InstanceID: fmt.Sprint("pay-", i),
+				Input: in}).Await(&id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		// The Deposits run on their own; wait until their money is in.
+		for {
+			var b int
+			if err := ctx.CallEntity(acct, "balance", nil).Await(&b); err != nil {
+				return nil, err
+			}
+			if b == 33 {
+				break
+			}
+			if err := ctx.CreateTimer(ctx.CurrentUTCDateTime().Add(time.Second)).Await(nil); err != nil {
+				return nil, err
+			}
+		}
+		var n int
+		err := ctx.CallEntity(starter, "count", nil).Await(&n)
+		return []any{ids, n}, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res := tasktest.NewEnv(reg).Run("Pay", nil)
+	if res.Err != nil || res.Status != tasktest.StatusCompleted {
+		t.Fatalf("%v %s %s", res.Err, res.Status, res.RawOutput())
+	}
+	if got := res.RawOutput(); got != `[["pay-0","pay-1","pay-2"],3]` {
+		t.Fatalf("output %s", got)
+	}
+}

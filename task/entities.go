@@ -100,6 +100,17 @@ func (c *EntityContext) ScheduleSignal(id EntityID, op string, input any, at tim
 	return c.c.ScheduleSignal(id.engine(), op, input, at)
 }
 
+// StartNewOrchestration starts orchestration name with input as instance
+// instanceID, or under a new ID when instanceID is "", and returns the
+// instance's ID, as Durable Functions' entity context does. Nothing waits
+// for the orchestration, and its end is reported to no one. The start is
+// sent once this operation succeeds and its batch is stored; an instance
+// of that ID that is still running keeps running and drops the start, one
+// that has finished starts again.
+func (c *EntityContext) StartNewOrchestration(name string, input any, instanceID string) (string, error) {
+	return c.c.StartNewOrchestration(name, input, instanceID)
+}
+
 // EntityOperationFailedError is what awaiting CallEntity returns when the
 // operation failed.
 type EntityOperationFailedError struct {

@@ -414,3 +414,46 @@ func ExampleOrchestrationContext_LockEntities() {
 	fmt.Println(refused)
 	// Output: true
 }
+
+// An entity starts an orchestration; the orchestration tells the one that
+// asked when it is done.
+func ExampleEntityContext_StartNewOrchestration() {
+	reg := task.NewRegistry()
+	_ = reg.AddEntity("Launcher", func(ctx *task.EntityContext) (any, error) {
+		var city string
+		if err := ctx.GetInput(&city); err != nil {
+			return nil, err
+		}
+		return ctx.StartNewOrchestration("Greet", city, "greet-"+city)
+	})
+	_ = reg.AddActivity("SayHello", func(ctx *task.ActivityContext) (any, error) {
+		var city string
+		err := ctx.GetInput(&city)
+		return "Hello " + city + "!", err
+	})
+	_ = reg.AddOrchestrator("Greet", func(ctx *task.OrchestrationContext) (any, error) {
+		var city, greeting string
+		if err := ctx.GetInput(&city); err != nil {
+			return nil, err
+		}
+		if err := ctx.CallActivity("SayHello", city).Await(&greeting); err != nil {
+			return nil, err
+		}
+		return greeting, ctx.SendEvent("kickoff", "greeted", greeting)
+	})
+	_ = reg.AddOrchestrator("Kickoff", func(ctx *task.OrchestrationContext) (any, error) {
+		var started, greeting string
+		if err := ctx.CallEntity(task.EntityID{Name: "Launcher", Key: "l"}, "launch", "Tokyo").Await(&started); err != nil {
+			return nil, err
+		}
+		if err := ctx.WaitForExternalEvent("greeted").Await(&greeting); err != nil {
+			return nil, err
+		}
+		return started + ": " + greeting, nil
+	})
+
+	var out string
+	_ = tasktest.NewEnv(reg).RunWithID("kickoff", "Kickoff", nil).Output(&out)
+	fmt.Println(out)
+	// Output: greet-Tokyo: Hello Tokyo!
+}

@@ -32,6 +32,10 @@ func entityBatch(id entity.ID, fn entity.Func) OrchestratorFunc {
 		// What the previous batch decided to send leaves now that the
 		// batch is durable (see entity.SchedulerState.Outbox).
 		for _, m := range st.Outbox {
+			if m.Orchestration != "" {
+				x.startOrchestrationAs(m.ID, m.To, m.Orchestration, m.Input)
+				continue
+			}
 			var data any
 			if m.Input != "" {
 				data = json.RawMessage(m.Input)
@@ -57,7 +61,7 @@ func entityBatch(id entity.ID, fn entity.Func) OrchestratorFunc {
 		}
 		for i, m := range step.Messages {
 			st.Outbox = append(st.Outbox, entity.OutboxMessage{ID: x.messageID("entity", i), To: m.To, ToExecution: m.ToExecution,
-				Name: m.Name, Input: m.Input, At: m.At})
+				Name: m.Name, Input: m.Input, At: m.At, Orchestration: m.Orchestration})
 		}
 		if err := ctx.SetCustomStatus(json.RawMessage(st.Status().Encode())); err != nil {
 			return nil, err

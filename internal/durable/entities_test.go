@@ -105,6 +105,11 @@ func (w *world) run() {
 }
 
 func (w *world) episode(id string, batch []history.Event) {
+	for _, e := range batch {
+		if entity.IsEntity(id) && (e.Type == history.SubOrchestrationInstanceCompleted || e.Type == history.SubOrchestrationInstanceFailed) {
+			w.t.Fatalf("entity %s was told of the end of an orchestration it started: %+v", id, e)
+		}
+	}
 	inst := w.insts[id]
 	if inst == nil {
 		inst = &worldInstance{}
@@ -439,5 +444,88 @@ func TestEntityRequestsOfARedoneEpisodeAreTheSame(t *testing.T) {
 	again := Execute(reg, Episode{InstanceID: "t", New: []history.Event{start}, Now: t0.Add(time.Minute)}, nil)
 	if again.Outbound[0].Message.Event.Input != first.Outbound[0].Message.Event.Input {
 		t.Fatalf("a redone first episode locks with\n%s\nthe first attempt with\n%s", again.Outbound[0].Message.Event.Input, first.Outbound[0].Message.Event.Input)
+	}
+}
+
+// Orchestrations an entity starts start once each, whatever the queue
+// repeats or reorders, with the ID given or one the batch fixed; they
+// report their end to no one; a failed operation starts nothing.
+func TestEntityStartsOrchestrationsOnce(t *testing.T) {
+	reg := NewRegistry()
+	tally := entity.ID{Name: "tally", Key: "t"}
+	if err := reg.AddEntity("Launcher", func(ctx *entity.Context) (any, error) {
+		var n int
+		if err := ctx.Input(&n); err != nil {
+			return nil, err
+		}
+		var started []string
+		if err := ctx.State(&started); err != nil {
+			return nil, err
+		}
+		id := ""
+		if ctx.Operation() == "launch" {
+			id = fmt.Sprint("child-", n)
+		}
+		got, err := ctx.StartNewOrchestration("Child", n, id)
+		if err != nil {
+			return nil, err
+		}
+		if n < 0 {
+			return nil, errors.New("negative: this start must not happen")
+		}
+		return got, ctx.SetState(append(started, got))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.AddEntity("Tally", accountEntity); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.AddOrchestrator("Child", func(ctx *OrchestrationContext) (any, error) {
+		var n int
+		if err := ctx.GetInput(&n); err != nil {
+			return nil, err
+		}
+		return n, ctx.SignalEntity(tally, "deposit", n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	launcher := entity.ID{Name: "launcher", Key: "l"}
+	for seed := range uint64(8) {
+		w := newWorld(t, reg, seed)
+		w.dup = 0.3
+		want := 0
+		for n := 1; n <= 20; n++ {
+			op := "launch"
+			if n%2 == 0 {
+				op = "launch-auto"
+			}
+			w.signal(launcher, op, n)
+			want += n
+		}
+		w.signal(launcher, "launch", -1)
+		w.run()
+		var started []string
+		if st := w.entityState(launcher); st.State != nil {
+			_ = json.Unmarshal([]byte(*st.State), &started)
+		}
+		if len(started) != 20 {
+			t.Fatalf("seed %d: the launcher started %d orchestrations, want 20: %v", seed, len(started), started)
+		}
+		for _, id := range started {
+			inst := w.insts[id]
+			if inst == nil || inst.last == nil || inst.last.Status != history.StatusCompleted || inst.exec != 1 {
+				t.Fatalf("seed %d: %s ended %+v", seed, id, inst)
+			}
+		}
+		if _, ok := w.insts["child--1"]; ok {
+			t.Fatalf("seed %d: a failed operation's start happened", seed)
+		}
+		var total int
+		if st := w.entityState(tally); st.State != nil {
+			_ = json.Unmarshal([]byte(*st.State), &total)
+		}
+		if total != want {
+			t.Fatalf("seed %d: the children deposited %d, want %d", seed, total, want)
+		}
 	}
 }

@@ -71,6 +71,8 @@ type Result struct {
 	// Name, Version, ExecutionID and Parent describe the execution.
 	Name, Version, ExecutionID string
 	Parent                     *history.ParentInstance
+	// Tags are the execution's start's tags.
+	Tags map[string]string
 	// Dropped counts new events dropped as duplicates or stale.
 	Dropped int
 	// SuspendReason is the reason of the last suspend or resume applied,
@@ -146,6 +148,7 @@ func NewExecutionEvents(prev *Result, instanceID, executionID string, now time.T
 		Name: prev.Name, Version: prev.ContinueAsNew.Version, Input: prev.ContinueAsNew.Input,
 		OrchestrationInstance: &history.OrchestrationInstance{InstanceID: instanceID, ExecutionID: executionID},
 		ParentInstance:        prev.Parent,
+		Tags:                  prev.Tags,
 		AppliedMessageIDs:     append([]string(nil), prev.ContinueAsNew.Applied...),
 	}}
 	return append(evs, prev.ContinueAsNew.CarryOver...)
@@ -186,7 +189,10 @@ type execution struct {
 	version     string
 	input       string
 	parent      *history.ParentInstance
-	logger      *slog.Logger
+	// tags are the execution's start's Tags, carried to the executions a
+	// continue-as-new starts.
+	tags   map[string]string
+	logger *slog.Logger
 
 	events []history.Event // past, then OrchestratorStarted, then accepted new events
 	// pastLen counts the events of events that earlier episodes consumed:
@@ -267,6 +273,9 @@ type action struct {
 	// messageID, when set, is the ID of the message the action sends,
 	// instead of one derived from the execution and the action.
 	messageID string
+	// fireAndForget marks a sub-orchestration started for no one to wait
+	// for (an entity's start of an orchestration).
+	fireAndForget bool
 }
 
 // Execute runs one episode of an orchestration. It never panics because of
@@ -315,11 +324,11 @@ func execute(reg *Registry, ep Episode, logger *slog.Logger, park *parking) (*Re
 		res.Appended = nil
 		return res, nil
 	}
-	x.name, x.version, x.input, x.parent = start.Name, start.Version, start.Input, start.ParentInstance
+	x.name, x.version, x.input, x.parent, x.tags = start.Name, start.Version, start.Input, start.ParentInstance, start.Tags
 	if start.OrchestrationInstance != nil {
 		x.executionID = start.OrchestrationInstance.ExecutionID
 	}
-	res.Name, res.Version, res.ExecutionID, res.Parent = x.name, x.version, x.executionID, x.parent
+	res.Name, res.Version, res.ExecutionID, res.Parent, res.Tags = x.name, x.version, x.executionID, x.parent, x.tags
 
 	// A history that records its continue-as-new is finished here whatever
 	// the policy: what is left is to start the next execution.
@@ -857,6 +866,17 @@ func (x *execution) sendEventAs(messageID, instanceID, eventName string, data an
 	a.instanceID, a.fireAt, a.messageID = instanceID, at, messageID
 	// Sending is fire-and-forget: nothing ever completes the task.
 	return nil
+}
+
+// startOrchestrationAs starts orchestration name as instance instanceID
+// with input (JSON text), fire and forget, in a message with the given ID:
+// an entity's start of an orchestration, sent by the execution after the
+// batch that decided it. The new execution's ID derives from the message
+// ID, so that a copy sent again names the same execution and is dropped.
+func (x *execution) startOrchestrationAs(messageID, instanceID, name, input string) {
+	a := x.newAction(history.SubOrchestrationInstanceCreated, name, input)
+	a.instanceID, a.messageID, a.fireAndForget = instanceID, messageID, true
+	a.executionID = uuid.NewSHA1(guidNamespace, []byte("start/"+messageID)).String()
 }
 
 // receiveAll waits until the execution holds an event that no waiter

@@ -68,12 +68,15 @@ func (x *execution) settle(res *Result) {
 		case history.SubOrchestrationInstanceCreated:
 			ev.InstanceID, ev.Version = a.instanceID, a.version
 			child := history.OrchestrationInstance{InstanceID: a.instanceID, ExecutionID: a.executionID}
+			start := history.Event{Type: history.ExecutionStarted, EventID: -1, Timestamp: now, Name: a.name, Version: a.version,
+				Input: a.input, OrchestrationInstance: &child,
+				ParentInstance: &history.ParentInstance{Name: x.name, Version: x.version, TaskScheduleID: a.id,
+					OrchestrationInstance: self}}
+			if a.fireAndForget {
+				start.Tags = map[string]string{history.TagFireAndForget: ""}
+			}
 			res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
-				Message: history.TaskMessage{OrchestrationInstance: child, Event: history.Event{
-					Type: history.ExecutionStarted, EventID: -1, Timestamp: now, Name: a.name, Version: a.version,
-					Input: a.input, OrchestrationInstance: &child,
-					ParentInstance: &history.ParentInstance{Name: x.name, Version: x.version, TaskScheduleID: a.id,
-						OrchestrationInstance: self}}}})
+				Message: history.TaskMessage{OrchestrationInstance: child, Event: start}})
 		case history.EventSent:
 			ev.InstanceID = a.instanceID
 			res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration, VisibleAt: a.fireAt,
@@ -149,7 +152,7 @@ func (x *execution) finishFailed(fd *history.FailureDetails, res *Result) {
 }
 
 func (x *execution) notifyParent(res *Result, fd *history.FailureDetails) {
-	if x.parent == nil {
+	if x.parent == nil || history.IsFireAndForget(x.tags) {
 		return
 	}
 	res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
@@ -186,7 +189,7 @@ func ParentNoticeAgain(instanceID string, events []history.Event) (tm history.Ta
 			end = e
 		}
 	}
-	if start == nil || end == nil || start.ParentInstance == nil || start.OrchestrationInstance == nil {
+	if start == nil || end == nil || start.ParentInstance == nil || start.OrchestrationInstance == nil || history.IsFireAndForget(start.Tags) {
 		return tm, false
 	}
 	var fd *history.FailureDetails

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/durable-go/durable/internal/layout"
 )
 
 // Func is an entity's code: it runs one operation (Context.Operation) on
@@ -23,14 +25,19 @@ type Context struct {
 	req     Request
 	state   *string
 	now     time.Time
+	newID   func() string
 	actions []action
 }
 
-// action is a signal an operation asked to send to an entity.
+// action is a signal an operation asked to send to an entity, or (when
+// orchestration is set) an orchestration it asked to start.
 type action struct {
 	target ID
 	req    Request
 	at     time.Time
+	// orchestration is the name of the orchestration to start as
+	// instance instanceID with input req.Input.
+	orchestration, instanceID string
 }
 
 // ID is the entity's ID.
@@ -104,6 +111,29 @@ func (c *Context) ScheduleSignal(target ID, op string, input any, at time.Time) 
 	c.actions = append(c.actions, action{target: target, at: at,
 		req: Request{Operation: op, IsSignal: true, Input: in, Parent: c.id.String()}})
 	return nil
+}
+
+// StartNewOrchestration starts orchestration name with input, as instance
+// instanceID (a new ID when ""), and returns the instance's ID. Nothing
+// waits for it: it reports its end to no one. The start is sent once the
+// operation's batch is durable, and only if the operation succeeds; a
+// start of an instance that already runs is dropped.
+func (c *Context) StartNewOrchestration(name string, input any, instanceID string) (string, error) {
+	if name == "" || name[0] == '@' {
+		return "", fmt.Errorf("start orchestration %q: not an orchestrator's name", name)
+	}
+	if instanceID == "" {
+		instanceID = c.newID()
+	}
+	if err := layout.ValidateInstanceID(instanceID); err != nil {
+		return "", fmt.Errorf("start orchestration %q: %w", name, err)
+	}
+	in, err := encodeInput(input)
+	if err != nil {
+		return "", fmt.Errorf("start orchestration %q: encode input: %w", name, err)
+	}
+	c.actions = append(c.actions, action{orchestration: name, instanceID: instanceID, req: Request{Input: in}})
+	return instanceID, nil
 }
 
 func encodeInput(v any) (string, error) {

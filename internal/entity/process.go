@@ -26,6 +26,9 @@ type Outbound struct {
 	Name        string
 	Input       string
 	At          time.Time
+	// Orchestration, when set, makes the message the start of that
+	// orchestration as instance To, with Input, fire and forget.
+	Orchestration string
 }
 
 // Step is what one batch decided: the state the entity's next execution
@@ -144,7 +147,7 @@ func Process(id ID, state *SchedulerState, events []Event, fn Func, now time.Tim
 // failed operation leaves the state and sends as they were.
 func (step *Step) run(id ID, op Request, fn Func, now time.Time, newID func() string) {
 	state := step.State
-	ctx := &Context{id: id, req: op, state: state.State, now: now}
+	ctx := &Context{id: id, req: op, state: state.State, now: now, newID: newID}
 	result, err := call(fn, ctx)
 	if errors.Is(err, ErrUnknownOperation) && op.Operation == "delete" {
 		ctx.state, result, err = nil, nil, nil
@@ -187,6 +190,10 @@ func (step *Step) run(id ID, op Request, fn Func, now time.Time, newID func() st
 // entity's sorter (scheduled ones are not ordered).
 func (step *Step) send(actions []action, now time.Time, newID func() string) {
 	for _, s := range actions {
+		if s.orchestration != "" {
+			step.Messages = append(step.Messages, Outbound{To: s.instanceID, Orchestration: s.orchestration, Input: s.req.Input})
+			continue
+		}
 		r := s.req
 		r.ID = newID()
 		target := s.target.String()

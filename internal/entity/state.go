@@ -75,6 +75,9 @@ type OutboxMessage struct {
 	Name        string    `json:"name"`
 	Input       string    `json:"input,omitempty"`
 	At          time.Time `json:"at,omitzero"`
+	// Orchestration, when set, makes the message the start of that
+	// orchestration as instance To.
+	Orchestration string `json:"orchestration,omitempty"`
 }
 
 // DecodeState reads a SchedulerState from an execution's input; empty

@@ -227,6 +227,17 @@ func (f *FailureDetails) JSON() string {
 	return string(b)
 }
 
+// TagFireAndForget, among an ExecutionStarted's Tags, marks an orchestration
+// whose starter does not wait for it (an entity started it): its end is
+// reported to no parent. The Durable Task Framework's tag of that name.
+const TagFireAndForget = "FireAndForget"
+
+// IsFireAndForget reports whether tags mark a fire-and-forget start.
+func IsFireAndForget(tags map[string]string) bool {
+	_, ok := tags[TagFireAndForget]
+	return ok
+}
+
 // Event is one history event. Only the fields that belong to the event's
 // type are set; the rest stay at their zero values. Payload fields (Input,
 // Result, Reason, Details, Data) hold JSON text as the user's code produced

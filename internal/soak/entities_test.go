@@ -30,13 +30,15 @@ func account(key string) entity.ID { return entity.ID{Name: "account", Key: key}
 // straight to storage from the test, so each is acknowledged exactly once:
 // the Account must end at exactly their number, the ten must still hold
 // what they were funded with, no lock may be left held, and every Transfer
-// must complete once.
+// must complete once. The samples' Starter, meanwhile, starts Deposits of 1
+// into another Account on request: each request must start exactly one, so
+// that Account must end at exactly their number.
 func TestEntitiesUnderKills(t *testing.T) {
 	sz := sizeOf(t)
 	sz.parallel(t)
-	senders, perSender, transfers, kills := 10, 20, 10, 3
+	senders, perSender, transfers, starts, kills := 10, 20, 10, 5, 3
 	if sz.full {
-		senders, perSender, transfers, kills = 50, 20, 40, 10
+		senders, perSender, transfers, starts, kills = 50, 20, 40, 30, 10
 	}
 	sz.forSeeds(t, "entities under kills", func(t *testing.T, r *rand.Rand) row {
 		hub, conn, s := newHub(t)
@@ -47,7 +49,7 @@ func TestEntitiesUnderKills(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		tr := s.track(transfers)
+		tr := s.track(transfers + starts)
 		done := c.chaos(r, kills, minKillGap, maxKillGap)
 		span := time.Duration(kills) * meanKillGap
 		var wg sync.WaitGroup
@@ -63,6 +65,20 @@ func TestEntitiesUnderKills(t *testing.T) {
 			})
 		}
 		var wants []want
+		wg.Go(func() {
+			for i := range starts {
+				time.Sleep(span / time.Duration(starts))
+				in, _ := json.Marshal(map[string]any{"account": "started", "amount": 1})
+				req := map[string]any{"orchestrator": "Deposit", "instanceId": fmt.Sprintf("deposit-%03d", i), "input": json.RawMessage(in)}
+				if _, err := s.c.SignalEntity(ctx, entity.ID{Name: "starter", Key: "s"}, "start", req, time.Time{}); err != nil {
+					t.Errorf("signal the starter: %v", err)
+				}
+			}
+		})
+		for i := range starts {
+			wants = append(wants, want{id: fmt.Sprintf("deposit-%03d", i), name: "Deposit", desc: "no output",
+				ok: func(out string) bool { return out == "" || out == "null" }})
+		}
 		for i := range transfers {
 			from := r.IntN(accounts)
 			to := (from + 1 + r.IntN(accounts-1)) % accounts
@@ -81,16 +97,17 @@ func TestEntitiesUnderKills(t *testing.T) {
 		}
 		x := finish(t, s, c, tr, wants, sz.deadline)
 		signalled := senders * perSender
-		pool, total, locked, queued := 0, 0, 0, 0
+		var b balances
 		for deadline := time.Now().Add(sz.deadline); ; time.Sleep(250 * time.Millisecond) {
-			pool, total, locked, queued = s.balances(t)
-			if pool == signalled && total == accounts*accountFunds && locked == 0 && queued == 0 || time.Now().After(deadline) {
+			b = s.balances(t)
+			if b.pool == signalled && b.total == accounts*accountFunds && b.started == starts && b.locked == 0 && b.queued == 0 ||
+				time.Now().After(deadline) {
 				break
 			}
 		}
-		x.notes = fmt.Sprintf("pool %d of %d signals; accounts hold %d of %d; %d locked, %d queued", pool, signalled, total,
-			accounts*accountFunds, locked, queued)
-		if pool != signalled || total != accounts*accountFunds || locked != 0 || queued != 0 {
+		x.notes = fmt.Sprintf("pool %d of %d signals; accounts hold %d of %d; %d of %d deposits started; %d locked, %d queued",
+			b.pool, signalled, b.total, accounts*accountFunds, b.started, starts, b.locked, b.queued)
+		if b.pool != signalled || b.total != accounts*accountFunds || b.started != starts || b.locked != 0 || b.queued != 0 {
 			x.verdict.wrong++
 			t.Errorf("entities: %s\n%s", x.notes, s.lockReport(t))
 		}
@@ -98,9 +115,13 @@ func TestEntitiesUnderKills(t *testing.T) {
 	})
 }
 
-// balances reads the pool Account and the sum of the ten, and counts the
-// Accounts still locked or with operations queued.
-func (s *store) balances(t *testing.T) (pool, total, locked, queued int) {
+// balances is what the Accounts hold: the pool, the sum of the ten, and
+// what the started Deposits paid in; and how many Accounts are still
+// locked or have operations queued.
+type balances struct{ pool, total, started, locked, queued int }
+
+// balances reads the Accounts.
+func (s *store) balances(t *testing.T) (out balances) {
 	t.Helper()
 	q := client.EntityQuery{Name: "account", FetchState: true, IncludeDeleted: true, PageSize: 1000}
 	page, err := s.c.ListEntities(context.Background(), q)
@@ -114,19 +135,22 @@ func (s *store) balances(t *testing.T) (pool, total, locked, queued int) {
 				t.Fatalf("%s: state %s: %v", e.ID, e.State, err)
 			}
 		}
-		if e.ID.Key == "pool" {
-			pool = b
-		} else {
-			total += b
+		switch e.ID.Key {
+		case "pool":
+			out.pool = b
+		case "started":
+			out.started = b
+		default:
+			out.total += b
 		}
 		if e.LockedBy != "" {
-			locked++
+			out.locked++
 		}
 		if e.BacklogQueueSize > 0 {
-			queued++
+			out.queued++
 		}
 	}
-	return pool, total, locked, queued
+	return out
 }
 
 // lockReport describes the Accounts left locked or with operations

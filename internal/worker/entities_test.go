@@ -263,3 +263,85 @@ func TestCleanEntityStorage(t *testing.T) {
 		return b == 3 && meta("held").LockedBy == ""
 	})
 }
+
+// An entity starts orchestrations: under the ID it gives, or under one its
+// batch fixed; they run to completion and report to no one; a start of a
+// finished instance's ID runs it again, as a client's start would.
+func TestEntityStartsOrchestrations(t *testing.T) {
+	a := startApp(t, withRegistry(func(r *durable.Registry) {
+		_ = r.AddEntity("Launcher", func(ctx *entity.Context) (any, error) {
+			var id string
+			if err := ctx.Input(&id); err != nil {
+				return nil, err
+			}
+			var started []string
+			if err := ctx.State(&started); err != nil {
+				return nil, err
+			}
+			got, err := ctx.StartNewOrchestration("HelloCities5", nil, id)
+			if err != nil {
+				return nil, err
+			}
+			return got, ctx.SetState(append(started, got))
+		})
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	launcher := entity.ID{Name: "launcher", Key: "l"}
+	for _, id := range []string{"launched", ""} {
+		if _, err := a.Client.SignalEntity(ctx, launcher, "launch", id, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var started []string
+	for deadline := time.Now().Add(30 * time.Second); len(started) < 2; time.Sleep(100 * time.Millisecond) {
+		md, err := a.Client.GetEntity(ctx, launcher, true)
+		if err == nil {
+			_ = json.Unmarshal(md.State, &started)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the launcher started %v", started)
+		}
+	}
+	if started[0] != "launched" || started[1] == "" {
+		t.Fatalf("started %v", started)
+	}
+	var first *client.Status
+	for _, id := range started {
+		st := a.wait(t, ctx, id)
+		if st.RuntimeStatus != history.StatusCompleted || st.Name != "HelloCities5" {
+			t.Fatalf("%s: %s %s %s", id, st.Name, st.RuntimeStatus, st.Output)
+		}
+		if id == "launched" {
+			first = st
+		}
+	}
+	// Launched again once finished: a new execution.
+	if _, err := a.Client.SignalEntity(ctx, launcher, "launch", "launched", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st, err := a.Client.GetStatus(ctx, "launched", client.StatusOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ExecutionID != first.ExecutionID && st.RuntimeStatus == history.StatusCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("launched again: %+v", st)
+		}
+	}
+	// The entity saw its operations only: no orchestration's end.
+	row, err := a.Hub.GetInstance(ctx, launcher.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := entity.DecodeState(row.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Recent) != 3 || st.Queue != nil {
+		t.Fatalf("the launcher's recent operations %+v, queue %+v", st.Recent, st.Queue)
+	}
+}
