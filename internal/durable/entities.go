@@ -33,7 +33,7 @@ func entityBatch(id entity.ID, fn entity.Func) OrchestratorFunc {
 		// batch is durable (see entity.SchedulerState.Outbox).
 		for _, m := range st.Outbox {
 			if m.Orchestration != "" {
-				x.startOrchestrationAs(m.ID, m.To, m.Orchestration, m.Input)
+				x.startOrchestrationAs(m.ID, m.To, m.Orchestration, m.Version, m.Input)
 				continue
 			}
 			var data any
@@ -62,6 +62,11 @@ func entityBatch(id entity.ID, fn entity.Func) OrchestratorFunc {
 		for i, m := range step.Messages {
 			st.Outbox = append(st.Outbox, entity.OutboxMessage{ID: x.messageID("entity", i), To: m.To, ToExecution: m.ToExecution,
 				Name: m.Name, Input: m.Input, At: m.At, Orchestration: m.Orchestration})
+			if m.Orchestration != "" {
+				// The version of the worker that ran the batch, as a
+				// client's start gets the app's default version.
+				st.Outbox[len(st.Outbox)-1].Version = x.workerVersion
+			}
 		}
 		if err := ctx.SetCustomStatus(json.RawMessage(st.Status().Encode())); err != nil {
 			return nil, err

@@ -193,6 +193,9 @@ type execution struct {
 	// continue-as-new starts.
 	tags   map[string]string
 	logger *slog.Logger
+	// workerVersion is the version of the worker running the episode (its
+	// policy's), which an entity gives the orchestrations it starts.
+	workerVersion string
 
 	events []history.Event // past, then OrchestratorStarted, then accepted new events
 	// pastLen counts the events of events that earlier episodes consumed:
@@ -294,7 +297,8 @@ func execute(reg *Registry, ep Episode, logger *slog.Logger, park *parking) (*Re
 	}
 	ep = atStoredPrecision(ep)
 	x := &execution{reg: reg, instanceID: ep.InstanceID, actions: map[int]*action{},
-		waiters: map[string][]*task{}, buffered: map[string][]history.Event{}, pastLen: len(ep.Past), now: ep.Now}
+		waiters: map[string][]*task{}, buffered: map[string][]history.Event{}, pastLen: len(ep.Past), now: ep.Now,
+		workerVersion: ep.Versions.version()}
 	x.logger = slog.New(replaySafeHandler{inner: logger.Handler(), x: x}).With("instanceId", ep.InstanceID)
 
 	accepted, dropped := x.filterNew(ep.Past, ep.New)
@@ -873,9 +877,9 @@ func (x *execution) sendEventAs(messageID, instanceID, eventName string, data an
 // an entity's start of an orchestration, sent by the execution after the
 // batch that decided it. The new execution's ID derives from the message
 // ID, so that a copy sent again names the same execution and is dropped.
-func (x *execution) startOrchestrationAs(messageID, instanceID, name, input string) {
+func (x *execution) startOrchestrationAs(messageID, instanceID, name, version, input string) {
 	a := x.newAction(history.SubOrchestrationInstanceCreated, name, input)
-	a.instanceID, a.messageID, a.fireAndForget = instanceID, messageID, true
+	a.instanceID, a.messageID, a.fireAndForget, a.version = instanceID, messageID, true, version
 	a.executionID = uuid.NewSHA1(guidNamespace, []byte("start/"+messageID)).String()
 }
 

@@ -67,7 +67,8 @@ func (s *Session) Next(ep Episode) *Result {
 	}
 	ep = atStoredPrecision(ep)
 	accepted, dropped := s.dedup.filter(ep.New)
-	res := &Result{Dropped: dropped, Name: x.name, Version: x.version, ExecutionID: x.executionID, Parent: x.parent}
+	res := &Result{Dropped: dropped, Name: x.name, Version: x.version, ExecutionID: x.executionID, Parent: x.parent, Tags: x.tags}
+	x.workerVersion = ep.Versions.version()
 	x.pastLen = len(x.events)
 	x.events = append(append(x.events, history.Event{Type: history.OrchestratorStarted, EventID: -1, Timestamp: ep.Now}), accepted...)
 	res.Appended = played(x.events[x.pastLen:])

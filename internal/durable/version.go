@@ -96,6 +96,14 @@ const (
 	FailureFail VersionFailure = "Fail"
 )
 
+// version is the policy's version; "" for no policy.
+func (p *VersionPolicy) version() string {
+	if p == nil {
+		return ""
+	}
+	return p.Version
+}
+
 // VersionPolicy is what a worker runs: instances whose version Match
 // allows against Version, the worker's own (host.json's defaultVersion).
 type VersionPolicy struct {

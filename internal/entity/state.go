@@ -76,8 +76,9 @@ type OutboxMessage struct {
 	Input       string    `json:"input,omitempty"`
 	At          time.Time `json:"at,omitzero"`
 	// Orchestration, when set, makes the message the start of that
-	// orchestration as instance To.
+	// orchestration as instance To, at Version.
 	Orchestration string `json:"orchestration,omitempty"`
+	Version       string `json:"version,omitempty"`
 }
 
 // DecodeState reads a SchedulerState from an execution's input; empty

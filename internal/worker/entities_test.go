@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
@@ -268,23 +269,27 @@ func TestCleanEntityStorage(t *testing.T) {
 // batch fixed; they run to completion and report to no one; a start of a
 // finished instance's ID runs it again, as a client's start would.
 func TestEntityStartsOrchestrations(t *testing.T) {
-	a := startApp(t, withRegistry(func(r *durable.Registry) {
-		_ = r.AddEntity("Launcher", func(ctx *entity.Context) (any, error) {
-			var id string
-			if err := ctx.Input(&id); err != nil {
-				return nil, err
-			}
-			var started []string
-			if err := ctx.State(&started); err != nil {
-				return nil, err
-			}
-			got, err := ctx.StartNewOrchestration("HelloCities5", nil, id)
-			if err != nil {
-				return nil, err
-			}
-			return got, ctx.SetState(append(started, got))
-		})
-	}))
+	// Under a strict version policy: what an entity starts gets the
+	// worker's version, as a client's start gets the app's default, and
+	// runs.
+	a := startApp(t, withDurable(func(d *config.DurableOptions) { d.DefaultVersion, d.VersionMatchStrategy = "2.0", "Strict" }),
+		withRegistry(func(r *durable.Registry) {
+			_ = r.AddEntity("Launcher", func(ctx *entity.Context) (any, error) {
+				var id string
+				if err := ctx.Input(&id); err != nil {
+					return nil, err
+				}
+				var started []string
+				if err := ctx.State(&started); err != nil {
+					return nil, err
+				}
+				got, err := ctx.StartNewOrchestration("HelloCities5", nil, id)
+				if err != nil {
+					return nil, err
+				}
+				return got, ctx.SetState(append(started, got))
+			})
+		}))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	launcher := entity.ID{Name: "launcher", Key: "l"}
@@ -309,7 +314,7 @@ func TestEntityStartsOrchestrations(t *testing.T) {
 	var first *client.Status
 	for _, id := range started {
 		st := a.wait(t, ctx, id)
-		if st.RuntimeStatus != history.StatusCompleted || st.Name != "HelloCities5" {
+		if st.RuntimeStatus != history.StatusCompleted || st.Name != "HelloCities5" || st.Version != "2.0" {
 			t.Fatalf("%s: %s %s %s", id, st.Name, st.RuntimeStatus, st.Output)
 		}
 		if id == "launched" {
