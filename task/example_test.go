@@ -457,3 +457,44 @@ func ExampleEntityContext_StartNewOrchestration() {
 	fmt.Println(out)
 	// Output: greet-Tokyo: Hello Tokyo!
 }
+
+// Wallet is an entity's state whose methods are its operations.
+type Wallet struct {
+	Balance int `json:"balance"`
+}
+
+// Deposit adds an amount.
+func (w *Wallet) Deposit(amount int) { w.Balance += amount }
+
+// Withdraw takes an amount out, if the wallet holds it.
+func (w *Wallet) Withdraw(amount int) error {
+	if amount > w.Balance {
+		return fmt.Errorf("cannot withdraw %d: the balance is %d", amount, w.Balance)
+	}
+	w.Balance -= amount
+	return nil
+}
+
+// Get returns the balance.
+func (w *Wallet) Get() int { return w.Balance }
+
+// An entity made of a struct's methods: "deposit" calls Deposit, and so on.
+func ExampleEntityFuncOf() {
+	reg := task.NewRegistry()
+	_ = reg.AddEntity("Wallet", task.EntityFuncOf[Wallet]())
+	_ = reg.AddOrchestrator("Spend", func(ctx *task.OrchestrationContext) (any, error) {
+		w := task.EntityID{Name: "Wallet", Key: "w"}
+		if err := ctx.CallEntity(w, "deposit", 10).Await(nil); err != nil {
+			return nil, err
+		}
+		refused := ctx.CallEntity(w, "withdraw", 25).Await(nil)
+		var balance int
+		err := ctx.CallEntity(w, "get", nil).Await(&balance)
+		return fmt.Sprintf("%d (%v)", balance, refused != nil), err
+	})
+
+	var out string
+	_ = tasktest.NewEnv(reg).Run("Spend", nil).Output(&out)
+	fmt.Println(out)
+	// Output: 10 (true)
+}
