@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/durable-go/durable/internal/cron"
 )
 
 // hostJSON is the part of host.json the dev host understands. encoding/json matches keys
@@ -116,7 +118,7 @@ type queueTrigger struct {
 
 type timerTrigger struct {
 	name         string
-	schedule     *schedule
+	schedule     *cron.Expr
 	expr         string
 	runOnStartup bool
 }
@@ -293,7 +295,7 @@ func (a *app) loadFunction(path string, log *slog.Logger) (*function, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: schedule: %w", path, err)
 			}
-			s, err := parseSchedule(expr)
+			s, err := cron.Parse(expr)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}

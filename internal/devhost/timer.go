@@ -40,7 +40,9 @@ func (h *host) runTimer(ctx context.Context, fn *function) {
 	}
 	for {
 		now := time.Now()
-		due := fn.timer.schedule.next(now)
+		// UTC, as the Functions host evaluates schedules unless
+		// WEBSITE_TIME_ZONE is set, which the dev host does not support.
+		due := fn.timer.schedule.Next(now, time.UTC)
 		if due.IsZero() {
 			log.Error("timer schedule has no next occurrence; timer stopped", "schedule", fn.timer.expr)
 			return

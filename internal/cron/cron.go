@@ -1,4 +1,9 @@
-package devhost
+// Package cron parses NCRONTAB expressions, the Azure Functions timer
+// trigger's "{second} {minute} {hour} {day} {month} {day-of-week}", and
+// finds their next occurrence in a time zone. It is its own parser, not a
+// cron module's: the well-kept Go ones (robfig/cron v3) fire when either
+// the day of month or the day of week matches, where NCrontab needs both.
+package cron
 
 import (
 	"fmt"
@@ -7,13 +12,10 @@ import (
 	"time"
 )
 
-// schedule is a parsed NCRONTAB expression, "{second} {minute} {hour} {day} {month}
-// {day-of-week}", evaluated in UTC as the Functions host does unless WEBSITE_TIME_ZONE is set
-// (which the dev host does not support). Each field is a bit set of the values it allows.
-//
-// As in NCrontab (and unlike Vixie cron) a time must match both the day-of-month and the
-// day-of-week field.
-type schedule struct {
+// Expr is a parsed NCRONTAB expression. Each field is a bit set of the
+// values it allows. As in NCrontab (and unlike Vixie cron) a time must
+// match both the day-of-month and the day-of-week field.
+type Expr struct {
 	second, minute, hour, day, month, weekday uint64
 }
 
@@ -33,9 +35,9 @@ var cronFields = [6]cronField{
 	{name: "day-of-week", min: 0, max: 7, names: []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
 }
 
-// parseSchedule parses a six-field NCRONTAB expression. Five fields (no seconds) are
-// accepted too and fire at second 0, as NCrontab's classic format does.
-func parseSchedule(expr string) (*schedule, error) {
+// Parse parses a six-field NCRONTAB expression. Five fields (no seconds)
+// are accepted too and fire at second 0, as NCrontab's classic format does.
+func Parse(expr string) (*Expr, error) {
 	fields := strings.Fields(expr)
 	switch len(fields) {
 	case 6:
@@ -55,10 +57,10 @@ func parseSchedule(expr string) (*schedule, error) {
 	if sets[5]&(1<<7) != 0 {
 		sets[5] = sets[5]&^(1<<7) | 1
 	}
-	s := &schedule{second: sets[0], minute: sets[1], hour: sets[2], day: sets[3], month: sets[4], weekday: sets[5]}
+	s := &Expr{second: sets[0], minute: sets[1], hour: sets[2], day: sets[3], month: sets[4], weekday: sets[5]}
 	// Catch schedules that can never fire (30 February) here rather than with a timer that
 	// silently never runs.
-	if s.next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+	if s.nextWall(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
 		return nil, fmt.Errorf("schedule %q never fires", expr)
 	}
 	return s, nil
@@ -127,9 +129,62 @@ func cronValue(s string, f cronField) (int, error) {
 
 func has(set uint64, v int) bool { return set&(1<<uint(v)) != 0 }
 
-// next returns the first time strictly after t (to the second, in UTC) that the schedule
-// allows, or the zero time if there is none within five years.
-func (s *schedule) next(t time.Time) time.Time {
+// Next returns the first instant strictly after t whose wall-clock time in
+// loc the expression allows, or the zero time when there is none within
+// five years. Across daylight-saving changes: a wall-clock time that does
+// not exist that day (the hour skipped in spring) is skipped, and one that
+// occurs twice (the hour repeated in autumn) fires once, at its first
+// occurrence.
+func (s *Expr) Next(t time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	t = t.Truncate(time.Second)
+	// Search wall-clock times, held as UTC times with the same fields, and
+	// map each match to the instants that show it in loc.
+	w := wall(t, loc)
+	for range 10000 {
+		if w = s.nextWall(w); w.IsZero() {
+			return w
+		}
+		if at, ok := instantOf(w, loc); ok && at.After(t) {
+			return at
+		}
+		// A time skipped that day, or one whose first occurrence is not
+		// after t (it fired then): the next wall-clock time.
+	}
+	return time.Time{}
+}
+
+// wall is t's wall-clock time in loc, as a UTC time with those fields.
+func wall(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	y, mo, d := l.Date()
+	h, mi, sec := l.Clock()
+	return time.Date(y, mo, d, h, mi, sec, 0, time.UTC)
+}
+
+// instantOf returns the first instant whose wall-clock time in loc is w (a
+// UTC time holding the wall-clock fields); false when w does not exist in
+// loc (skipped by a change of offset).
+func instantOf(w time.Time, loc *time.Location) (time.Time, bool) {
+	guess := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc)
+	var best time.Time
+	// Offsets change by at most two hours at once, in steps of at least a
+	// quarter hour.
+	for d := -2 * time.Hour; d <= 2*time.Hour; d += 15 * time.Minute {
+		c := guess.Add(d)
+		if wall(c, loc).Equal(w) && (best.IsZero() || c.Before(best)) {
+			best = c
+		}
+	}
+	return best, !best.IsZero()
+}
+
+// nextWall returns the first wall-clock time strictly after w (to the
+// second; both are UTC times holding wall-clock fields) that the
+// expression allows, or the zero time if there is none within five years.
+func (s *Expr) nextWall(t time.Time) time.Time {
 	t = t.UTC().Truncate(time.Second).Add(time.Second)
 	limit := t.AddDate(5, 0, 0)
 	// Skip whole months, days, hours and minutes that cannot match instead of stepping

@@ -1,4 +1,4 @@
-package devhost
+package cron
 
 import (
 	"strings"
@@ -41,14 +41,14 @@ func TestScheduleNext(t *testing.T) {
 		{"*/10 * * * *", "2024-03-10 10:03:20", []string{"2024-03-10 10:10:00"}},
 		{"0 0 0 1 1 *", "2024-12-31 23:59:59", []string{"2025-01-01 00:00:00"}},
 	} {
-		s, err := parseSchedule(tc.expr)
+		s, err := Parse(tc.expr)
 		if err != nil {
-			t.Errorf("parseSchedule(%q): %v", tc.expr, err)
+			t.Errorf("Parse(%q): %v", tc.expr, err)
 			continue
 		}
 		at := utc(tc.from)
 		for _, w := range tc.want {
-			at = s.next(at)
+			at = s.Next(at, time.UTC)
 			if !at.Equal(utc(w)) {
 				t.Errorf("%q from %s: got %s, want %s", tc.expr, tc.from, at.Format(time.DateTime), w)
 				break
@@ -57,14 +57,14 @@ func TestScheduleNext(t *testing.T) {
 	}
 }
 
-func TestScheduleNextIsUTC(t *testing.T) {
-	s, err := parseSchedule("0 0 9 * * *")
+func TestNextInUTCWhateverTheTimesZone(t *testing.T) {
+	s, err := Parse("0 0 9 * * *")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tokyo := time.FixedZone("JST", 9*3600)
 	from := time.Date(2024, 3, 10, 12, 0, 0, 0, tokyo) // 03:00 UTC
-	if got, want := s.next(from), utc("2024-03-10 09:00:00"); !got.Equal(want) {
+	if got, want := s.Next(from, nil), utc("2024-03-10 09:00:00"); !got.Equal(want) {
 		t.Errorf("next = %s, want %s (09:00 UTC)", got, want)
 	}
 }
@@ -86,9 +86,66 @@ func TestParseScheduleErrors(t *testing.T) {
 		{"* * * * foo *", "bad value"},
 		{"0 0 0 30 2 *", "never fires"},
 	} {
-		_, err := parseSchedule(tc.expr)
+		_, err := Parse(tc.expr)
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("parseSchedule(%q) = %v, want an error containing %q", tc.expr, err, tc.wantErr)
+			t.Errorf("Parse(%q) = %v, want an error containing %q", tc.expr, err, tc.wantErr)
+		}
+	}
+}
+
+// Schedules in a time zone across its daylight-saving changes: a time the
+// spring change skips does not fire that day, one the autumn change
+// repeats fires once, and times on either side keep their wall-clock hour.
+func TestNextAcrossDaylightSaving(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lordHowe, err := time.LoadLocation("Australia/Lord_Howe") // a 30-minute change
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(loc *time.Location, s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04:05 -0700", s, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name, expr string
+		loc        *time.Location
+		from       string
+		want       []string // instants, with their offsets
+	}{
+		{"daily 02:30 is skipped on the spring day", "0 30 2 * * *", ny, "2024-03-09 03:00:00 -0500",
+			[]string{"2024-03-11 02:30:00 -0400", "2024-03-12 02:30:00 -0400"}},
+		{"daily 09:00 keeps its wall-clock hour", "0 0 9 * * *", ny, "2024-03-09 10:00:00 -0500",
+			[]string{"2024-03-10 09:00:00 -0400"}},
+		{"and in autumn", "0 0 9 * * *", ny, "2024-11-02 10:00:00 -0400", []string{"2024-11-03 09:00:00 -0500"}},
+		{"daily 01:30 fires once on the autumn day", "0 30 1 * * *", ny, "2024-11-02 12:00:00 -0400",
+			[]string{"2024-11-03 01:30:00 -0400", "2024-11-04 01:30:00 -0500"}},
+		{"every 30 minutes through the repeated hour", "0 */30 * * * *", ny, "2024-11-03 00:45:00 -0400",
+			[]string{"2024-11-03 01:00:00 -0400", "2024-11-03 01:30:00 -0400", "2024-11-03 02:00:00 -0500"}},
+		{"every 30 minutes through the skipped hour", "0 */30 * * * *", ny, "2024-03-10 01:15:00 -0500",
+			[]string{"2024-03-10 01:30:00 -0500", "2024-03-10 03:00:00 -0400"}},
+		{"from inside the repeated hour, its times do not fire again", "0 45 1 * * *", ny, "2024-11-03 01:10:00 -0500",
+			[]string{"2024-11-04 01:45:00 -0500"}},
+		{"a half-hour change", "0 15 2 * * *", lordHowe, "2024-10-05 12:00:00 +1030",
+			[]string{"2024-10-07 02:15:00 +1100"}},
+	} {
+		got := []string{}
+		from := at(tc.loc, tc.from)
+		s, err := Parse(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range tc.want {
+			from = s.Next(from, tc.loc)
+			got = append(got, from.In(tc.loc).Format("2006-01-02 15:04:05 -0700"))
+		}
+		if strings.Join(got, ", ") != strings.Join(tc.want, ", ") {
+			t.Errorf("%s: %q from %s gave %v, want %v", tc.name, tc.expr, tc.from, got, tc.want)
 		}
 	}
 }
