@@ -32,8 +32,12 @@ func entityBatch(id entity.ID, fn entity.Func) OrchestratorFunc {
 		// What the previous batch decided to send leaves now that the
 		// batch is durable (see entity.SchedulerState.Outbox).
 		for _, m := range st.Outbox {
-			if m.Orchestration != "" {
-				x.startOrchestrationAs(m.ID, m.To, m.Orchestration, m.Version, m.Input)
+			switch {
+			case m.Orchestration != "":
+				x.startOrchestrationAs(m.ID, m.To, m.Orchestration, m.Version, m.Input, m.OnEnd)
+				continue
+			case m.Terminate:
+				x.terminateAs(m.ID, m.To, m.Input)
 				continue
 			}
 			var data any
@@ -61,8 +65,9 @@ func entityBatch(id entity.ID, fn entity.Func) OrchestratorFunc {
 		}
 		for i, m := range step.Messages {
 			st.Outbox = append(st.Outbox, entity.OutboxMessage{ID: x.messageID("entity", i), To: m.To, ToExecution: m.ToExecution,
-				Name: m.Name, Input: m.Input, At: m.At, Orchestration: m.Orchestration})
-			if m.Orchestration != "" {
+				Name: m.Name, Input: m.Input, At: m.At, Orchestration: m.Orchestration, Version: m.Version, OnEnd: m.OnEnd,
+				Terminate: m.Terminate})
+			if m.Orchestration != "" && m.Version == "" {
 				// The version of the worker that ran the batch, as a
 				// client's start gets the app's default version.
 				st.Outbox[len(st.Outbox)-1].Version = x.workerVersion

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -526,6 +527,73 @@ func TestEntityStartsOrchestrationsOnce(t *testing.T) {
 		}
 		if total != want {
 			t.Fatalf("seed %d: the children deposited %d, want %d", seed, total, want)
+		}
+	}
+}
+
+// An entity that asks to be told when what it started ends is told once
+// per orchestration, with how it ended; one it terminates ends Terminated.
+func TestEntityIsToldWhenItsOrchestrationsEnd(t *testing.T) {
+	reg := NewRegistry()
+	if err := reg.AddEntity("Keeper", func(ctx *entity.Context) (any, error) {
+		var ended []string
+		if err := ctx.State(&ended); err != nil {
+			return nil, err
+		}
+		switch ctx.Operation() {
+		case "start", "stop":
+			var n int
+			if err := ctx.Input(&n); err != nil {
+				return nil, err
+			}
+			id := fmt.Sprint("w-", n)
+			if ctx.Operation() == "stop" {
+				return nil, ctx.Terminate(id, "enough")
+			}
+			_, err := ctx.StartOrchestration(entity.StartOptions{Name: "Waiter", Input: n, InstanceID: id, OnEnd: "ended"})
+			return nil, err
+		case "ended":
+			var e entity.OrchestrationEnded
+			if err := ctx.Input(&e); err != nil {
+				return nil, err
+			}
+			return nil, ctx.SetState(append(ended, fmt.Sprintf("%s %s %s", e.InstanceID, e.Status, e.Output)))
+		}
+		return nil, entity.ErrUnknownOperation
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.AddOrchestrator("Waiter", func(ctx *OrchestrationContext) (any, error) {
+		var n int
+		if err := ctx.GetInput(&n); err != nil {
+			return nil, err
+		}
+		return n, ctx.WaitForExternalEvent("go").Await(nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	keeper := entity.ID{Name: "keeper", Key: "k"}
+	for seed := range uint64(8) {
+		w := newWorld(t, reg, seed)
+		w.dup = 0.3
+		for n := 1; n <= 3; n++ {
+			w.signal(keeper, "start", n)
+		}
+		w.run()
+		w.queue = append(w.queue, worldMessage{to: "w-1", ev: history.Event{Type: history.EventRaised, EventID: -1, Timestamp: w.now,
+			Name: "go", MessageID: w.messageID()}})
+		w.signal(keeper, "stop", 2)
+		w.run()
+		var ended []string
+		if st := w.entityState(keeper); st.State != nil {
+			_ = json.Unmarshal([]byte(*st.State), &ended)
+		}
+		slices.Sort(ended)
+		if got := strings.Join(ended, "; "); got != "w-1 Completed 1; w-2 Terminated " {
+			t.Fatalf("seed %d: the keeper was told %q", seed, got)
+		}
+		if last := w.insts["w-3"].last; last == nil || last.Status != history.StatusRunning {
+			t.Fatalf("seed %d: w-3 %+v", seed, last)
 		}
 	}
 }

@@ -277,8 +277,13 @@ type action struct {
 	// instead of one derived from the execution and the action.
 	messageID string
 	// fireAndForget marks a sub-orchestration started for no one to wait
-	// for (an entity's start of an orchestration).
+	// for (an entity's start of an orchestration); notify is then the
+	// operation it signals its starter when it ends ("" for none).
 	fireAndForget bool
+	notify        string
+	// terminate makes an EventSent the termination of its target, with
+	// the input as reason.
+	terminate bool
 }
 
 // Execute runs one episode of an orchestration. It never panics because of
@@ -877,10 +882,18 @@ func (x *execution) sendEventAs(messageID, instanceID, eventName string, data an
 // an entity's start of an orchestration, sent by the execution after the
 // batch that decided it. The new execution's ID derives from the message
 // ID, so that a copy sent again names the same execution and is dropped.
-func (x *execution) startOrchestrationAs(messageID, instanceID, name, version, input string) {
+func (x *execution) startOrchestrationAs(messageID, instanceID, name, version, input, notify string) {
 	a := x.newAction(history.SubOrchestrationInstanceCreated, name, input)
-	a.instanceID, a.messageID, a.fireAndForget, a.version = instanceID, messageID, true, version
+	a.instanceID, a.messageID, a.fireAndForget, a.version, a.notify = instanceID, messageID, true, version, notify
 	a.executionID = uuid.NewSHA1(guidNamespace, []byte("start/"+messageID)).String()
+}
+
+// terminateAs terminates instance instanceID with reason (JSON text), in a
+// message with the given ID: an entity's termination of an orchestration
+// it started, sent by the execution after the batch that decided it.
+func (x *execution) terminateAs(messageID, instanceID, reason string) {
+	a := x.newAction(history.EventSent, "$terminate", reason)
+	a.instanceID, a.messageID, a.terminate = instanceID, messageID, true
 }
 
 // receiveAll waits until the execution holds an event that no waiter

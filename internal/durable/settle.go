@@ -1,12 +1,14 @@
 package durable
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/durable-go/durable/internal/entity"
 	"github.com/durable-go/durable/internal/history"
 )
 
@@ -74,14 +76,20 @@ func (x *execution) settle(res *Result) {
 					OrchestrationInstance: self}}
 			if a.fireAndForget {
 				start.Tags = map[string]string{history.TagFireAndForget: ""}
+				if a.notify != "" {
+					start.Tags[history.TagNotifyEntity] = a.notify
+				}
 			}
 			res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
 				Message: history.TaskMessage{OrchestrationInstance: child, Event: start}})
 		case history.EventSent:
 			ev.InstanceID = a.instanceID
+			msg := history.Event{Type: history.EventRaised, EventID: -1, Timestamp: now, Name: a.name, Input: a.input}
+			if a.terminate {
+				msg = history.Event{Type: history.ExecutionTerminated, EventID: -1, Timestamp: now, Input: a.input}
+			}
 			res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration, VisibleAt: a.fireAt,
-				Message: history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: a.instanceID},
-					Event: history.Event{Type: history.EventRaised, EventID: -1, Timestamp: now, Name: a.name, Input: a.input}}})
+				Message: history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: a.instanceID}, Event: msg}})
 		}
 		// Each action sends one message. Its ID derives from the execution
 		// and the action, so that the same message sent again after a crash
@@ -152,11 +160,37 @@ func (x *execution) finishFailed(fd *history.FailureDetails, res *Result) {
 }
 
 func (x *execution) notifyParent(res *Result, fd *history.FailureDetails) {
+	if op := x.tags[history.TagNotifyEntity]; op != "" && x.parent != nil && history.IsFireAndForget(x.tags) &&
+		entity.IsEntity(x.parent.OrchestrationInstance.InstanceID) {
+		res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
+			Message: entityNotice(x.instanceID, x.executionID, x.parent.OrchestrationInstance.InstanceID, op, res, fd, x.now)})
+		return
+	}
 	if x.parent == nil || history.IsFireAndForget(x.tags) {
 		return
 	}
 	res.Outbound = append(res.Outbound, Outbound{Kind: ToOrchestration,
 		Message: parentNotice(x.instanceID, x.executionID, x.parent, res.Output, fd, x.now)})
+}
+
+// entityNotice is the signal that tells the entity that started an
+// orchestration, which asked for it, how the orchestration ended: operation
+// op with an entity.OrchestrationEnded, one way, under an ID derived from
+// the execution, so that a copy sent again is dropped.
+func entityNotice(instanceID, executionID, target, op string, res *Result, fd *history.FailureDetails, now time.Time) history.TaskMessage {
+	ended := entity.OrchestrationEnded{InstanceID: instanceID, ExecutionID: executionID, Status: res.Status, Failure: fd}
+	if fd == nil {
+		ended.Output = json.RawMessage(res.Output)
+		if !json.Valid(ended.Output) {
+			ended.Output = nil
+		}
+	}
+	in, _ := json.Marshal(ended)
+	id := messageID(instanceID, executionID, "entity-notice", 0)
+	r, _ := json.Marshal(entity.Request{Operation: op, IsSignal: true, Input: string(in), ID: id})
+	return history.TaskMessage{OrchestrationInstance: history.OrchestrationInstance{InstanceID: target},
+		Event: history.Event{Type: history.EventRaised, EventID: -1, Timestamp: now, Name: entity.EventOperation,
+			Input: string(r), MessageID: id}}
 }
 
 // parentNotice is the message that tells a sub-orchestration's parent how

@@ -36,8 +36,11 @@ type action struct {
 	req    Request
 	at     time.Time
 	// orchestration is the name of the orchestration to start as
-	// instance instanceID with input req.Input.
-	orchestration, instanceID string
+	// instance instanceID with input req.Input, at version, signalling
+	// onEnd back when it ends; terminate ends instanceID instead, with
+	// reason req.Input.
+	orchestration, instanceID, version, onEnd string
+	terminate                                 bool
 }
 
 // ID is the entity's ID.
@@ -119,21 +122,55 @@ func (c *Context) ScheduleSignal(target ID, op string, input any, at time.Time) 
 // operation's batch is durable, and only if the operation succeeds; a
 // start of an instance that already runs is dropped.
 func (c *Context) StartNewOrchestration(name string, input any, instanceID string) (string, error) {
-	if name == "" || name[0] == '@' {
-		return "", fmt.Errorf("start orchestration %q: not an orchestrator's name", name)
+	return c.StartOrchestration(StartOptions{Name: name, Input: input, InstanceID: instanceID})
+}
+
+// StartOptions describe an orchestration an entity starts.
+type StartOptions struct {
+	Name  string
+	Input any
+	// InstanceID is the instance's ID; "" for a new one.
+	InstanceID string
+	// Version is its version; "" for the worker's (its policy's).
+	Version string
+	// OnEnd, when set, is the operation of this entity that the
+	// orchestration signals when it ends, with an OrchestrationEnded.
+	OnEnd string
+}
+
+// StartOrchestration starts an orchestration as o describes and returns its
+// instance ID; see StartNewOrchestration.
+func (c *Context) StartOrchestration(o StartOptions) (string, error) {
+	if o.Name == "" || o.Name[0] == '@' {
+		return "", fmt.Errorf("start orchestration %q: not an orchestrator's name", o.Name)
 	}
-	if instanceID == "" {
-		instanceID = c.newID()
+	if o.InstanceID == "" {
+		o.InstanceID = c.newID()
 	}
-	if err := layout.ValidateInstanceID(instanceID); err != nil {
-		return "", fmt.Errorf("start orchestration %q: %w", name, err)
+	if err := layout.ValidateInstanceID(o.InstanceID); err != nil {
+		return "", fmt.Errorf("start orchestration %q: %w", o.Name, err)
 	}
-	in, err := encodeInput(input)
+	in, err := encodeInput(o.Input)
 	if err != nil {
-		return "", fmt.Errorf("start orchestration %q: encode input: %w", name, err)
+		return "", fmt.Errorf("start orchestration %q: encode input: %w", o.Name, err)
 	}
-	c.actions = append(c.actions, action{orchestration: name, instanceID: instanceID, req: Request{Input: in}})
-	return instanceID, nil
+	c.actions = append(c.actions, action{orchestration: o.Name, instanceID: o.InstanceID, version: o.Version, onEnd: o.OnEnd,
+		req: Request{Input: in}})
+	return o.InstanceID, nil
+}
+
+// Terminate ends orchestration instanceID as Terminated with reason, once
+// the operation succeeds: for an entity that manages what it started.
+func (c *Context) Terminate(instanceID, reason string) error {
+	if err := layout.ValidateInstanceID(instanceID); err != nil {
+		return fmt.Errorf("terminate: %w", err)
+	}
+	in, err := encodeInput(reason)
+	if err != nil {
+		return fmt.Errorf("terminate %s: %w", instanceID, err)
+	}
+	c.actions = append(c.actions, action{terminate: true, instanceID: instanceID, req: Request{Input: in}})
+	return nil
 }
 
 func encodeInput(v any) (string, error) {

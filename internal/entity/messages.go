@@ -151,3 +151,14 @@ func (t *Time) UnmarshalText(b []byte) error {
 const tick = 100 * time.Nanosecond
 
 func at(t time.Time) Time { return Time{t.UTC().Truncate(tick)} }
+
+// OrchestrationEnded is the input of the operation an orchestration an
+// entity started signals that entity with when it ends, if the entity asked
+// for it (StartOptions.OnEnd): an addition of this project's.
+type OrchestrationEnded struct {
+	InstanceID  string                  `json:"instanceId"`
+	ExecutionID string                  `json:"executionId"`
+	Status      history.RuntimeStatus   `json:"status"`
+	Output      json.RawMessage         `json:"output,omitempty"`
+	Failure     *history.FailureDetails `json:"failure,omitempty"`
+}

@@ -27,8 +27,12 @@ type Outbound struct {
 	Input       string
 	At          time.Time
 	// Orchestration, when set, makes the message the start of that
-	// orchestration as instance To, with Input, fire and forget.
-	Orchestration string
+	// orchestration as instance To, with Input, at Version, fire and
+	// forget; when it ends, it signals operation OnEnd (if set) back.
+	Orchestration, Version, OnEnd string
+	// Terminate makes the message the termination of instance To, with
+	// Input as reason.
+	Terminate bool
 }
 
 // Step is what one batch decided: the state the entity's next execution
@@ -190,8 +194,13 @@ func (step *Step) run(id ID, op Request, fn Func, now time.Time, newID func() st
 // entity's sorter (scheduled ones are not ordered).
 func (step *Step) send(actions []action, now time.Time, newID func() string) {
 	for _, s := range actions {
-		if s.orchestration != "" {
-			step.Messages = append(step.Messages, Outbound{To: s.instanceID, Orchestration: s.orchestration, Input: s.req.Input})
+		switch {
+		case s.orchestration != "":
+			step.Messages = append(step.Messages, Outbound{To: s.instanceID, Orchestration: s.orchestration, Input: s.req.Input,
+				Version: s.version, OnEnd: s.onEnd})
+			continue
+		case s.terminate:
+			step.Messages = append(step.Messages, Outbound{To: s.instanceID, Terminate: true, Input: s.req.Input})
 			continue
 		}
 		r := s.req

@@ -79,6 +79,10 @@ type OutboxMessage struct {
 	// orchestration as instance To, at Version.
 	Orchestration string `json:"orchestration,omitempty"`
 	Version       string `json:"version,omitempty"`
+	OnEnd         string `json:"onEnd,omitempty"`
+	// Terminate makes the message the termination of instance To, with
+	// Input as reason.
+	Terminate bool `json:"terminate,omitempty"`
 }
 
 // DecodeState reads a SchedulerState from an execution's input; empty

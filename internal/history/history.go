@@ -232,6 +232,11 @@ func (f *FailureDetails) JSON() string {
 // reported to no parent. The Durable Task Framework's tag of that name.
 const TagFireAndForget = "FireAndForget"
 
+// TagNotifyEntity, among the Tags of a fire-and-forget start by an entity,
+// names the operation the orchestration signals that entity when it ends
+// (with an OrchestrationEnded): a tag of this project's.
+const TagNotifyEntity = "durable.notifyEntityOperation"
+
 // IsFireAndForget reports whether tags mark a fire-and-forget start.
 func IsFireAndForget(tags map[string]string) bool {
 	_, ok := tags[TagFireAndForget]
