@@ -22,6 +22,7 @@ import (
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/retention"
+	"github.com/durable-go/durable/internal/schedule"
 	"github.com/durable-go/durable/internal/telemetry"
 	"github.com/durable-go/durable/internal/worker"
 )
@@ -184,6 +185,13 @@ func New(cfg Config) (*App, error) {
 	if err := batch.Register(cfg.Registry, c); err != nil {
 		_ = tel.Shutdown(context.Background())
 		return nil, fmt.Errorf("register bulk operations: %w", err)
+	}
+	// Schedules are entities that every app runs, like bulk operations.
+	if _, ok := cfg.Registry.Entity(schedule.EntityName); !ok {
+		if err := cfg.Registry.AddEntity(schedule.EntityName, schedule.Entity); err != nil {
+			_ = tel.Shutdown(context.Background())
+			return nil, fmt.Errorf("register schedules: %w", err)
+		}
 	}
 	a := &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger, telemetry: tel}
 	if d.Retention.Enabled() {

@@ -73,9 +73,9 @@ func entityBatch(id entity.ID, fn entity.Func) OrchestratorFunc {
 				st.Outbox[len(st.Outbox)-1].Version = x.workerVersion
 			}
 		}
-		if err := ctx.SetCustomStatus(json.RawMessage(st.Status().Encode())); err != nil {
-			return nil, err
-		}
+		// The status stays the one of this execution's input, as its row's
+		// Input is: the next execution shows the new state and its status
+		// together, so a reader never sees the one without the other.
 		return nil, ctx.ContinueAsNew(json.RawMessage(st.Encode()))
 	}
 }

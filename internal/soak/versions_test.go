@@ -573,7 +573,14 @@ func TestTwoVersionsUnderKills(t *testing.T) {
 		oldB := newBuild(t, hub, conn, appDir(t, hub, versionHub(oldVersion, "", "")), "", "DURABLE_LOG_LEVEL=debug")
 		newB := newBuild(t, hub, conn, appDir(t, hub, versionHub(newVersion, "", "")), "")
 		oldB.name, newB.name = "old", "new"
-		oldB.mustStart()
+		// The old build takes the partitions first, so that it certainly
+		// meets 2.0 instances to reject before the new build asks for its share.
+		first := oldB.mustStart()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(first.out.String(), `msg="acquired partition"`); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the old build took no partition within 30 s:\n%s", first.out.String())
+			}
+		}
 		newB.mustStart()
 		wants := cities("city", sz.killCities)
 		for i := range sz.killFanOuts {

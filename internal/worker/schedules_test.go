@@ -1,0 +1,151 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/history"
+	"github.com/durable-go/durable/internal/schedule"
+)
+
+// A schedule on storage: every second it starts one run per tick, whose
+// ID names the tick; paused it starts none; resumed it goes on; a trigger
+// and a backfill start their runs; the schedule learns how each run ended;
+// deleted, it is gone and starts nothing more.
+func TestSchedulesOnStorage(t *testing.T) {
+	a := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+		}
+	}
+	get := func() *schedule.State {
+		t.Helper()
+		st, err := a.Client.GetSchedule(ctx, "greet")
+		if err != nil && !errors.Is(err, client.ErrScheduleNotFound) {
+			t.Fatal(err)
+		}
+		return st
+	}
+	spec := schedule.Spec{Orchestrator: "HelloWorld", Input: json.RawMessage(`"schedule"`), Every: schedule.Duration(time.Second),
+		Overlap: schedule.OverlapAllowAll}
+	if err := a.Client.CreateSchedule(ctx, "greet", spec); err != nil {
+		t.Fatal(err)
+	}
+	until("five runs completed", func() bool {
+		st := get()
+		if st == nil {
+			return false
+		}
+		done := 0
+		for _, r := range st.Recent {
+			if r.Status == "Completed" {
+				done++
+			}
+		}
+		return done >= 5
+	})
+	st := get()
+	var ticks []time.Time
+	for _, r := range st.Recent {
+		ticks = append(ticks, r.Tick)
+		if r.Status != "Completed" {
+			continue
+		}
+		run, err := a.Client.GetStatus(ctx, r.InstanceID, client.StatusOptions{})
+		if err != nil || run.RuntimeStatus != history.StatusCompleted || string(run.Output) != `"Hello schedule!"` ||
+			run.InstanceID != schedule.RunID("greet", r.Tick, "tick", 0) {
+			t.Fatalf("run %+v: %+v %v", r, run, err)
+		}
+	}
+	slices.SortFunc(ticks, time.Time.Compare)
+	for i := 1; i < len(ticks); i++ {
+		if ticks[i].Sub(ticks[i-1]) != time.Second {
+			t.Fatalf("ticks %v are not every second", ticks)
+		}
+	}
+
+	if err := a.Client.PauseSchedule(ctx, "greet", "quiet please"); err != nil {
+		t.Fatal(err)
+	}
+	until("paused", func() bool { return get().Paused })
+	time.Sleep(1500 * time.Millisecond) // a tick in flight may still land
+	started := get().Started
+	time.Sleep(2 * time.Second)
+	if st := get(); st.Started != started || st.Note != "quiet please" || !st.Next.IsZero() {
+		t.Fatalf("a paused schedule started %d runs: %+v", st.Started-started, st)
+	}
+	if err := a.Client.ResumeSchedule(ctx, "greet", ""); err != nil {
+		t.Fatal(err)
+	}
+	until("runs again", func() bool { return get().Started >= started+2 })
+	if err := a.Client.PauseSchedule(ctx, "greet", ""); err != nil {
+		t.Fatal(err)
+	}
+	until("paused again", func() bool { return get().Paused })
+
+	// Trigger and backfill, while paused.
+	if err := a.Client.TriggerSchedule(ctx, "greet"); err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := a.Client.BackfillSchedule(ctx, "greet", from, from.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	until("the trigger and the backfill ran", func() bool {
+		n := 0
+		for _, r := range get().Recent {
+			if (r.Reason == "trigger" || r.Reason == "backfill") && r.Status == "Completed" {
+				n++
+			}
+		}
+		return n == 4
+	})
+	if _, err := a.Client.GetStatus(ctx, "greet-20260101T000001Z-backfill", client.StatusOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Bad requests are refused before anything is sent.
+	for _, err := range []error{
+		a.Client.CreateSchedule(ctx, "bad/id", spec),
+		a.Client.CreateSchedule(ctx, "x", schedule.Spec{Orchestrator: "NoSuchOrchestrator", Every: schedule.Duration(time.Minute)}),
+		a.Client.CreateSchedule(ctx, "x", schedule.Spec{Orchestrator: "HelloWorld"}),
+		a.Client.BackfillSchedule(ctx, "greet", from, from.Add(-time.Second)),
+	} {
+		if !errors.Is(err, client.ErrBadArgument) {
+			t.Fatalf("a bad request: %v", err)
+		}
+	}
+	if err := a.Client.TriggerSchedule(ctx, "nobody"); !errors.Is(err, client.ErrScheduleNotFound) {
+		t.Fatalf("trigger of no schedule: %v", err)
+	}
+
+	page, err := a.Client.ListSchedules(ctx, 0, "")
+	if err != nil || len(page.Schedules) != 1 || page.Schedules[0].ID != "greet" {
+		t.Fatalf("list: %+v %v", page, err)
+	}
+	if err := a.Client.DeleteSchedule(ctx, "greet"); err != nil {
+		t.Fatal(err)
+	}
+	until("deleted", func() bool { return get() == nil })
+	list, err := a.Client.ListInstances(ctx, client.Query{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range list.Instances {
+		if !strings.HasPrefix(in.InstanceID, "greet-") {
+			t.Fatalf("an instance that is no run: %s", in.InstanceID)
+		}
+	}
+}
