@@ -136,3 +136,31 @@ func ExampleClient_CountInstances() {
 	}
 	fmt.Println(counts[client.StatusCompleted], "completed,", counts[client.StatusFailed], "failed")
 }
+
+// A report every weekday at 09:30 in Paris, never two at once; paused for
+// a holiday, then run once by hand.
+func ExampleClient_CreateSchedule() {
+	ctx := context.Background()
+	c, err := client.Open(ctx, client.Config{ConnectionString: "UseDevelopmentStorage=true"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = c.CreateSchedule(ctx, "daily-report", client.Schedule{Orchestrator: "Report", Input: map[string]string{"format": "pdf"},
+		Cron: "0 30 9 * * MON-FRI", TimeZone: "Europe/Paris", Jitter: time.Minute, Overlap: client.OverlapSkip})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.PauseSchedule(ctx, "daily-report", "office closed"); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.TriggerSchedule(ctx, "daily-report"); err != nil {
+		log.Fatal(err)
+	}
+	d, err := c.GetSchedule(ctx, "daily-report")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range d.Recent {
+		fmt.Println(r.InstanceID, r.Status)
+	}
+}

@@ -66,6 +66,7 @@ func TestCLI(t *testing.T) {
 		{"Versions", testVersions},
 		{"ReplayCheck", testReplayCheck},
 		{"Entities", testEntities},
+		{"Schedules", testSchedules},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
@@ -1067,4 +1068,62 @@ func stripTimes(s string) string {
 	}
 	b, _ := json.Marshal(items)
 	return string(b)
+}
+
+func testSchedules(t *testing.T, f *fixture) {
+	f.startWorker("Server=db")
+	f.ok("schedule", "create", "--id", "greet", "--orchestrator", "HelloWorld", "--input", `"cli"`, "--every", "1s", "--overlap", "allowAll")
+	var st struct {
+		Started int  `json:"started"`
+		Paused  bool `json:"paused"`
+		Recent  []struct {
+			InstanceID string `json:"instanceId"`
+			Reason     string `json:"reason"`
+			Status     string `json:"status"`
+		} `json:"recent"`
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			if r := f.durable("schedule", "get", "--id", "greet", "--json"); r.code == exitOK && json.Unmarshal([]byte(r.stdout), &st) == nil && ok() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s: %+v", what, st)
+			}
+		}
+	}
+	waitFor("two runs started", func() bool { return st.Started >= 2 })
+	if r := f.ok("schedule", "get", "--id", "greet"); !strings.Contains(r.stdout, "every 1s, overlap allowAll") || !strings.Contains(r.stdout, "greet-") {
+		t.Errorf("schedule get printed %q", r.stdout)
+	}
+	f.ok("schedule", "pause", "--id", "greet", "--reason", "enough")
+	waitFor("paused", func() bool { return st.Paused })
+	if r := f.ok("schedule", "list"); !strings.Contains(r.stdout, "greet") || !strings.Contains(r.stdout, "paused") {
+		t.Errorf("schedule list printed %q", r.stdout)
+	}
+	f.ok("schedule", "trigger", "--id", "greet")
+	f.ok("schedule", "backfill", "--id", "greet", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T00:00:01Z")
+	waitFor("the trigger and the backfill ran", func() bool {
+		n := 0
+		for _, r := range st.Recent {
+			if r.Reason == "trigger" || r.Reason == "backfill" {
+				n++
+			}
+		}
+		return n == 3
+	})
+	f.ok("schedule", "delete", "--id", "greet")
+	for deadline := time.Now().Add(30 * time.Second); f.durable("schedule", "get", "--id", "greet").code != exitNotFound; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the schedule was not deleted")
+		}
+	}
+	f.fails(exitNotFound, "schedule not found", "schedule", "trigger", "--id", "greet")
+	f.fails(exitBadArgs, "action is required", "schedule")
+	f.fails(exitBadArgs, "unknown schedule action", "schedule", "explode", "--id", "x")
+	f.fails(exitBadArgs, "--id is required", "schedule", "get")
+	f.fails(exitBadArgs, "give cron or every", "schedule", "create", "--id", "x", "--orchestrator", "HelloWorld")
+	f.fails(exitBadArgs, "out of range", "schedule", "create", "--id", "x", "--orchestrator", "HelloWorld", "--cron", "61 * * * * *")
+	f.fails(exitBadArgs, "--to is before --from", "schedule", "backfill", "--id", "x", "--from", "2026-01-02T00:00:00Z", "--to", "2026-01-01T00:00:00Z")
 }

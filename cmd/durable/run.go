@@ -127,6 +127,16 @@ func commands() []spec {
 			about: "Prints one page of entities (of one name, or all) as a table; --json prints the HTTP API's\n" +
 				"array. It reads the entities' rows only, not the orchestrations'. Not in Core Tools.",
 			example: "durable get-entities --name Account --fetch-state"},
+		{name: "schedule", newCmd: func() command { return &scheduleCmd{} },
+			synopsis: "<create|update|get|list|pause|resume|trigger|backfill|delete> [--id ID] [flags]",
+			summary:  "Manage schedules: orchestrations started on a calendar or at an interval",
+			about: "A schedule starts an orchestration by an NCRONTAB expression with seconds (--cron, in\n" +
+				"--time-zone) or at an interval (--every), each tick exactly once. create makes a schedule or\n" +
+				"changes it; get and list show schedules with their next and recent runs; pause stops the\n" +
+				"ticks, resume restarts them from now, trigger starts a run now, backfill runs the ticks from\n" +
+				"--from to --to, delete removes the schedule. Changes are applied when the app processes them.\n" +
+				"Not in Core Tools.",
+			example: `durable schedule create --id nightly --orchestrator Cleanup --cron "0 0 3 * * *" --time-zone Europe/Paris`},
 		{name: "clean-entity-storage", newCmd: func() command { return &cleanEntityStorageCmd{} },
 			synopsis: "[--remove-empty] [--release-orphaned-locks] [--empty-for DURATION] [--json]",
 			summary:  "Remove empty durable entities and release orphaned locks",

@@ -23,6 +23,7 @@ import (
 
 	"github.com/durable-go/durable/internal/client"
 	"github.com/durable-go/durable/internal/entity"
+	"github.com/durable-go/durable/internal/schedule"
 )
 
 // BasePath is the management API's path below the route prefix. Durable
@@ -54,6 +55,15 @@ type Client interface {
 	GetEntity(ctx context.Context, id entity.ID, includeState bool) (*client.EntityMetadata, error)
 	ListEntities(ctx context.Context, q client.EntityQuery) (*client.EntityPage, error)
 	CleanEntityStorage(ctx context.Context, o client.CleanEntityOptions) (*client.CleanEntityResult, error)
+	CreateSchedule(ctx context.Context, id string, spec schedule.Spec) error
+	UpdateSchedule(ctx context.Context, id string, spec schedule.Spec) error
+	GetSchedule(ctx context.Context, id string) (*schedule.State, error)
+	ListSchedules(ctx context.Context, pageSize int, token string) (*client.SchedulePage, error)
+	PauseSchedule(ctx context.Context, id, note string) error
+	ResumeSchedule(ctx context.Context, id, note string) error
+	TriggerSchedule(ctx context.Context, id string) error
+	BackfillSchedule(ctx context.Context, id string, from, to time.Time) error
+	DeleteSchedule(ctx context.Context, id string) error
 }
 
 // Config is what an API is built from.
@@ -139,6 +149,7 @@ func (a *API) routes() {
 	// that names the problem rather than a 404.
 	a.mux.HandleFunc("POST "+m+"/instances/{instanceId}/{operation}/{eventName...}", a.raiseEvent)
 	a.entityRoutes(m)
+	a.scheduleRoutes(m)
 }
 
 // ServeHTTP routes a request. Requests that match no route get a JSON 404,

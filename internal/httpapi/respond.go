@@ -133,7 +133,7 @@ func writeError(w http.ResponseWriter, status int, message, detail string) {
 func errorStatus(err error) int {
 	var se *client.StateError
 	switch {
-	case errors.Is(err, client.ErrNotFound):
+	case errors.Is(err, client.ErrNotFound), errors.Is(err, client.ErrScheduleNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, client.ErrBadArgument):
 		return http.StatusBadRequest
