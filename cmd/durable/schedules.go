@@ -25,8 +25,8 @@ type scheduleCmd struct {
 	id     string
 	// create, update
 	orchestrator, input, version, cron, timeZone, overlap string
-	every, jitter, catchup                                 time.Duration
-	startAt, endAt                                         timeValue
+	every, jitter, catchup                                time.Duration
+	startAt, endAt                                        timeValue
 	// pause, resume
 	reason string
 	// backfill
