@@ -57,6 +57,17 @@ type Schedule struct {
 	CatchupWindow time.Duration
 }
 
+// MarshalJSON writes the schedule as the HTTP API's PUT
+// /durabletask/schedules/{id} takes it, and as host.json's
+// extensions.durableTask.schedules holds it.
+func (s Schedule) MarshalJSON() ([]byte, error) {
+	spec, err := s.engine()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(spec)
+}
+
 func (s Schedule) engine() (schedule.Spec, error) {
 	in, err := iclient.EncodeInput(s.Input)
 	if err != nil {

@@ -13,6 +13,8 @@ package funcapp
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -26,6 +28,7 @@ import (
 	"github.com/durable-go/durable/client"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/handler"
+	"github.com/durable-go/durable/internal/schedule"
 	"github.com/durable-go/durable/internal/taskbridge"
 	"github.com/durable-go/durable/task"
 )
@@ -50,6 +53,11 @@ type Options struct {
 	// Logger defaults to text on stderr at the level DURABLE_LOG_LEVEL
 	// names (INFO).
 	Logger *slog.Logger
+	// Schedules are schedules that ship with the app, by ID, beside those
+	// of host.json (extensions.durableTask.schedules): the app creates
+	// each at start, or changes it to match. Removing one here does not
+	// delete it; `durable schedule delete` does.
+	Schedules map[string]client.Schedule
 	// ShutdownGrace is how long activities still running at shutdown get
 	// to finish (default 20 s); then the app exits and another instance
 	// runs them again.
@@ -127,6 +135,21 @@ func (a *App) BaseURL() string {
 // settings or host.json, a registration error, a port in use.
 func Run(opts Options) error {
 	hopts := handler.Options{Functions: opts.Functions, HTTP: opts.HTTP, Logger: opts.Logger, ShutdownGrace: opts.ShutdownGrace}
+	if len(opts.Schedules) > 0 {
+		hopts.Schedules = map[string]schedule.Spec{}
+		for id, s := range opts.Schedules {
+			// Through the JSON both share: the HTTP API's and host.json's.
+			var spec schedule.Spec
+			b, err := json.Marshal(s)
+			if err == nil {
+				err = json.Unmarshal(b, &spec)
+			}
+			if err != nil {
+				return fmt.Errorf("schedule %q: %w", id, err)
+			}
+			hopts.Schedules[id] = spec
+		}
+	}
 	if opts.Register != nil {
 		hopts.Register = func(reg *durable.Registry, h *handler.App) error {
 			return opts.Register(taskbridge.Public(reg).(*task.Registry), &App{h: h, isOrchestrator: func(name string) bool {

@@ -40,6 +40,9 @@ type Config struct {
 	WorkerID string
 	// ShutdownGrace bounds how long Stop lets activities finish.
 	ShutdownGrace time.Duration
+	// Schedules are the schedules the app's code declares, by ID, beside
+	// those of host.json (Durable.Schedules); an ID may be declared once.
+	Schedules map[string]schedule.Spec
 	// MeterProvider, when set, is where the app records its metrics,
 	// whatever the environment says (see telemetry.MetricsOn): a program
 	// that embeds the app with an OpenTelemetry SDK of its own, or a test
@@ -56,6 +59,9 @@ type App struct {
 
 	// retention is nil when host.json configures none.
 	retention *retention.Sweeper
+	// schedules are the declared schedules, made or brought up to date at
+	// Start.
+	schedules map[string]schedule.Spec
 	// mu guards the sweeper's start and stop: the handler starts the app
 	// in the background and may stop it while it is still starting.
 	mu sync.Mutex
@@ -193,7 +199,16 @@ func New(cfg Config) (*App, error) {
 			return nil, fmt.Errorf("register schedules: %w", err)
 		}
 	}
-	a := &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger, telemetry: tel}
+	a := &App{Hub: hub, Worker: w, Client: c, log: cfg.Logger, telemetry: tel, schedules: map[string]schedule.Spec{}}
+	for _, declared := range []map[string]schedule.Spec{d.Schedules, cfg.Schedules} {
+		for id, spec := range declared {
+			if _, dup := a.schedules[id]; dup {
+				_ = tel.Shutdown(context.Background())
+				return nil, fmt.Errorf("schedule %q is declared both in host.json and in the app's code", id)
+			}
+			a.schedules[id] = spec
+		}
+	}
 	if d.Retention.Enabled() {
 		// The worker that owns partition 0 sweeps: one app instance at a
 		// time, and another takes over when it goes, with no lease of its own.
@@ -209,6 +224,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.Worker.Start(ctx); err != nil {
 		return fmt.Errorf("start durable worker: %w", err)
 	}
+	a.declareSchedules(ctx)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.retention != nil && a.stopRetention == nil && !a.stopped {
@@ -269,4 +285,18 @@ func versionPolicy(d config.DurableOptions) *durable.VersionPolicy {
 	}
 	return &durable.VersionPolicy{Version: d.DefaultVersion, Match: durable.VersionMatch(d.VersionMatchStrategy),
 		Failure: durable.VersionFailure(d.VersionFailureStrategy)}
+}
+
+// declareSchedules creates the declared schedules, or brings them up to date:
+// a schedule whose spec did not change ignores the request, so every app
+// instance may send it at every start. A schedule that cannot be declared
+// (its orchestrator is not registered) is logged, and the app runs on.
+func (a *App) declareSchedules(ctx context.Context) {
+	for id, spec := range a.schedules {
+		if err := a.Client.CreateSchedule(ctx, id, spec); err != nil {
+			a.log.Error("declaring a schedule failed", "schedule", id, "error", err)
+			continue
+		}
+		a.log.Info("declared schedule", "schedule", id, "orchestrator", spec.Orchestrator)
+	}
 }

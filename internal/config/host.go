@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/durable-go/durable/internal/layout"
+	"github.com/durable-go/durable/internal/schedule"
 )
 
 // HostFile is the name of the Azure Functions host configuration file in the
@@ -142,6 +146,11 @@ type DurableOptions struct {
 	// dequeued but not yet running. 0 (the default) means twice
 	// MaxConcurrentActivityFunctions; see LocalActivityBacklog.
 	MaxLocalActivityBacklog int
+	// Schedules are schedules, an extension of this project: the schedules
+	// that ship with the app, by ID, each in the JSON of the HTTP API's
+	// PUT /durabletask/schedules/{id}. The app creates them at start, or
+	// changes them to match.
+	Schedules map[string]schedule.Spec
 	// Retention is retention, an extension of this project: the ages after
 	// which the app purges finished instances by itself. Off by default.
 	Retention Retention
@@ -449,6 +458,29 @@ func (r *hostReader) readDurable(dt map[string]any, settings *Settings, o *Durab
 	}
 	if rt := r.obj(dt, keyDurable, "retention"); rt != nil {
 		r.readRetention(rt, &o.Retention)
+	}
+	if sc := r.obj(dt, keyDurable, "schedules"); sc != nil {
+		o.Schedules = map[string]schedule.Spec{}
+		for id, v := range sc {
+			path := keyDurable + ".schedules." + id
+			b, _ := json.Marshal(v)
+			var spec schedule.Spec
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&spec); err != nil {
+				r.fail(path, "%v", err)
+				continue
+			}
+			if err := layout.ValidateInstanceID(id); err != nil || len(id) > 60 {
+				r.fail(path, "a schedule ID may not be empty, start with '@', hold / \\ ? # or control characters, or be longer than 60")
+				continue
+			}
+			if err := spec.Validate(); err != nil {
+				r.fail(path, "%s", strings.TrimPrefix(err.Error(), schedule.ErrInvalid.Error()+": "))
+				continue
+			}
+			o.Schedules[id] = spec
+		}
 	}
 	if tr := r.obj(dt, keyDurable, "tracing"); tr != nil {
 		const key = keyDurable + ".tracing"

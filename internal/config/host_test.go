@@ -30,7 +30,7 @@ func TestDefaultDurableOptions(t *testing.T) {
 		VersionMatchStrategy:               "CurrentOrOlder",
 		VersionFailureStrategy:             "Reject",
 	}
-	if o != want {
+	if !reflect.DeepEqual(o, want) {
 		t.Fatalf("DefaultDurableOptions() = %+v\nwant %+v", o, want)
 	}
 	if err := o.Validate(); err != nil {
@@ -54,7 +54,7 @@ func TestParseHostDefaults(t *testing.T) {
 		if h.HTTPRoutePrefix != "api" {
 			t.Errorf("%s: HTTPRoutePrefix = %q, want api", doc, h.HTTPRoutePrefix)
 		}
-		if h.Durable != DefaultDurableOptions() {
+		if !reflect.DeepEqual(h.Durable, DefaultDurableOptions()) {
 			t.Errorf("%s: Durable = %+v, want defaults", doc, h.Durable)
 		}
 		if !reflect.DeepEqual(h.CustomHandler, CustomHandler{}) {
@@ -407,5 +407,31 @@ func TestParseHostTracing(t *testing.T) {
 	_, err = ParseHost([]byte(`{"extensions":{"durableTask":{"tracing":{"DistributedTracingEnabled":true,"Version":"V1"}}}}`), nil)
 	if err == nil || !strings.Contains(err.Error(), "tracing.Version") {
 		t.Errorf("V1: error %v, want one naming tracing.Version", err)
+	}
+}
+
+// Schedules that ship with the app, in host.json: read, and checked.
+func TestHostSchedules(t *testing.T) {
+	h, err := ParseHost([]byte(`{"extensions": {"durableTask": {"schedules": {
+		"nightly": {"orchestrator": "Cleanup", "cron": "0 0 3 * * *", "timeZone": "Europe/Paris", "overlap": "skip"},
+		"poll": {"orchestrator": "Poll", "every": "30s", "jitter": "5s"}}}}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, p := h.Durable.Schedules["nightly"], h.Durable.Schedules["poll"]
+	if n.Cron != "0 0 3 * * *" || n.TimeZone != "Europe/Paris" || time.Duration(p.Every) != 30*time.Second || time.Duration(p.Jitter) != 5*time.Second {
+		t.Fatalf("read %+v", h.Durable.Schedules)
+	}
+	for doc, want := range map[string]string{
+		`{"bad/id": {"orchestrator": "J", "every": "1m"}}`:     "schedules.bad/id",
+		`{"x": {"orchestrator": "J"}}`:                         "give cron or every",
+		`{"x": {"orchestrator": "J", "every": "1m", "z": 1}}`:  "unknown field",
+		`{"x": {"orchestrator": "J", "cron": "0 0 25 * * *"}}`: "out of range",
+		`[]`: "not an object",
+	} {
+		_, err := ParseHost([]byte(`{"extensions": {"durableTask": {"schedules": `+doc+`}}}`), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error containing %q", doc, err, want)
+		}
 	}
 }

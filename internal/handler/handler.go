@@ -23,6 +23,7 @@ import (
 	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/durable"
 	"github.com/durable-go/durable/internal/replaycheck"
+	"github.com/durable-go/durable/internal/schedule"
 )
 
 // Options configure Run.
@@ -39,6 +40,8 @@ type Options struct {
 	Logger *slog.Logger
 	// ShutdownGrace is how long running activities get at shutdown (20 s).
 	ShutdownGrace time.Duration
+	// Schedules are the schedules the app's code declares, by ID.
+	Schedules map[string]schedule.Spec
 }
 
 // App is a running function app as the app's own code sees it.
@@ -80,7 +83,8 @@ func Run(opts Options) error {
 	a := &App{Settings: settings, Host: host, Logger: logger}
 	// Before the server runs: the router reads it.
 	a.storage.started = make(chan struct{})
-	a.App, err = app.New(app.Config{Settings: settings, Durable: host.Durable, Registry: reg, Logger: logger, ShutdownGrace: grace})
+	a.App, err = app.New(app.Config{Settings: settings, Durable: host.Durable, Registry: reg, Logger: logger, ShutdownGrace: grace,
+		Schedules: opts.Schedules})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/client"
+	"github.com/durable-go/durable/internal/config"
 	"github.com/durable-go/durable/internal/history"
 	"github.com/durable-go/durable/internal/schedule"
 )
@@ -147,5 +148,32 @@ func TestSchedulesOnStorage(t *testing.T) {
 		if !strings.HasPrefix(in.InstanceID, "greet-") {
 			t.Fatalf("an instance that is no run: %s", in.InstanceID)
 		}
+	}
+}
+
+// A schedule declared in host.json is made at start, and runs; declared
+// again by a second app instance, it stays as it is.
+func TestDeclaredSchedules(t *testing.T) {
+	declare := withDurable(func(d *config.DurableOptions) {
+		d.Schedules = map[string]schedule.Spec{"declared": {Orchestrator: "HelloWorld", Every: schedule.Duration(time.Second)}}
+	})
+	a := startApp(t, declare)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var st *schedule.State
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var err error
+		if st, err = a.Client.GetSchedule(ctx, "declared"); err == nil && st.Started >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the declared schedule: %+v %v", st, err)
+		}
+	}
+	created := st.Updated
+	startApp(t, declare, withDurable(func(d *config.DurableOptions) { d.HubName = a.hub }))
+	time.Sleep(2 * time.Second)
+	if st, err := a.Client.GetSchedule(ctx, "declared"); err != nil || !st.Updated.Equal(created) {
+		t.Fatalf("declared again, the schedule changed: %+v %v", st, err)
 	}
 }
