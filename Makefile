@@ -91,7 +91,7 @@ screenshots: deps
 	trap '$(AZURITE) stop "$$dir"; rm -rf "$$dir"' EXIT; \
 	$(AZURITE) start "$$dir" || exit 1; \
 	export DURABLE_TEST_STORAGE="$$(cat "$$dir/connection-string")"; \
-	DASHBOARD_SCREENSHOTS=1 DURABLE_REQUIRE_BROWSER=1 $(GO) test -count=1 -run '^(TestBrowser|TestBrowserCancelledTimer|TestBrowserVersions|TestPlainHeadlessShowsTheList)$$' -v ./internal/dashboard/
+	DASHBOARD_SCREENSHOTS=1 DURABLE_REQUIRE_BROWSER=1 $(GO) test -count=1 -run '^(TestBrowser|TestBrowserCancelledTimer|TestBrowserVersions|TestBrowserEntities|TestBrowserSchedules|TestPlainHeadlessShowsTheList)$$' -v ./internal/dashboard/
 
 # Seeds 5,000 instances and logs how long the first page of 100 takes to show.
 dashboard-large: deps

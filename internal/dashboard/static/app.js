@@ -930,6 +930,129 @@
     });
   }
 
+  // --- schedules ---------------------------------------------------------------------
+
+  // when describes when a schedule runs, in a line.
+  function when(spec) {
+    let s = spec.cron ? "cron " + spec.cron + (spec.timeZone ? " (" + spec.timeZone + ")" : "") : "every " + spec.every;
+    if (spec.jitter) s += ", jitter " + spec.jitter;
+    return s + ", overlap " + (spec.overlap || "skip");
+  }
+
+  function scheduleHref(id) { return "#/schedules/" + encodeURIComponent(id); }
+
+  // The schedules view (#/schedules): every schedule with when it runs,
+  // its next run and its counts, from GET schedules.
+  async function renderSchedules() {
+    const view = document.getElementById("view");
+    const r = await call("GET", apiURL("schedules", [["top", "1000"]]));
+    if (currentRoute().view !== "schedules") return;
+    const rows = r.ok && Array.isArray(r.data) ? r.data : [];
+    const intro = el("div", { class: "panel" }, el("div", { class: "head" }, el("h2", { text: "Schedules" }),
+      el("div", { class: "actions" }, el("button", { type: "button", class: "btn small", id: "schedule-new", onclick: () => editSchedule(null) }, "New schedule"))),
+      el("p", { class: "hint", text: "Orchestrations started on a calendar (NCRONTAB with seconds, in a time zone) or at an interval, each tick exactly once." }));
+    const body = el("tbody", { id: "schedules-body" });
+    for (const s of rows) {
+      body.append(el("tr", { "data-schedule": s.id },
+        el("td", {}, el("a", { href: scheduleHref(s.id), text: s.id })),
+        el("td", { text: s.spec.orchestrator }),
+        el("td", { class: "mono", text: when(s.spec) }),
+        el("td", { class: "next", text: s.paused ? "paused" : (s.next ? fmtTime(s.next) : "none") }),
+        el("td", { class: "num", text: String(s.started) }),
+        el("td", { class: "num", text: String((s.running || []).length) })));
+    }
+    const table = el("div", { class: "tablewrap" }, el("table", { id: "schedules" },
+      el("thead", {}, el("tr", {}, ["Schedule", "Orchestrator", "When", "Next run", "Started", "Running"].map((h) => el("th", { text: h })))), body));
+    if (!rows.length) table.append(el("div", { class: "empty", text: r.ok ? "No schedules in this task hub." : "Could not list the schedules: " + r.error }));
+    view.replaceChildren(intro, table);
+    view.dataset.view = "schedules";
+    view.dataset.loaded = String(Date.now());
+  }
+
+  // The schedule view (#/schedules/{id}): its spec, state, next run,
+  // running and recent runs, and its actions.
+  async function renderSchedule(id) {
+    const view = document.getElementById("view");
+    const r = await call("GET", apiURL("schedules/" + encodeURIComponent(id)));
+    const cur = currentRoute();
+    if (cur.view !== "schedule" || cur.id !== id) return;
+    const back = el("a", { class: "back", href: "#/schedules", text: "← Schedules" });
+    if (!r.ok) {
+      view.replaceChildren(el("div", { class: "head" }, back),
+        el("div", { class: "panel failure" }, el("h2", { text: r.status === 404 ? "No such schedule" : "Could not load the schedule" }),
+          el("div", { class: "msg", text: r.status === 404 ? `No schedule ${id} in this task hub (a change just sent may not be applied yet).` : r.error })));
+      view.dataset.view = "schedule";
+      view.dataset.loaded = String(Date.now());
+      return;
+    }
+    const s = r.data;
+    const act = (action, label, params) => el("button", { type: "button", class: "btn small", id: "schedule-" + action,
+      onclick: () => scheduleAction(id, action, label, params) }, label);
+    const actions = el("div", { class: "actions" },
+      s.paused ? act("resume", "Resume") : act("pause", "Pause"), act("trigger", "Run now"), act("backfill", "Backfill…"),
+      el("button", { type: "button", class: "btn small", id: "schedule-edit", onclick: () => editSchedule(s) }, "Edit…"),
+      el("button", { type: "button", class: "btn small danger", id: "schedule-delete", onclick: () => scheduleAction(id, "delete", "Delete") }, "Delete"));
+    const kv = (k, v, attrs) => el("div", attrs || {}, el("div", { class: "k", text: k }), el("div", { class: "v" }, v));
+    const parts = [el("div", { class: "head" }, back, el("h1", { class: "mono", id: "schedule-id", text: s.id }), actions),
+      el("div", { class: "panel summary" },
+        kv("Orchestrator", s.spec.orchestrator),
+        kv("When", when(s.spec), { id: "schedule-when" }),
+        kv("State", s.paused ? "paused" + (s.note ? ": " + s.note : "") : "active", { id: "schedule-state" }),
+        kv("Next run", s.next ? fmtTime(s.next) : "none", { id: "schedule-next" }),
+        kv("Runs", `${s.started} started, ${(s.running || []).length} running, ${s.skipped} skipped, ${s.missed} missed`, { id: "schedule-counts" }))];
+    const recent = (s.recent || []).slice().reverse();
+    parts.push(el("div", { class: "panel section" }, el("h2", { text: "Recent runs" }),
+      recent.length ? el("table", { id: "schedule-runs" }, el("thead", {}, el("tr", {}, ["Run", "Tick", "Reason", "Status", "Started", "Ended"].map((h) => el("th", { text: h })))),
+        el("tbody", {}, recent.map((x) => el("tr", { "data-status": x.status },
+          el("td", { class: "mono" }, x.instanceId ? el("a", { href: "#/instances/" + encodeURIComponent(x.instanceId), text: x.instanceId }) : "—"),
+          el("td", { text: fmtTime(x.tick) }), el("td", { text: x.reason }), el("td", { text: x.status }),
+          el("td", { text: fmtTime(x.started) }), el("td", { text: fmtTime(x.ended) })))))
+        : el("div", { class: "empty", text: "No run yet." })));
+    parts.push(el("div", { class: "panel section" }, el("h2", { text: "Spec" }), el("pre", { class: "json", id: "schedule-spec", text: pretty(s.spec) })));
+    view.replaceChildren(...parts);
+    view.dataset.view = "schedule";
+    view.dataset.loaded = String(Date.now());
+  }
+
+  async function scheduleAction(id, action, label) {
+    const fields = action === "pause" || action === "resume" ? [{ name: "reason", label: "Note (optional)" }]
+      : action === "backfill" ? [{ name: "from", label: "From (ISO 8601)", required: true, placeholder: "2026-12-01T00:00:00Z" },
+        { name: "to", label: "To (ISO 8601)", required: true, placeholder: "2026-12-02T00:00:00Z" }] : [];
+    await ask({
+      title: label + " " + id,
+      message: action === "delete" ? "Removes the schedule; runs under way go on." : action === "trigger" ? "Starts a run now, as the overlap policy allows."
+        : action === "backfill" ? "Starts the runs of the ticks from From to To, as the overlap policy allows." : "",
+      fields, confirm: label, danger: action === "delete",
+      run: async (v, box) => {
+        const params = [];
+        if (v.reason) params.push(["reason", v.reason]);
+        if (v.from) params.push(["from", v.from.trim()], ["to", v.to.trim()]);
+        const r = action === "delete" ? await call("DELETE", apiURL("schedules/" + encodeURIComponent(id)))
+          : await call("POST", apiURL("schedules/" + encodeURIComponent(id) + "/" + action, params));
+        box.replaceChildren(el("div", { class: r.ok ? "ok" : "err", text: r.ok ? `${label}: sent; the app applies it when it processes the request.` : r.error }));
+      },
+    });
+    refresh();
+  }
+
+  // editSchedule creates a schedule (s null) or changes one: its spec as
+  // JSON, the HTTP API's PUT body.
+  async function editSchedule(s) {
+    const example = { orchestrator: "HelloWorld", input: "world", cron: "0 0 9 * * MON-FRI", timeZone: "Europe/Paris", overlap: "skip" };
+    await ask({
+      title: s ? "Edit " + s.id : "New schedule",
+      message: "The spec: orchestrator, input, version; cron (NCRONTAB with seconds) and timeZone, or every (\"30s\", \"1h\"); startAt, endAt, jitter, overlap (skip, bufferOne, allowAll, terminateOther), catchupWindow.",
+      fields: [{ name: "id", label: "Schedule ID", required: true, value: s ? s.id : "", placeholder: "nightly-report" },
+        { name: "spec", label: "Spec (JSON)", type: "textarea", required: true, value: JSON.stringify(s ? s.spec : example, null, 2) }],
+      confirm: s ? "Save" : "Create",
+      run: async (v, box) => {
+        const r = await call("PUT", apiURL("schedules/" + encodeURIComponent(v.id.trim())), v.spec);
+        box.replaceChildren(el("div", { class: r.ok ? "ok" : "err", text: r.ok ? "Saved; the app applies it when it processes the request." : r.error }));
+      },
+    });
+    refresh();
+  }
+
   // --- instance view -----------------------------------------------------------
 
   async function renderInstance(id) {
@@ -1211,6 +1334,13 @@
     }
     if (location.hash === "#/versions") return { view: "versions" };
     if (location.hash === "#/entities") return { view: "entities" };
+    if (location.hash === "#/schedules") return { view: "schedules" };
+    const sc = location.hash.match(/^#\/schedules\/(.+)$/);
+    if (sc) {
+      let id = sc[1];
+      try { id = decodeURIComponent(id); } catch { /* shown as typed */ }
+      return { view: "schedule", id };
+    }
     const e = location.hash.match(/^#\/entities\/([^/]+)\/(.+)$/);
     if (e) {
       const dec = (x) => { try { return decodeURIComponent(x); } catch { return x; } };
@@ -1243,13 +1373,18 @@
     view.dataset.busy = "1";
     try {
       const r = currentRoute();
-      markNav(r.view === "versions" ? "versions" : r.view === "entities" || r.view === "entity" ? "entities" : "instances");
+      markNav(r.view === "versions" ? "versions" : r.view === "entities" || r.view === "entity" ? "entities"
+        : r.view === "schedules" || r.view === "schedule" ? "schedules" : "instances");
       if (r.view === "instance") {
         await renderInstance(r.id);
       } else if (r.view === "entities") {
         await renderEntities(false);
       } else if (r.view === "entity") {
         await renderEntity(r.name, r.key);
+      } else if (r.view === "schedules") {
+        await renderSchedules();
+      } else if (r.view === "schedule") {
+        await renderSchedule(r.id);
       } else if (r.view === "versions") {
         await renderVersions(auto === true);
       } else {
