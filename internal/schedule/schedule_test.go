@@ -283,3 +283,35 @@ func TestPauseResumeTriggerBackfill(t *testing.T) {
 		t.Fatalf("a backfill of 8,640 ticks: %v", err)
 	}
 }
+
+// With a jitter longer than the interval, a tick never starts before its
+// own jittered time, and each starts once.
+func TestJitterLongerThanTheInterval(t *testing.T) {
+	spec := every(2 * time.Second)
+	spec.Jitter = Duration(5 * time.Second)
+	spec.Overlap = OverlapAllowAll
+	st, eff := newState(t, spec)
+	started := map[time.Time]bool{}
+	for range 50 {
+		now := eff.Wake
+		eff = st.Tick(st.Next, now)
+		for _, r := range eff.Start {
+			if started[r.Tick] {
+				t.Fatalf("tick %s started twice", r.Tick)
+			}
+			started[r.Tick] = true
+			if at := spec.FireAt("s", r.Tick); at.After(now) {
+				t.Fatalf("tick %s started at %s, before its time %s", r.Tick, now, at)
+			}
+		}
+		if eff.Wake.IsZero() {
+			t.Fatal("no next wake")
+		}
+	}
+	first := t0.Add(2 * time.Second)
+	for i := range 40 {
+		if tick := first.Add(time.Duration(i) * 2 * time.Second); !started[tick] {
+			t.Fatalf("tick %s never started (%d started)", tick, len(started))
+		}
+	}
+}

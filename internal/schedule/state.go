@@ -143,10 +143,16 @@ func (st *State) Tick(tick, now time.Time) Effects {
 		st.Missed++
 		t = st.Spec.Next(t)
 	}
+	// Due: the ticks up to now whose (jittered) time has come; the first
+	// one that has not is the next.
 	var due []time.Time
-	for ; !t.IsZero() && !t.After(until); t = st.Spec.Next(t) {
+	for ; !t.IsZero(); t = st.Spec.Next(t) {
+		if t.After(until) || !t.Equal(tick) && st.Spec.FireAt(st.ID, t).After(now) {
+			break
+		}
 		due = append(due, t)
 	}
+	next := t
 	if n := len(due) - MaxCatchup; n > 0 {
 		st.Missed += n
 		due = due[n:]
@@ -163,7 +169,7 @@ func (st *State) Tick(tick, now time.Time) Effects {
 		}
 		st.admit(Run{Tick: t, Reason: reason}, now, &eff)
 	}
-	st.Next = st.Spec.Next(until)
+	st.Next = next
 	if !st.Next.IsZero() {
 		eff.Wake = st.Spec.FireAt(st.ID, st.Next)
 	}
