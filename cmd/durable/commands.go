@@ -422,49 +422,32 @@ func (c *instancesCmd) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return t.missingHub(err)
 	}
-	next := ""
-	if page.ContinuationToken != "" {
-		next = "Continuation token (pass with --continuation-token for the next page): " + shellQuote(page.ContinuationToken) + "\n"
-	}
-	if c.json {
-		raw, err := apijson.Statuses(page.Instances)
-		if err != nil {
-			return internalError(fmt.Errorf("render instances: %w", err))
-		}
-		if err := writeJSON(e.stdout, raw); err != nil {
-			return err
-		}
-		// The HTTP API sends the token in a header; stderr is the CLI's
-		// out-of-band channel, keeping stdout one JSON document.
-		fmt.Fprint(e.stderr, next)
-		return nil
-	}
-	if len(page.Instances) == 0 {
-		fmt.Fprintln(e.stdout, "No instances found.")
-	} else {
-		// A VERSION column only when some instance has a version, so that
-		// the table of a hub without versions keeps its shape.
-		versioned := slices.ContainsFunc(page.Instances, func(st *client.Status) bool { return st.Version != "" })
-		cols := []string{"INSTANCE ID", "NAME", "RUNTIME STATUS", "CREATED TIME", "LAST UPDATED TIME"}
-		if versioned {
-			cols = slices.Insert(cols, 2, "VERSION")
-		}
-		tw := newTable(e.stdout, cols...)
-		for _, st := range page.Instances {
-			row := []string{st.InstanceID, st.Name, string(st.RuntimeStatus), formatTime(st.CreatedTime), formatTime(st.LastUpdatedTime)}
-			if versioned {
-				row = slices.Insert(row, 2, cmp.Or(st.Version, "-"))
+	return printPage(e, bool(c.json), listPage{token: page.ContinuationToken, rows: len(page.Instances), empty: "No instances found.", gap: true,
+		json: func() ([]byte, error) {
+			raw, err := apijson.Statuses(page.Instances)
+			if err != nil {
+				return nil, fmt.Errorf("render instances: %w", err)
 			}
-			tw.row(row...)
-		}
-		if err := tw.flush(); err != nil {
-			return err
-		}
-	}
-	if next != "" {
-		fmt.Fprint(e.stdout, "\n"+next)
-	}
-	return nil
+			return raw, nil
+		},
+		table: func() error {
+			// A VERSION column only when some instance has a version, so that
+			// the table of a hub without versions keeps its shape.
+			versioned := slices.ContainsFunc(page.Instances, func(st *client.Status) bool { return st.Version != "" })
+			cols := []string{"INSTANCE ID", "NAME", "RUNTIME STATUS", "CREATED TIME", "LAST UPDATED TIME"}
+			if versioned {
+				cols = slices.Insert(cols, 2, "VERSION")
+			}
+			tw := newTable(e.stdout, cols...)
+			for _, st := range page.Instances {
+				row := []string{st.InstanceID, st.Name, string(st.RuntimeStatus), formatTime(st.CreatedTime), formatTime(st.LastUpdatedTime)}
+				if versioned {
+					row = slices.Insert(row, 2, cmp.Or(st.Version, "-"))
+				}
+				tw.row(row...)
+			}
+			return tw.flush()
+		}})
 }
 
 // printCounts serves get-instances --count.

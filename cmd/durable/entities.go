@@ -163,42 +163,23 @@ func (c *getEntitiesCmd) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return t.missingHub(err)
 	}
-	next := ""
-	if page.ContinuationToken != "" {
-		next = "Continuation token (pass with --continuation-token for the next page): " + shellQuote(page.ContinuationToken) + "\n"
-	}
-	if c.json {
-		raw, err := apijson.Entities(page.Entities)
-		if err != nil {
-			return internalError(err)
-		}
-		if err := writeJSON(e.stdout, raw); err != nil {
-			return err
-		}
-		fmt.Fprint(e.stderr, next)
-		return nil
-	}
-	if len(page.Entities) == 0 {
-		fmt.Fprintln(e.stdout, "No entities found.")
-	} else {
-		cols := []string{"ENTITY", "LAST OPERATION", "LOCKED BY"}
-		if c.fetchState {
-			cols = append(cols, "STATE")
-		}
-		tw := newTable(e.stdout, cols...)
-		for _, md := range page.Entities {
-			row := []string{md.ID.String(), formatTime(md.LastOperationTime), orDash(md.LockedBy)}
+	return printPage(e, bool(c.json), listPage{token: page.ContinuationToken, rows: len(page.Entities), empty: "No entities found.",
+		json: func() ([]byte, error) { return apijson.Entities(page.Entities) },
+		table: func() error {
+			cols := []string{"ENTITY", "LAST OPERATION", "LOCKED BY"}
 			if c.fetchState {
-				row = append(row, string(md.State))
+				cols = append(cols, "STATE")
 			}
-			tw.row(row...)
-		}
-		if err := tw.flush(); err != nil {
-			return err
-		}
-	}
-	fmt.Fprint(e.stdout, next)
-	return nil
+			tw := newTable(e.stdout, cols...)
+			for _, md := range page.Entities {
+				row := []string{md.ID.String(), formatTime(md.LastOperationTime), orDash(md.LockedBy)}
+				if c.fetchState {
+					row = append(row, string(md.State))
+				}
+				tw.row(row...)
+			}
+			return tw.flush()
+		}})
 }
 
 func orDash(s string) string {

@@ -160,3 +160,49 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// listPage is one page of a list command's output.
+type listPage struct {
+	// token is the page's continuation token, "" on the last page.
+	token string
+	// json renders the page as the HTTP API's array.
+	json func() ([]byte, error)
+	// rows counts the page's items; none prints empty instead of a table.
+	rows  int
+	empty string
+	// table writes the page's table.
+	table func() error
+	// gap puts a blank line between the table and the token line.
+	gap bool
+}
+
+// printPage prints a page of a list command: its JSON on stdout and the
+// continuation token on stderr (the HTTP API sends it in a header; stderr
+// keeps stdout one JSON document), or its table and then the token.
+func printPage(e *env, asJSON bool, p listPage) error {
+	next := ""
+	if p.token != "" {
+		next = "Continuation token (pass with --continuation-token for the next page): " + shellQuote(p.token) + "\n"
+	}
+	if asJSON {
+		raw, err := p.json()
+		if err != nil {
+			return internalError(err)
+		}
+		if err := writeJSON(e.stdout, raw); err != nil {
+			return err
+		}
+		fmt.Fprint(e.stderr, next)
+		return nil
+	}
+	if p.rows == 0 {
+		fmt.Fprintln(e.stdout, p.empty)
+	} else if err := p.table(); err != nil {
+		return err
+	}
+	if next != "" && p.gap {
+		next = "\n" + next
+	}
+	fmt.Fprint(e.stdout, next)
+	return nil
+}

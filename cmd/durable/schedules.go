@@ -225,40 +225,23 @@ func (c *scheduleCmd) list(ctx context.Context, e *env, t *target) error {
 	if err != nil {
 		return t.missingHub(err)
 	}
-	next := ""
-	if page.ContinuationToken != "" {
-		next = "Continuation token (pass with --continuation-token for the next page): " + shellQuote(page.ContinuationToken) + "\n"
-	}
-	if c.json {
-		list := page.Schedules
-		if list == nil {
-			list = []*schedule.State{}
-		}
-		b, err := json.Marshal(list)
-		if err != nil {
-			return internalError(err)
-		}
-		if err := writeJSON(e.stdout, b); err != nil {
-			return err
-		}
-		fmt.Fprint(e.stderr, next)
-		return nil
-	}
-	if len(page.Schedules) == 0 {
-		fmt.Fprintln(e.stdout, "No schedules found.")
-	} else {
-		tw := newTable(e.stdout, "SCHEDULE", "ORCHESTRATOR", "WHEN", "NEXT RUN", "STARTED")
-		for _, st := range page.Schedules {
-			nextRun := formatTime(st.Next)
-			if st.Paused {
-				nextRun = "paused"
+	return printPage(e, bool(c.json), listPage{token: page.ContinuationToken, rows: len(page.Schedules), empty: "No schedules found.",
+		json: func() ([]byte, error) {
+			list := page.Schedules
+			if list == nil {
+				list = []*schedule.State{}
 			}
-			tw.row(st.ID, st.Spec.Orchestrator, when(st.Spec), orDash(nextRun), strconv.Itoa(st.Started))
-		}
-		if err := tw.flush(); err != nil {
-			return err
-		}
-	}
-	fmt.Fprint(e.stdout, next)
-	return nil
+			return json.Marshal(list)
+		},
+		table: func() error {
+			tw := newTable(e.stdout, "SCHEDULE", "ORCHESTRATOR", "WHEN", "NEXT RUN", "STARTED")
+			for _, st := range page.Schedules {
+				nextRun := formatTime(st.Next)
+				if st.Paused {
+					nextRun = "paused"
+				}
+				tw.row(st.ID, st.Spec.Orchestrator, when(st.Spec), orDash(nextRun), strconv.Itoa(st.Started))
+			}
+			return tw.flush()
+		}})
 }
