@@ -315,3 +315,20 @@ func TestJitterLongerThanTheInterval(t *testing.T) {
 		}
 	}
 }
+
+// An allowAll schedule whose runs never end follows at most maxRunning.
+func TestRunningRunsAreBounded(t *testing.T) {
+	spec := every(time.Second)
+	spec.Overlap = OverlapAllowAll
+	st, _ := newState(t, spec)
+	for range 3 * maxRunning {
+		st.Tick(st.Next, st.Next)
+	}
+	if len(st.Running) != maxRunning || st.Started != 3*maxRunning || len(st.Recent) != recentRuns {
+		t.Fatalf("running %d, started %d, recent %d", len(st.Running), st.Started, len(st.Recent))
+	}
+	b, _ := json.Marshal(st)
+	if len(b) > 32<<10 {
+		t.Fatalf("the state takes %d bytes", len(b))
+	}
+}

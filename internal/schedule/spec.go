@@ -57,6 +57,8 @@ const (
 	MinInterval = time.Second
 	// recentRuns is how many runs a schedule remembers.
 	recentRuns = 20
+	// maxRunning is how many running runs a schedule follows.
+	maxRunning = 100
 )
 
 // Duration is a time.Duration written in JSON as Go writes durations

@@ -242,6 +242,11 @@ func (st *State) start(r Run, now time.Time, eff *Effects) {
 	r.Status, r.Started = "Running", now
 	st.Started++
 	st.Running = append(st.Running, r)
+	if n := len(st.Running) - maxRunning; n > 0 {
+		// Only allowAll runs that many at once; the oldest stop being
+		// followed, so that the schedule's state stays small.
+		st.Running = slices.Clone(st.Running[n:])
+	}
 	st.remember(r)
 	eff.Start = append(eff.Start, r)
 }
