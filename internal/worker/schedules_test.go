@@ -177,3 +177,54 @@ func TestDeclaredSchedules(t *testing.T) {
 		t.Fatalf("declared again, the schedule changed: %+v %v", st, err)
 	}
 }
+
+// Overlap on storage: terminateOther terminates the run still waiting when
+// the next tick comes, and the schedule hears that it ended; skip starts
+// nothing while one waits.
+func TestScheduleOverlapOnStorage(t *testing.T) {
+	a := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for _, o := range []schedule.Overlap{schedule.OverlapTerminate, schedule.OverlapSkip} {
+		id := "waits-" + string(o)
+		spec := schedule.Spec{Orchestrator: "ApprovalWorkflow", Every: schedule.Duration(time.Second), Overlap: o}
+		if err := a.Client.CreateSchedule(ctx, id, spec); err != nil {
+			t.Fatal(err)
+		}
+		var st *schedule.State
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			var err error
+			st, err = a.Client.GetSchedule(ctx, id)
+			if err == nil && (o == schedule.OverlapTerminate && st.Started >= 3 || o == schedule.OverlapSkip && st.Skipped >= 3) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %+v %v", o, st, err)
+			}
+		}
+		if err := a.Client.PauseSchedule(ctx, id, ""); err != nil {
+			t.Fatal(err)
+		}
+		if o == schedule.OverlapSkip {
+			if st.Started != 1 || len(st.Running) != 1 {
+				t.Fatalf("skip: %d started, %d running", st.Started, len(st.Running))
+			}
+			continue
+		}
+		// Every run but the last was terminated, and the schedule knows.
+		terminated := 0
+		for _, r := range st.Recent {
+			if r.Status != "Terminated" {
+				continue
+			}
+			terminated++
+			run, err := a.Client.GetStatus(ctx, r.InstanceID, client.StatusOptions{})
+			if err != nil || run.RuntimeStatus != history.StatusTerminated {
+				t.Fatalf("run %s: %+v %v", r.InstanceID, run, err)
+			}
+		}
+		if terminated == 0 || len(st.Running) != 1 {
+			t.Fatalf("terminateOther: %d terminated, %d running: %+v", terminated, len(st.Running), st.Recent)
+		}
+	}
+}
