@@ -52,9 +52,11 @@ type Schedule struct {
 	// Overlap is the overlap policy ("" is OverlapSkip).
 	Overlap ScheduleOverlap
 	// CatchupWindow is how late a tick missed while the app was down may
-	// still start (0 is one hour); at most 10 missed ticks start, as the
-	// overlap policy allows.
+	// still start (0 is one hour), and MaxCatchup how many missed ticks at
+	// most (the latest; 0 is 10, at most 1,000), as the overlap policy
+	// allows.
 	CatchupWindow time.Duration
+	MaxCatchup    int
 }
 
 // MarshalJSON writes the schedule as the HTTP API's PUT
@@ -75,7 +77,7 @@ func (s Schedule) engine() (schedule.Spec, error) {
 	}
 	spec := schedule.Spec{Orchestrator: s.Orchestrator, Version: s.Version, Cron: s.Cron, TimeZone: s.TimeZone,
 		Every: schedule.Duration(s.Every), StartAt: s.StartAt.UTC(), EndAt: s.EndAt.UTC(), Jitter: schedule.Duration(s.Jitter),
-		Overlap: schedule.Overlap(s.Overlap), CatchupWindow: schedule.Duration(s.CatchupWindow)}
+		Overlap: schedule.Overlap(s.Overlap), CatchupWindow: schedule.Duration(s.CatchupWindow), MaxCatchup: s.MaxCatchup}
 	if s.StartAt.IsZero() {
 		spec.StartAt = time.Time{}
 	}
@@ -127,7 +129,7 @@ func publicSchedule(st *schedule.State) *ScheduleDescription {
 		Skipped: st.Skipped, Missed: st.Missed, Created: st.Created, Updated: st.Updated,
 		Schedule: Schedule{Orchestrator: s.Orchestrator, Version: s.Version, Cron: s.Cron, TimeZone: s.TimeZone,
 			Every: time.Duration(s.Every), StartAt: s.StartAt, EndAt: s.EndAt, Jitter: time.Duration(s.Jitter),
-			Overlap: ScheduleOverlap(s.Overlap), CatchupWindow: time.Duration(s.CatchupWindow)}}
+			Overlap: ScheduleOverlap(s.Overlap), CatchupWindow: time.Duration(s.CatchupWindow), MaxCatchup: s.MaxCatchup}}
 	if len(s.Input) > 0 {
 		d.Schedule.Input = s.Input
 	}

@@ -26,6 +26,7 @@ type scheduleCmd struct {
 	// create, update
 	orchestrator, input, version, cron, timeZone, overlap string
 	every, jitter, catchup                                time.Duration
+	maxCatchup                                            int
 	startAt, endAt                                        timeValue
 	// pause, resume
 	reason string
@@ -63,6 +64,7 @@ func (c *scheduleCmd) define(fs *flag.FlagSet) {
 	fs.DurationVar(&c.jitter, "jitter", 0, "create, update: delay each run by up to this `duration`")
 	fs.StringVar(&c.overlap, "overlap", "", "create, update: while a run runs, a tick does `policy` skip (default), bufferOne,\nallowAll or terminateOther")
 	fs.DurationVar(&c.catchup, "catchup-window", 0, "create, update: how late a tick missed while the app was down may still run\n(`duration`, default 1h)")
+	fs.IntVar(&c.maxCatchup, "max-catchup", 0, "create, update: how many missed ticks at most run after downtime (`number`, default 10)")
 	fs.StringVar(&c.reason, "reason", "", "pause, resume: a note, shown with the schedule")
 	fs.Var(&c.from, "from", "backfill: the first tick's ISO 8601 `time`")
 	fs.Var(&c.to, "to", "backfill: the last tick's ISO 8601 `time`")
@@ -79,7 +81,7 @@ func (c *scheduleCmd) spec() (schedule.Spec, error) {
 	}
 	spec := schedule.Spec{Orchestrator: c.orchestrator, Input: in, Version: c.version, Cron: c.cron, TimeZone: c.timeZone,
 		Every: schedule.Duration(c.every), StartAt: c.startAt.t, EndAt: c.endAt.t, Jitter: schedule.Duration(c.jitter),
-		Overlap: schedule.Overlap(c.overlap), CatchupWindow: schedule.Duration(c.catchup)}
+		Overlap: schedule.Overlap(c.overlap), CatchupWindow: schedule.Duration(c.catchup), MaxCatchup: c.maxCatchup}
 	if err := spec.Validate(); err != nil {
 		return schedule.Spec{}, usageErrorf("%s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "invalid schedule: "), "\n", "; "))
 	}

@@ -230,13 +230,23 @@ func TestCatchUpAfterDowntime(t *testing.T) {
 	if !st.Next.Equal(first.Add(61*time.Minute)) || !eff.Wake.Equal(st.Next) {
 		t.Fatalf("next %s, wake %s", st.Next, eff.Wake)
 	}
-	// At most MaxCatchup, whatever the window.
+	// At most maxCatchup, whatever the window: 10 unless the spec says.
 	spec.CatchupWindow = Duration(24 * time.Hour)
 	st, _ = newState(t, spec)
 	eff = st.Tick(st.Next, st.Next.Add(3*time.Hour))
-	if len(eff.Start) != MaxCatchup || st.Missed != 181-MaxCatchup {
+	if len(eff.Start) != DefaultMaxCatchup || st.Missed != 181-DefaultMaxCatchup {
 		t.Fatalf("started %d, missed %d", len(eff.Start), st.Missed)
 	}
+	spec.MaxCatchup = 100
+	st, _ = newState(t, spec)
+	if eff = st.Tick(st.Next, st.Next.Add(3*time.Hour)); len(eff.Start) != 100 || st.Missed != 81 {
+		t.Fatalf("maxCatchup 100: started %d, missed %d", len(eff.Start), st.Missed)
+	}
+	spec.MaxCatchup = MaxCatchup + 1
+	if err := spec.Validate(); err == nil {
+		t.Fatal("a maxCatchup over the bound")
+	}
+	spec.MaxCatchup = 0
 	// Skip (the default) runs one of them.
 	spec.Overlap = ""
 	st, _ = newState(t, spec)

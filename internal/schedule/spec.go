@@ -47,9 +47,11 @@ const (
 	// DefaultCatchupWindow is how late a tick may still start after
 	// downtime, unless the spec says otherwise.
 	DefaultCatchupWindow = time.Hour
-	// MaxCatchup is how many missed ticks one catch-up considers (the
-	// latest); the earlier ones are counted as missed.
-	MaxCatchup = 10
+	// DefaultMaxCatchup is how many missed ticks one catch-up starts (the
+	// latest), unless the spec says otherwise; the earlier ones are counted
+	// as missed. MaxCatchup bounds what a spec may say.
+	DefaultMaxCatchup = 10
+	MaxCatchup        = 1000
 	// MaxBackfill is how many ticks one backfill may start.
 	MaxBackfill = 1000
 	// MinInterval is the shortest interval and the closest two cron ticks
@@ -110,9 +112,11 @@ type Spec struct {
 	// Overlap is the overlap policy; "" is OverlapSkip.
 	Overlap Overlap `json:"overlap,omitempty"`
 	// CatchupWindow is how late a tick missed while the app was down may
-	// still start (at most MaxCatchup of them, and the overlap policy
-	// applies); 0 is DefaultCatchupWindow.
+	// still start, and MaxCatchup how many such ticks at most (the latest),
+	// the overlap policy applying; 0 is DefaultCatchupWindow and
+	// DefaultMaxCatchup.
 	CatchupWindow Duration `json:"catchupWindow,omitempty"`
+	MaxCatchup    int      `json:"maxCatchup,omitempty"`
 }
 
 // ErrInvalid reports a spec (or a request) that cannot be used.
@@ -152,6 +156,9 @@ func (s *Spec) Validate() error {
 	if s.Jitter < 0 || s.CatchupWindow < 0 {
 		bad("jitter and catchupWindow may not be negative")
 	}
+	if s.MaxCatchup < 0 || s.MaxCatchup > MaxCatchup {
+		bad("maxCatchup %d is not in 0..%d", s.MaxCatchup, MaxCatchup)
+	}
 	switch s.Overlap {
 	case "", OverlapSkip, OverlapBufferOne, OverlapAllowAll, OverlapTerminate:
 	default:
@@ -175,6 +182,13 @@ func (s *Spec) overlap() Overlap {
 		return OverlapSkip
 	}
 	return s.Overlap
+}
+
+func (s *Spec) maxCatchup() int {
+	if s.MaxCatchup == 0 {
+		return DefaultMaxCatchup
+	}
+	return s.MaxCatchup
 }
 
 func (s *Spec) catchupWindow() time.Duration {

@@ -126,7 +126,7 @@ func (st *State) Tick(tick, now time.Time) Effects {
 	}
 	// The ticks due: this one and those after it up to now. Those too old
 	// to start (before the catch-up window) are counted as missed, up to a
-	// bound past which the count jumps; of the rest, the latest MaxCatchup.
+	// bound past which the count jumps; of the rest, the latest maxCatchup.
 	// A scheduled signal may come a moment early: its tick is due then.
 	until := now
 	if tick.After(until) {
@@ -150,13 +150,13 @@ func (st *State) Tick(tick, now time.Time) Effects {
 		if t.After(until) || !t.Equal(tick) && st.Spec.FireAt(st.ID, t).After(now) {
 			break
 		}
+		if len(due) == st.Spec.maxCatchup() {
+			st.Missed++
+			due = append(due[:0], due[1:]...)
+		}
 		due = append(due, t)
 	}
 	next := t
-	if n := len(due) - MaxCatchup; n > 0 {
-		st.Missed += n
-		due = due[n:]
-	}
 	var eff Effects
 	for _, t := range due {
 		reason := "tick"
