@@ -342,3 +342,17 @@ func TestRunningRunsAreBounded(t *testing.T) {
 		t.Fatalf("the state takes %d bytes", len(b))
 	}
 }
+
+// Under terminateOther, ticks due at once start only the last: the others
+// would be started and terminated together.
+func TestTerminateOtherCatchesUpTheLastTickOnly(t *testing.T) {
+	spec := every(time.Second)
+	spec.Overlap = OverlapTerminate
+	st, _ := newState(t, spec)
+	first := st.Tick(st.Next, st.Next)
+	eff := st.Tick(st.Next, st.Next.Add(2*time.Second))
+	if len(eff.Start) != 1 || !eff.Start[0].Tick.Equal(t0.Add(4*time.Second)) || st.Skipped != 2 ||
+		len(eff.Terminate) != 1 || eff.Terminate[0] != first.Start[0].InstanceID {
+		t.Fatalf("started %s, terminated %v, skipped %d", ids(eff.Start), eff.Terminate, st.Skipped)
+	}
+}

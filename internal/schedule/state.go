@@ -157,7 +157,7 @@ func (st *State) Tick(tick, now time.Time) Effects {
 		due = append(due, t)
 	}
 	next := t
-	var eff Effects
+	var runs []Run
 	for _, t := range due {
 		reason := "tick"
 		if !t.Equal(tick) || now.Sub(t) > time.Minute {
@@ -167,8 +167,10 @@ func (st *State) Tick(tick, now time.Time) Effects {
 			st.Missed++
 			continue
 		}
-		st.admit(Run{Tick: t, Reason: reason}, now, &eff)
+		runs = append(runs, Run{Tick: t, Reason: reason})
 	}
+	var eff Effects
+	st.admitAll(runs, now, &eff)
 	st.Next = next
 	if !st.Next.IsZero() {
 		eff.Wake = st.Spec.FireAt(st.ID, st.Next)
@@ -196,11 +198,28 @@ func (st *State) Backfill(from, to, now time.Time) (Effects, error) {
 		}
 		ticks = append(ticks, t)
 	}
-	var eff Effects
-	for _, t := range ticks {
-		st.admit(Run{Tick: t, Reason: "backfill"}, now, &eff)
+	runs := make([]Run, len(ticks))
+	for i, t := range ticks {
+		runs[i] = Run{Tick: t, Reason: "backfill"}
 	}
+	var eff Effects
+	st.admitAll(runs, now, &eff)
 	return eff, nil
+}
+
+// admitAll admits runs that come at once, in order. Under OverlapTerminate
+// each would terminate the one before it, so all but the last are skipped
+// rather than started and terminated at once.
+func (st *State) admitAll(runs []Run, now time.Time, eff *Effects) {
+	if st.Spec.overlap() == OverlapTerminate && len(runs) > 1 {
+		for _, r := range runs[:len(runs)-1] {
+			st.skip(r, now)
+		}
+		runs = runs[len(runs)-1:]
+	}
+	for _, r := range runs {
+		st.admit(r, now, eff)
+	}
 }
 
 // admit applies the overlap policy to run r: it starts it, keeps it for

@@ -195,7 +195,18 @@ func TestScheduleOverlapOnStorage(t *testing.T) {
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 			var err error
 			st, err = a.Client.GetSchedule(ctx, id)
-			if err == nil && (o == schedule.OverlapTerminate && st.Started >= 3 || o == schedule.OverlapSkip && st.Skipped >= 3) {
+			// A run's termination, and the schedule's hearing of it, come
+			// after the next run's start.
+			terminated := 0
+			if st != nil {
+				for _, r := range st.Recent {
+					if r.Status == "Terminated" {
+						terminated++
+					}
+				}
+			}
+			if err == nil && (o == schedule.OverlapTerminate && st.Started >= 3 && terminated >= 2 && len(st.Running) == 1 ||
+				o == schedule.OverlapSkip && st.Skipped >= 3) {
 				break
 			}
 			if time.Now().After(deadline) {
