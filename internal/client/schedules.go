@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/internal/schedule"
 )
 
@@ -21,18 +19,11 @@ import (
 // ErrScheduleNotFound reports a schedule that does not exist.
 var ErrScheduleNotFound = errors.New("schedule not found")
 
-// maxScheduleIDChars leaves room, within an instance ID's 100
-// characters, for what a run's ID adds to its schedule's ID.
-const maxScheduleIDChars = 60
-
-// ValidateScheduleID checks a schedule's ID: an ErrBadArgument naming what
-// is wrong with it, or nil.
+// ValidateScheduleID checks a schedule's ID (schedule.ValidateID): an
+// ErrBadArgument naming what is wrong with it, or nil.
 func ValidateScheduleID(id string) error {
-	if err := layout.ValidateInstanceID(id); err != nil {
-		return fmt.Errorf("%w: schedule ID: %v", ErrBadArgument, strings.TrimPrefix(err.Error(), "invalid instance ID "))
-	}
-	if len(id) > maxScheduleIDChars {
-		return fmt.Errorf("%w: schedule ID %.20q…: at most %d characters", ErrBadArgument, id, maxScheduleIDChars)
+	if err := schedule.ValidateID(id); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadArgument, err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/durable-go/durable/internal/layout"
 	"github.com/durable-go/durable/internal/schedule"
 )
 
@@ -464,15 +462,12 @@ func (r *hostReader) readDurable(dt map[string]any, settings *Settings, o *Durab
 		for id, v := range sc {
 			path := keyDurable + ".schedules." + id
 			b, _ := json.Marshal(v)
-			var spec schedule.Spec
-			dec := json.NewDecoder(bytes.NewReader(b))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&spec); err != nil {
-				r.fail(path, "%v", err)
-				continue
+			spec, err := schedule.DecodeSpec(b)
+			if err == nil {
+				err = schedule.ValidateID(id)
 			}
-			if err := layout.ValidateInstanceID(id); err != nil || len(id) > 60 {
-				r.fail(path, "a schedule ID may not be empty, start with '@', hold / \\ ? # or control characters, or be longer than 60")
+			if err != nil {
+				r.fail(path, "%v", err)
 				continue
 			}
 			if err := spec.Validate(); err != nil {

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -78,9 +76,8 @@ func (a *API) putSchedule(w http.ResponseWriter, r *http.Request) {
 	}
 	var spec schedule.Spec
 	if err == nil {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if derr := dec.Decode(&spec); derr != nil {
+		var derr error
+		if spec, derr = schedule.DecodeSpec(body); derr != nil {
 			err = fmt.Errorf("%w: schedule spec: %v", client.ErrBadArgument, derr)
 		}
 	}

@@ -11,6 +11,7 @@
 package schedule
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/internal/cron"
+	"github.com/durable-go/durable/internal/layout"
 )
 
 // EntityName is the entity name schedules are registered under: schedule
@@ -121,6 +123,35 @@ type Spec struct {
 
 // ErrInvalid reports a spec (or a request) that cannot be used.
 var ErrInvalid = errors.New("invalid schedule")
+
+// MaxIDChars bounds a schedule's ID: it leaves room, within an instance
+// ID's 100 characters, for what a run's ID adds to it.
+const MaxIDChars = 60
+
+// ValidateID checks a schedule's ID, saying what is wrong with it: an
+// instance ID's rules, and at most MaxIDChars.
+func ValidateID(id string) error {
+	if err := layout.ValidateInstanceID(id); err != nil {
+		return fmt.Errorf("schedule ID: %s", strings.TrimPrefix(err.Error(), "invalid instance ID "))
+	}
+	if len(id) > MaxIDChars {
+		return fmt.Errorf("schedule ID %.20q…: at most %d characters", id, MaxIDChars)
+	}
+	return nil
+}
+
+// DecodeSpec reads a spec from its JSON (the HTTP API's and host.json's),
+// refusing fields it does not know, so that a misspelt one is not ignored.
+// It does not validate the spec.
+func DecodeSpec(b []byte) (Spec, error) {
+	var spec Spec
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return Spec{}, err
+	}
+	return spec, nil
+}
 
 // Validate checks the spec, saying what is wrong with it.
 func (s *Spec) Validate() error {
