@@ -356,3 +356,15 @@ func TestTerminateOtherCatchesUpTheLastTickOnly(t *testing.T) {
 		t.Fatalf("started %s, terminated %v, skipped %d", ids(eff.Start), eff.Terminate, st.Skipped)
 	}
 }
+
+// What Next derives from Cron and TimeZone follows a change of either.
+func TestNextFollowsAChangedCron(t *testing.T) {
+	s := Spec{Orchestrator: "Job", Cron: "0 0 9 * * *"}
+	if got := s.Next(t0); got.Hour() != 9 {
+		t.Fatalf("next %s", got)
+	}
+	s.Cron, s.TimeZone = "0 0 10 * * *", "Asia/Tokyo"
+	if got := s.Next(t0); !got.Equal(time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)) {
+		t.Fatalf("after the change, next %s", got)
+	}
+}

@@ -119,6 +119,31 @@ type Spec struct {
 	// DefaultMaxCatchup.
 	CatchupWindow Duration `json:"catchupWindow,omitempty"`
 	MaxCatchup    int      `json:"maxCatchup,omitempty"`
+
+	// compiled is what Next derives from Cron and TimeZone, kept with the
+	// values it came from: a catch-up or a backfill asks for many ticks,
+	// and loading a time zone reads its file each time.
+	compiled *compiledCron
+}
+
+type compiledCron struct {
+	cron, timeZone string
+	expr           *cron.Expr
+	loc            *time.Location
+	err            error
+}
+
+// cronSchedule returns the parsed Cron and the TimeZone's location.
+func (s *Spec) cronSchedule() (*cron.Expr, *time.Location, error) {
+	if c := s.compiled; c != nil && c.cron == s.Cron && c.timeZone == s.TimeZone {
+		return c.expr, c.loc, c.err
+	}
+	c := &compiledCron{cron: s.Cron, timeZone: s.TimeZone}
+	if c.expr, c.err = cron.Parse(s.Cron); c.err == nil {
+		c.loc, c.err = s.location()
+	}
+	s.compiled = c
+	return c.expr, c.loc, c.err
 }
 
 // ErrInvalid reports a spec (or a request) that cannot be used.
@@ -253,11 +278,7 @@ func (s *Spec) Next(t time.Time) time.Time {
 			next = next.Add(every)
 		}
 	} else {
-		expr, err := cron.Parse(s.Cron)
-		if err != nil {
-			return time.Time{}
-		}
-		loc, err := s.location()
+		expr, loc, err := s.cronSchedule()
 		if err != nil {
 			return time.Time{}
 		}
