@@ -73,10 +73,7 @@ func (a *API) cleanEntityStorage(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errorStatus(err), err)
 		return
 	}
-	if res.ContinuationToken != "" {
-		w.Header().Set(ContinuationHeader, res.ContinuationToken)
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"emptyEntitiesRemoved": res.EmptyEntitiesRemoved,
+	writePage(w, res.ContinuationToken, map[string]int{"emptyEntitiesRemoved": res.EmptyEntitiesRemoved,
 		"orphanedLocksReleased": res.OrphanedLocksReleased})
 }
 
@@ -192,8 +189,5 @@ func (a *API) listEntities(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	if page.ContinuationToken != "" {
-		w.Header().Set(ContinuationHeader, page.ContinuationToken)
-	}
-	writeJSON(w, http.StatusOK, body)
+	writePage(w, page.ContinuationToken, body)
 }

@@ -383,10 +383,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	if page.ContinuationToken != "" {
-		w.Header().Set(ContinuationHeader, page.ContinuationToken)
-	}
-	writeJSON(w, http.StatusOK, body)
+	writePage(w, page.ContinuationToken, body)
 }
 
 // counts serves GET /counts: the number of instances per runtime status

@@ -190,3 +190,12 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, status int, err error
 	}
 	writeError(w, status, msg, err.Error())
 }
+
+// writePage answers 200 with body, one page of a list (or of work done),
+// and the continuation token, when there is one, in its header.
+func writePage(w http.ResponseWriter, token string, body any) {
+	if token != "" {
+		w.Header().Set(ContinuationHeader, token)
+	}
+	writeJSON(w, http.StatusOK, body)
+}

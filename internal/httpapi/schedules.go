@@ -38,14 +38,11 @@ func (a *API) listSchedules(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errorStatus(err), err)
 		return
 	}
-	if page.ContinuationToken != "" {
-		w.Header().Set(ContinuationHeader, page.ContinuationToken)
-	}
 	list := page.Schedules
 	if list == nil {
 		list = []*schedule.State{}
 	}
-	writeJSON(w, http.StatusOK, list)
+	writePage(w, page.ContinuationToken, list)
 }
 
 func (a *API) getSchedule(w http.ResponseWriter, r *http.Request) {
