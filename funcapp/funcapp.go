@@ -142,7 +142,7 @@ func Run(opts Options) error {
 			var spec schedule.Spec
 			b, err := json.Marshal(s)
 			if err == nil {
-				err = json.Unmarshal(b, &spec)
+				spec, err = schedule.DecodeSpec(b)
 			}
 			if err != nil {
 				return fmt.Errorf("schedule %q: %w", id, err)
